@@ -1,0 +1,114 @@
+// dptrain data: in-memory data sets, loaders (IDX, CSV, LIBSVM, synthetic), splitting and
+// normalisation. A data set is n samples of n_in floats (row-major) with either class labels
+// (classification, n_classes classes) or dense targets of n_out floats (regression).
+// Loaders never print; on error they return a status and set a message naming the file and
+// position (line, byte offset or record). Data sets are immutable once loaded and may be read from
+// many threads at once.
+#ifndef DPTRAIN_DATA_H
+#define DPTRAIN_DATA_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum dpt_task {
+    DPT_TASK_CLASSIFY = 0, // int32 labels in [0, n_classes)
+    DPT_TASK_REGRESS,      // float targets, n_out per sample
+};
+
+struct dpt_dataset;
+
+// Creates an empty data set with room for n samples; x and labels/targets are zero. For
+// DPT_TASK_CLASSIFY, n_out is the number of classes. Refuses sizes whose products overflow or that
+// exceed `DPT_DATA_MAX_BYTES` (DPT_ERR_RANGE) before allocating.
+DPT_API enum dpt_status dpt_dataset_create(enum dpt_task task, size_t n, size_t n_in, size_t n_out,
+                                           struct dpt_dataset **out);
+DPT_API void dpt_dataset_destroy(struct dpt_dataset *ds);
+
+#define DPT_DATA_MAX_BYTES ((size_t)1 << 40)
+
+DPT_API enum dpt_task dpt_dataset_task(const struct dpt_dataset *ds);
+DPT_API size_t dpt_dataset_n(const struct dpt_dataset *ds);
+DPT_API size_t dpt_dataset_n_in(const struct dpt_dataset *ds);
+// Number of classes (classification) or target width (regression).
+DPT_API size_t dpt_dataset_n_out(const struct dpt_dataset *ds);
+// Sample i is x[i * n_in .. (i + 1) * n_in). Borrowed, valid for the data set's lifetime.
+DPT_API const float *dpt_dataset_x(const struct dpt_dataset *ds);
+DPT_API float *dpt_dataset_x_mut(struct dpt_dataset *ds);
+// Labels (classification) or NULL.
+DPT_API const int32_t *dpt_dataset_labels(const struct dpt_dataset *ds);
+DPT_API int32_t *dpt_dataset_labels_mut(struct dpt_dataset *ds);
+// Targets n x n_out (regression) or NULL.
+DPT_API const float *dpt_dataset_targets(const struct dpt_dataset *ds);
+DPT_API float *dpt_dataset_targets_mut(struct dpt_dataset *ds);
+// The labels or targets as a struct dpt_targets for the core kernels.
+DPT_API struct dpt_targets dpt_dataset_targets_view(const struct dpt_dataset *ds);
+// Bytes held by the data set.
+DPT_API size_t dpt_dataset_bytes(const struct dpt_dataset *ds);
+
+// ---- loaders ----
+
+// Reads an IDX image file and label file (gzip'd or raw; any IDX element type: u8, i8, i16, i32,
+// f32, f64). Images are flattened; integer types are scaled to [0, 1] by their type's maximum
+// (u8: /255). Labels become classes; n_classes = max label + 1 (at least 2).
+DPT_API enum dpt_status dpt_load_idx(const char *images_path, const char *labels_path,
+                                     struct dpt_dataset **out);
+
+// Fashion-MNIST from a directory holding the four standard files (train-images-idx3-ubyte.gz,
+// ...). `dir` NULL means DPT_FASHION_MNIST_DIR. test != 0 loads the t10k set.
+#define DPT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+DPT_API enum dpt_status dpt_load_fashion_mnist(const char *dir, int test, struct dpt_dataset **out);
+
+// Synthetic generators, deterministic for a seed:
+//  "xor"     n points in [-1,1]^2, class = (x0 > 0) xor (x1 > 0); 2 classes
+//  "spirals" `classes` interleaved spirals in 2-D (default 2) with a little noise
+//  "blobs"   `classes` Gaussian blobs in 2-D (default 3)
+DPT_API enum dpt_status dpt_synth(const char *name, size_t n, size_t classes, uint64_t seed,
+                                  struct dpt_dataset **out);
+
+// Parses a data SPEC ("fashion-mnist", "fashion-mnist:DIR", "idx:IMAGES,LABELS", "csv:PATH[,..]",
+// "libsvm:PATH[,..]", "synth:NAME[,n=N][,classes=K][,seed=S]") and loads it. For fashion-mnist,
+// test != 0 loads the t10k part. Errors name the spec and the file position.
+DPT_API enum dpt_status dpt_data_load(const char *spec, int test, struct dpt_dataset **out);
+
+// ---- transformations ----
+
+// A new data set of the samples perm[0..n) of ds (copied).
+DPT_API enum dpt_status dpt_dataset_subset(const struct dpt_dataset *ds, const size_t *idx,
+                                           size_t n, struct dpt_dataset **out);
+
+// Splits off the last `fraction` (0 < fraction < 1) of a seeded shuffle as *val; the rest is
+// *train. Both are new data sets.
+DPT_API enum dpt_status dpt_dataset_split(const struct dpt_dataset *ds, double fraction,
+                                          uint64_t seed, struct dpt_dataset **train,
+                                          struct dpt_dataset **val);
+
+enum dpt_norm {
+    DPT_NORM_NONE = 0,
+    DPT_NORM_MINMAX,   // (x - min) / (max - min) per feature; constant features become 0
+    DPT_NORM_STANDARD, // (x - mean) / std per feature; constant features become 0
+};
+
+// Per-feature affine transform x' = (x - shift) * scale: what training learned, stored in models.
+struct dpt_norm_stats {
+    enum dpt_norm kind;
+    size_t n_in;
+    float *shift; // n_in floats (owned)
+    float *scale; // n_in floats (owned)
+};
+
+// Computes the statistics of ds for `kind` into *st (allocating shift/scale).
+DPT_API enum dpt_status dpt_norm_fit(const struct dpt_dataset *ds, enum dpt_norm kind,
+                                     struct dpt_norm_stats *st);
+// Applies statistics in place. The widths must match (DPT_ERR_INVALID otherwise).
+DPT_API enum dpt_status dpt_norm_apply(const struct dpt_norm_stats *st, struct dpt_dataset *ds);
+// Frees shift/scale; the struct itself is caller storage.
+DPT_API void dpt_norm_cleanup(struct dpt_norm_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,172 @@
+// dptrain parallel: hwloc topology and placement, the pinned worker pool and its barrier, and the
+// data-parallel trainer (epoch loop, sharding, reduction, schedule step, evaluation).
+//
+// One training step (DESIGN.md): the batch is split into T contiguous shards; worker t runs forward
+// and backprop on its shard into its private gradient buffer; after a barrier worker t reduces
+// slice t of the parameter vector over all buffers in fixed order and applies the schedule step to
+// that slice; a second barrier ends the step.
+#ifndef DPTRAIN_PARALLEL_H
+#define DPTRAIN_PARALLEL_H
+
+#include <stdbool.h>
+
+#include "core.h"
+#include "data.h"
+#include "optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- topology and placement ----
+
+enum dpt_pin {
+    DPT_PIN_COMPACT = 0, // cores in topology order: fill an L3 / NUMA node before the next
+    DPT_PIN_SCATTER,     // round-robin across packages, then NUMA nodes, then L3s
+    DPT_PIN_NONE,        // no binding
+};
+
+DPT_API const char *dpt_pin_name(enum dpt_pin pin);
+DPT_API enum dpt_status dpt_pin_parse(const char *name, enum dpt_pin *out);
+
+struct dpt_topo;
+
+// Loads the machine's topology once (hwloc). Only cores in the process's allowed cpuset count.
+DPT_API enum dpt_status dpt_topo_create(struct dpt_topo **out);
+// A synthetic topology from an hwloc description ("pack:2 numa:1 l3:2 core:4 pu:2"), for tests.
+DPT_API enum dpt_status dpt_topo_create_synthetic(const char *desc, struct dpt_topo **out);
+DPT_API void dpt_topo_destroy(struct dpt_topo *topo);
+
+// Restricts the usable PUs to a list such as "0-3,8" (OS indexes), like taskset would.
+DPT_API enum dpt_status dpt_topo_restrict(struct dpt_topo *topo, const char *cpulist);
+
+// Number of usable physical cores (those with at least one allowed PU).
+DPT_API size_t dpt_topo_n_cores(const struct dpt_topo *topo);
+
+// Fills pu[0..nth) with the OS index of the PU each worker binds to under `pin` (the first
+// allowed PU of the chosen core; workers beyond the core count wrap around). For DPT_PIN_NONE
+// every entry is -1.
+DPT_API enum dpt_status dpt_topo_place(const struct dpt_topo *topo, enum dpt_pin pin, size_t nth,
+                                       int *pu);
+
+// A one-line human description ("1 package, 1 NUMA node, 1 L3, 2 cores, 2 PUs; allowed 0-1").
+// Writes at most len bytes (NUL included) into buf.
+DPT_API void dpt_topo_describe(const struct dpt_topo *topo, char *buf, size_t len);
+
+// Binds the calling thread to PU os index `pu` (-1: no-op). A failure is returned, and callers
+// treat it as a warning.
+DPT_API enum dpt_status dpt_topo_bind_self(const struct dpt_topo *topo, int pu);
+
+// ---- trainer ----
+
+enum dpt_engine {
+    DPT_ENGINE_PTHREADS = 0, // persistent hwloc-pinned pool with a spin-then-block barrier
+    DPT_ENGINE_OPENMP,       // one OpenMP parallel region; placement from OMP_PROC_BIND/PLACES
+};
+
+DPT_API const char *dpt_engine_name(enum dpt_engine e);
+DPT_API enum dpt_status dpt_engine_parse(const char *name, enum dpt_engine *out);
+
+// Time breakdown, seconds summed over the epoch; per worker and averaged.
+struct dpt_timing {
+    double compute_s; // forward + backprop
+    double wait_s;    // at barriers
+    double reduce_s;  // summing gradient slices
+    double update_s;  // schedule step
+};
+
+struct dpt_epoch_stats {
+    uint64_t epoch;       // 1-based
+    uint64_t steps;       // steps taken so far (all epochs)
+    size_t n_samples;     // samples seen this epoch
+    double train_loss;    // mean per-sample loss over the epoch (before each step's update)
+    double train_acc;     // fraction correct (classification), else NAN
+    double val_loss;      // on the validation set, or NAN
+    double val_acc;       // NAN unless classification with a validation set
+    double test_loss;     // on the test set, or NAN
+    double test_acc;      // NAN unless classification with a test set
+    double seconds;       // wall time of the epoch's training steps
+    double samples_per_s; // n_samples / seconds
+    double eval_s;        // wall time of evaluation after the epoch
+    struct dpt_timing time; // averaged over workers
+};
+
+// Called on the calling thread after each epoch; return nonzero to stop training.
+typedef int (*dpt_epoch_fn)(const struct dpt_epoch_stats *st, void *user);
+// Called on the calling thread (worker 0) every `progress_every` steps; nonzero stops after the
+// current step.
+typedef int (*dpt_progress_fn)(uint64_t epoch, size_t step_in_epoch, size_t steps_in_epoch,
+                               void *user);
+
+struct dpt_train_params {
+    size_t batch;           // samples per step (default 32)
+    bool drop_last;         // drop the last, smaller batch of each epoch (default false)
+    size_t max_epochs;      // default 10
+    double target_loss;     // stop when the epoch's train loss <= this (default: disabled, -inf)
+    size_t patience;        // early stopping on the validation loss; 0 disables
+    double max_seconds;     // time limit for training; <= 0 disables
+    uint64_t seed;          // shuffling seed (default 1)
+    size_t threads;         // 0: one per usable physical core
+    enum dpt_engine engine; // default pthreads
+    enum dpt_pin pin;       // default compact
+    bool reproducible;      // bitwise identical results for every thread count
+    size_t micro_batch;     // rows per GEMM block inside a shard; 0 chooses by layer width
+    dpt_epoch_fn on_epoch;
+    dpt_progress_fn on_progress;
+    size_t progress_every; // steps between on_progress calls (default 50)
+    void *user;
+};
+
+DPT_API struct dpt_train_params dpt_train_params_default(void);
+
+struct dpt_trainer;
+
+// Creates a trainer: validates params, loads the topology, starts T pinned workers (each
+// allocating and first-touching its own gradient buffer and workspace), initialises the schedule.
+// Borrows net and sched until dpt_trainer_destroy: the trainer updates the net's parameters.
+// Warnings (binding failures, oversubscription) are retrievable with dpt_trainer_warnings().
+DPT_API enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,
+                                           const struct dpt_train_params *params,
+                                           struct dpt_trainer **out);
+DPT_API void dpt_trainer_destroy(struct dpt_trainer *tr);
+
+// Number of worker threads actually used.
+DPT_API size_t dpt_trainer_threads(const struct dpt_trainer *tr);
+// Newline-separated warnings collected at creation ("" when none). Borrowed.
+DPT_API const char *dpt_trainer_warnings(const struct dpt_trainer *tr);
+// OS index of the PU each worker is bound to (-1 when unbound), nth entries. Borrowed.
+DPT_API const int *dpt_trainer_placement(const struct dpt_trainer *tr);
+
+// Runs one epoch over `train` (a fresh seeded permutation, batches, one schedule step each).
+// Evaluates on val/test when non-NULL. Returns DPT_ERR_DIVERGED if the loss became non-finite.
+DPT_API enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_dataset *train,
+                                          const struct dpt_dataset *val,
+                                          const struct dpt_dataset *test,
+                                          struct dpt_epoch_stats *st);
+
+// Runs epochs until a stopping condition holds: max_epochs, target_loss, patience on the
+// validation loss (restoring the best parameters), max_seconds. *last gets the last epoch's stats.
+DPT_API enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset *train,
+                                        const struct dpt_dataset *val,
+                                        const struct dpt_dataset *test,
+                                        struct dpt_epoch_stats *last);
+
+// Loss and accuracy of the network over a data set, on the trainer's pool. The loss is the mean
+// per-sample loss; acc is NAN for regression. Deterministic for every thread count.
+DPT_API enum dpt_status dpt_trainer_evaluate(struct dpt_trainer *tr, const struct dpt_dataset *ds,
+                                             double *loss, double *acc);
+
+// Per-worker timing of the last epoch (nth entries). Borrowed.
+DPT_API const struct dpt_timing *dpt_trainer_worker_timing(const struct dpt_trainer *tr);
+
+// Steps taken so far.
+DPT_API uint64_t dpt_trainer_steps(const struct dpt_trainer *tr);
+
+// Asks a running epoch to stop after its current step (async-signal-safe: one atomic store).
+DPT_API void dpt_trainer_request_stop(struct dpt_trainer *tr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
