@@ -9,7 +9,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-enum dpt_status dpt_error(enum dpt_status status, const char *fmt, ...);
+enum dpt_status
+dpt_error(enum dpt_status status, const char *fmt, ...);
 
 // Internal invariant check, on in every build: names file and line, then aborts. Only for
 // programming errors, never for bad input.

@@ -1,0 +1,201 @@
+// Flag parsing and error reporting shared by every subcommand.
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_impl.h"
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("dptrain: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_USAGE;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("dptrain: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(enum dpt_status st, const char *context)
+{
+    const char *msg = dpt_last_error();
+    if (!msg[0])
+        msg = dpt_status_str(st);
+    if (context && context[0])
+        fprintf(stderr, "dptrain: error: %s: %s\n", context, msg);
+    else
+        fprintf(stderr, "dptrain: error: %s\n", msg);
+    return st == DPT_ERR_DIVERGED      ? CLI_FAILED
+           : st == DPT_ERR_INTERRUPTED ? CLI_INTERRUPTED
+                                       : CLI_USAGE;
+}
+
+bool cli_isatty_stderr(void)
+{
+    return isatty(STDERR_FILENO) != 0;
+}
+
+static struct cli_flag *find_flag(struct cli_flag *flags, const char *name, size_t len)
+{
+    for (struct cli_flag *f = flags; f->name; f++)
+        if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
+            return f;
+    return NULL;
+}
+
+const char *cli_get(const struct cli_flag *flags, const char *name)
+{
+    for (const struct cli_flag *f = flags; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f->value;
+    return NULL;
+}
+
+void cli_print_help(FILE *out, const char *cmd, const char *synopsis, const struct cli_flag *flags)
+{
+    fprintf(out, "usage: dptrain %s %s\n\n", cmd, synopsis);
+    for (const struct cli_flag *f = flags; f->name; f++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+        fprintf(out, "  %-24s %s\n", left, f->help);
+    }
+    fprintf(out, "  %-24s %s\n", "--help", "show this help and exit");
+}
+
+int cli_parse(const char *cmd, const char *synopsis, struct cli_flag *flags, int argc, char **argv,
+              int first, const char **pos, size_t max_pos, size_t *n_pos)
+{
+    *n_pos = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_print_help(stdout, cmd, synopsis, flags);
+            return -1;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (a[0] == '-' && a[1] != '\0')
+                return cli_error("%s: unknown option '%s' (see dptrain %s --help)", cmd, a, cmd);
+            if (*n_pos >= max_pos)
+                return cli_error("%s: unexpected argument '%s' (see dptrain %s --help)", cmd, a,
+                                 cmd);
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        struct cli_flag *f = find_flag(flags, name, len);
+        if (!f)
+            return cli_error("%s: unknown option '--%.*s' (see dptrain %s --help)", cmd, (int)len,
+                             name, cmd);
+        if (!f->arg) {
+            if (eq)
+                return cli_error("--%s takes no value", f->name);
+            f->value = "1";
+        } else if (eq) {
+            f->value = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return cli_error("--%s needs a value (%s)", f->name, f->arg);
+            f->value = argv[++i];
+        }
+    }
+    return 0;
+}
+
+int cli_size(const char *flag, const char *text, size_t min, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!text || !*text || *text == '-' || *text == '+')
+        return cli_error("--%s: '%s' is not a non-negative integer", flag, text ? text : "");
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end != '\0')
+        return cli_error("--%s: '%s' is not a non-negative integer", flag, text);
+    if (errno == ERANGE || v < min || v > max)
+        return cli_error("--%s: %s is not in %zu..%zu", flag, text, min, max);
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_u64(const char *flag, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!text || !*text || *text == '-' || *text == '+')
+        return cli_error("--%s: '%s' is not a non-negative integer", flag, text ? text : "");
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return cli_error("--%s: '%s' is not a non-negative 64-bit integer", flag, text);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int cli_double(const char *flag, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    if (!text || !*text)
+        return cli_error("--%s: empty value", flag);
+    double v = strtod(text, &end);
+    if (*end != '\0' || !isfinite(v))
+        return cli_error("--%s: '%s' is not a finite number", flag, text);
+    if (v < lo || v > hi)
+        return cli_error("--%s: %s is not in [%g, %g]", flag, text, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int cli_split(const char *text, char **buf, const char **parts, size_t max)
+{
+    *buf = strdup(text);
+    if (!*buf)
+        return -1;
+    size_t n = 0;
+    char *p = *buf;
+    for (;;) {
+        if (n >= max)
+            return -1;
+        parts[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return (int)n;
+}
+
+int cli_size_list(const char *flag, const char *text, size_t *out, size_t max, size_t *n)
+{
+    char *buf = NULL;
+    const char *parts[DPT_MAX_LAYERS + 2];
+    size_t cap = max < DPT_MAX_LAYERS + 2 ? max : DPT_MAX_LAYERS + 2;
+    int k = cli_split(text, &buf, parts, cap);
+    if (k < 0) {
+        free(buf);
+        return cli_error("--%s: '%s' has more than %zu entries", flag, text, cap);
+    }
+    for (int i = 0; i < k; i++) {
+        if (cli_size(flag, parts[i], 1, (size_t)1 << 24, &out[i]) != 0) {
+            free(buf);
+            return CLI_USAGE;
+        }
+    }
+    *n = (size_t)k;
+    free(buf);
+    return 0;
+}

@@ -1,0 +1,422 @@
+// The shard kernel: batched forward, loss and backprop over a block of samples as GEMMs, with
+// bias, activation, loss and output delta fused into single passes over each layer's rows.
+//
+// Row-major throughout: a block of n samples is an n x n_l matrix per layer (one sample per row,
+// which is REFERENCE.md's n_l x m column layout read in C order). So
+//   forward   A_l = act(A_(l-1) W_l^T + 1 b_l^T)
+//   backward  grad W_l += Delta_l^T A_(l-1),  grad b_l += Delta_l^T 1,
+//             Delta_(l-1) = (Delta_l W_l) .* act'(A_(l-1))
+// Every activation's derivative is computed from its output, so only activations are stored.
+#include <math.h>
+#include <string.h>
+
+#include "error_impl.h"
+#include "gemm_impl.h"
+#include "net_impl.h"
+
+// ---- workspace ----
+
+static size_t max_width(const struct dpt_net_spec *spec)
+{
+    size_t w = 0;
+    for (size_t l = 1; l <= spec->n_layers; l++)
+        w = spec->sizes[l] > w ? spec->sizes[l] : w;
+    return w;
+}
+
+// Floats a workspace needs, or 0 on overflow.
+static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows)
+{
+    size_t total = 0, t;
+    if (dpt_mul_overflow(rows, spec->sizes[0], &t))
+        return 0;
+    total = dpt_round_floats(t);
+    for (size_t l = 1; l <= spec->n_layers; l++) {
+        if (dpt_mul_overflow(rows, spec->sizes[l], &t) ||
+            dpt_add_overflow(total, dpt_round_floats(t), &total))
+            return 0;
+    }
+    if (dpt_mul_overflow(rows, max_width(spec), &t) ||
+        dpt_add_overflow(total, 2 * dpt_round_floats(t), &total))
+        return 0;
+    return total;
+}
+
+size_t dpt_workspace_bytes(const struct dpt_net *net, size_t max_rows)
+{
+    return workspace_floats(&net->spec, max_rows) * sizeof(float);
+}
+
+enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
+                                     struct dpt_workspace **out)
+{
+    if (!net || !out)
+        return dpt_error(DPT_ERR_INVALID, "workspace: net or out is NULL");
+    *out = NULL;
+    if (max_rows == 0 || max_rows > (size_t)1 << 24)
+        return dpt_error(DPT_ERR_INVALID, "workspace: max_rows %zu is not in 1..2^24", max_rows);
+    const struct dpt_net_spec *spec = &net->spec;
+    size_t floats = workspace_floats(spec, max_rows);
+    if (floats == 0 || floats > ((size_t)1 << 34))
+        return dpt_error(DPT_ERR_RANGE, "workspace: %zu rows of this network are too large",
+                         max_rows);
+    struct dpt_workspace *ws = dpt_calloc(1, sizeof *ws);
+    if (!ws)
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a workspace");
+    ws->block = dpt_alloc_aligned(floats * sizeof(float));
+    if (!ws->block) {
+        dpt_free(ws);
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a workspace of %zu bytes",
+                         floats * sizeof(float));
+    }
+    ws->max_rows = max_rows;
+    ws->n_layers = spec->n_layers;
+    memcpy(ws->sizes, spec->sizes, sizeof ws->sizes);
+    float *p = ws->block;
+    ws->x = p;
+    p += dpt_round_floats(max_rows * spec->sizes[0]);
+    ws->a[0] = NULL;
+    for (size_t l = 1; l <= spec->n_layers; l++) {
+        ws->a[l] = p;
+        p += dpt_round_floats(max_rows * spec->sizes[l]);
+    }
+    const size_t dw = dpt_round_floats(max_rows * max_width(spec));
+    ws->d[0] = p;
+    ws->d[1] = p + dw;
+    *out = ws;
+    return DPT_OK;
+}
+
+void dpt_workspace_destroy(struct dpt_workspace *ws)
+{
+    if (!ws)
+        return;
+    dpt_free_aligned(ws->block);
+    dpt_free(ws);
+}
+
+size_t dpt_workspace_max_rows(const struct dpt_workspace *ws)
+{
+    return ws->max_rows;
+}
+
+// ---- element-wise passes ----
+
+// Gathers rows idx[0..n) of x into the workspace, or uses x in place when idx is NULL.
+static const float *gather(struct dpt_workspace *ws, const float *x, const size_t *idx, size_t n,
+                           size_t n_in)
+{
+    if (!idx)
+        return x;
+    for (size_t i = 0; i < n; i++)
+        memcpy(ws->x + i * n_in, x + idx[i] * n_in, n_in * sizeof(float));
+    return ws->x;
+}
+
+static inline float sigmoidf(float z)
+{
+    return 1.0f / (1.0f + expf(-z));
+}
+
+// a = act(z + b) in place over n rows of width w (not softmax).
+static void bias_act(float *z, size_t n, size_t w, const float *b, enum dpt_act act, float slope)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *restrict r = z + i * w;
+        switch (act) {
+        case DPT_ACT_RELU:
+#pragma omp simd
+            for (size_t j = 0; j < w; j++) {
+                float v = r[j] + b[j];
+                r[j] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case DPT_ACT_LEAKY_RELU:
+#pragma omp simd
+            for (size_t j = 0; j < w; j++) {
+                float v = r[j] + b[j];
+                r[j] = v > 0.0f ? v : slope * v;
+            }
+            break;
+        case DPT_ACT_SIGMOID:
+            for (size_t j = 0; j < w; j++)
+                r[j] = sigmoidf(r[j] + b[j]);
+            break;
+        case DPT_ACT_TANH:
+            for (size_t j = 0; j < w; j++)
+                r[j] = tanhf(r[j] + b[j]);
+            break;
+        case DPT_ACT_SOFTMAX: {
+            float mx = -INFINITY, s = 0.0f;
+            for (size_t j = 0; j < w; j++) {
+                r[j] += b[j];
+                mx = r[j] > mx ? r[j] : mx;
+            }
+            for (size_t j = 0; j < w; j++) {
+                r[j] = expf(r[j] - mx);
+                s += r[j];
+            }
+            const float inv = 1.0f / s;
+            for (size_t j = 0; j < w; j++)
+                r[j] *= inv;
+            break;
+        }
+        default: // identity
+#pragma omp simd
+            for (size_t j = 0; j < w; j++)
+                r[j] += b[j];
+            break;
+        }
+    }
+}
+
+// d *= act'(a) in place over n rows of width w, the derivative taken from the activation.
+static void mul_act_grad(float *d, const float *a, size_t n, size_t w, enum dpt_act act,
+                         float slope)
+{
+    const size_t len = n * w;
+    float *restrict dd = d;
+    const float *restrict aa = a;
+    switch (act) {
+    case DPT_ACT_RELU:
+#pragma omp simd
+        for (size_t i = 0; i < len; i++)
+            dd[i] = aa[i] > 0.0f ? dd[i] : 0.0f;
+        break;
+    case DPT_ACT_LEAKY_RELU:
+#pragma omp simd
+        for (size_t i = 0; i < len; i++)
+            dd[i] = aa[i] > 0.0f ? dd[i] : slope * dd[i];
+        break;
+    case DPT_ACT_SIGMOID:
+#pragma omp simd
+        for (size_t i = 0; i < len; i++)
+            dd[i] *= aa[i] * (1.0f - aa[i]);
+        break;
+    case DPT_ACT_TANH:
+#pragma omp simd
+        for (size_t i = 0; i < len; i++)
+            dd[i] *= 1.0f - aa[i] * aa[i];
+        break;
+    default: // identity (softmax never reaches here: it is output-only)
+        break;
+    }
+}
+
+static inline size_t row_of(const size_t *idx, size_t i)
+{
+    return idx ? idx[i] : i;
+}
+
+// Target value of output j for sample row r: one-hot of a label (0/1 itself for one output), or
+// the dense value.
+static inline float target(const struct dpt_targets *t, size_t r, size_t j, size_t w)
+{
+    if (t->labels) {
+        const int32_t lab = t->labels[r];
+        return w == 1 ? (float)lab : (float)((size_t)lab == j);
+    }
+    return t->values[r * w + j];
+}
+
+static size_t argmax(const float *r, size_t w)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < w; j++)
+        best = r[j] > r[best] ? j : best;
+    return best;
+}
+
+// The output layer: z (n x w, before bias) becomes a = act(z + b); adds the loss of each row to
+// st->loss_sum and counts correct classifications; when delta is non-NULL writes dC_k/dz for the
+// summed loss (not yet reduced over the batch).
+static void output_pass(const struct dpt_net_spec *spec, float *z, const float *b, size_t n,
+                        const struct dpt_targets *t, const size_t *idx, float *delta,
+                        struct dpt_block_stats *st)
+{
+    const size_t L = spec->n_layers, w = spec->sizes[L];
+    const enum dpt_act act = spec->act[L - 1];
+    double loss = 0.0;
+    size_t correct = 0;
+    for (size_t i = 0; i < n; i++) {
+        float *restrict r = z + i * w;
+        float *restrict d = delta ? delta + i * w : NULL;
+        const size_t row = row_of(idx, i);
+        if (spec->loss == DPT_LOSS_XENT) {
+            // Stable log-softmax: log a_j = z_j - max - log(sum exp(z - max)).
+            float mx = -INFINITY;
+            for (size_t j = 0; j < w; j++) {
+                r[j] += b[j];
+                mx = r[j] > mx ? r[j] : mx;
+            }
+            float s = 0.0f;
+            for (size_t j = 0; j < w; j++)
+                s += expf(r[j] - mx);
+            const float lse = mx + logf(s);
+            float ysum = 0.0f;
+            for (size_t j = 0; j < w; j++) {
+                const float y = target(t, row, j, w);
+                if (y != 0.0f)
+                    loss -= (double)y * (double)(r[j] - lse);
+                ysum += y;
+                r[j] = expf(r[j] - lse);
+            }
+            if (d) {
+                for (size_t j = 0; j < w; j++)
+                    d[j] = r[j] * ysum - target(t, row, j, w);
+            }
+        } else if (spec->loss == DPT_LOSS_BCE) {
+            for (size_t j = 0; j < w; j++) {
+                const float zz = r[j] + b[j], y = target(t, row, j, w);
+                // max(z, 0) - z y + log(1 + exp(-|z|)): finite for every z.
+                loss += (double)(zz > 0.0f ? zz : 0.0f) - (double)zz * y +
+                        log1p(exp(-fabs((double)zz)));
+                r[j] = sigmoidf(zz);
+                if (d)
+                    d[j] = r[j] - y;
+            }
+        } else { // squared: C_k = sum_j (a_j - y_j)^2, dC/da = 2 (a - y)
+            bias_act(r, 1, w, b, act, spec->leaky_slope);
+            for (size_t j = 0; j < w; j++) {
+                const float e = r[j] - target(t, row, j, w);
+                loss += (double)e * e;
+                if (d)
+                    d[j] = 2.0f * e;
+            }
+            if (d)
+                mul_act_grad(d, r, 1, w, act, spec->leaky_slope);
+        }
+        if (t->labels) {
+            const int32_t lab = t->labels[row];
+            const size_t pred = w == 1 ? (size_t)(r[0] >= 0.5f) : argmax(r, w);
+            correct += pred == (size_t)lab;
+        }
+    }
+    st->loss_sum += loss;
+    st->correct += correct;
+    st->n += n;
+}
+
+// Forward through layers 1..upto, leaving a[l] = activations (a[upto] only z when raw != 0).
+static const float *forward_layers(const struct dpt_net *net, struct dpt_workspace *ws,
+                                   const float *in, size_t n, size_t upto, int raw_last)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const float *prev = in;
+    for (size_t l = 1; l <= upto; l++) {
+        const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
+        float *a = ws->a[l];
+        dpt_gemm(0, 1, n, n_out, n_in, 1.0f, prev, n_in, net->params + net->w_off[l], n_in, 0.0f, a,
+                 n_out);
+        if (!(raw_last && l == upto))
+            bias_act(a, n, n_out, net->params + net->b_off[l], spec->act[l - 1], spec->leaky_slope);
+        prev = a;
+    }
+    return prev;
+}
+
+// ---- public kernels ----
+
+enum dpt_status dpt_net_forward(const struct dpt_net *net, struct dpt_workspace *ws, const float *x,
+                                const size_t *idx, size_t n, float *out)
+{
+    if (!net || !ws || (!x && n > 0))
+        return dpt_error(DPT_ERR_INVALID, "forward: net, workspace or x is NULL");
+    if (n > ws->max_rows)
+        return dpt_error(DPT_ERR_INVALID, "forward: %zu rows exceed the workspace's %zu", n,
+                         ws->max_rows);
+    if (n == 0)
+        return DPT_OK;
+    const size_t L = net->spec.n_layers;
+    const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
+    const float *a = forward_layers(net, ws, in, n, L, 0);
+    if (out)
+        memcpy(out, a, n * net->spec.sizes[L] * sizeof(float));
+    return DPT_OK;
+}
+
+enum dpt_status dpt_net_evaluate(const struct dpt_net *net, struct dpt_workspace *ws,
+                                 const float *x, const size_t *idx, size_t n,
+                                 const struct dpt_targets *t, struct dpt_block_stats *st)
+{
+    if (!net || !ws || !t || !st || (!x && n > 0) || (!t->labels && !t->values))
+        return dpt_error(DPT_ERR_INVALID, "evaluate: a required argument is NULL");
+    if (n > ws->max_rows)
+        return dpt_error(DPT_ERR_INVALID, "evaluate: %zu rows exceed the workspace's %zu", n,
+                         ws->max_rows);
+    memset(st, 0, sizeof *st);
+    if (n == 0)
+        return DPT_OK;
+    const size_t L = net->spec.n_layers;
+    const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
+    forward_layers(net, ws, in, n, L, 1);
+    output_pass(&net->spec, ws->a[L], net->params + net->b_off[L], n, t, idx, NULL, st);
+    return DPT_OK;
+}
+
+void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const float *x,
+                      const size_t *idx, size_t n, const struct dpt_targets *t, float *grad,
+                      int accumulate, struct dpt_block_stats *st)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t L = spec->n_layers;
+    memset(st, 0, sizeof *st);
+    if (n == 0) {
+        if (!accumulate)
+            memset(grad, 0, net->n_params * sizeof(float));
+        return;
+    }
+    const float *in = gather(ws, x, idx, n, spec->sizes[0]);
+    forward_layers(net, ws, in, n, L, 1);
+    int cur = 0;
+    output_pass(spec, ws->a[L], net->params + net->b_off[L], n, t, idx, ws->d[cur], st);
+
+    // Backward: the dynamic program from the output layer down to layer 1.
+    for (size_t l = L; l >= 1; l--) {
+        const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
+        const float *prev = l > 1 ? ws->a[l - 1] : in;
+        const float *delta = ws->d[cur];
+        dpt_gemm(1, 0, n_out, n_in, n, 1.0f, delta, n_out, prev, n_in, accumulate ? 1.0f : 0.0f,
+                 grad + net->w_off[l], n_in);
+        float *restrict gb = grad + net->b_off[l];
+        if (!accumulate)
+            memset(gb, 0, n_out * sizeof(float));
+        for (size_t i = 0; i < n; i++) {
+            const float *restrict dr = delta + i * n_out;
+#pragma omp simd
+            for (size_t j = 0; j < n_out; j++)
+                gb[j] += dr[j];
+        }
+        if (l == 1)
+            break;
+        float *next = ws->d[1 - cur];
+        dpt_gemm(0, 0, n, n_in, n_out, 1.0f, delta, n_out, net->params + net->w_off[l], n_in, 0.0f,
+                 next, n_in);
+        mul_act_grad(next, ws->a[l - 1], n, n_in, spec->act[l - 2], spec->leaky_slope);
+        cur = 1 - cur;
+    }
+}
+
+enum dpt_status dpt_net_gradient(const struct dpt_net *net, const float *x, size_t n,
+                                 const struct dpt_targets *t, float *grad, double *loss)
+{
+    if (!net || !t || !grad || (!x && n > 0) || (!t->labels && !t->values))
+        return dpt_error(DPT_ERR_INVALID, "gradient: a required argument is NULL");
+    if (n == 0)
+        return dpt_error(DPT_ERR_INVALID, "gradient: the batch is empty");
+    struct dpt_workspace *ws = NULL;
+    enum dpt_status st = dpt_workspace_create(net, n, &ws);
+    if (st != DPT_OK)
+        return st;
+    struct dpt_block_stats bs;
+    dpt_net_backprop(net, ws, x, NULL, n, t, grad, 0, &bs);
+    const double scale = net->spec.reduction == DPT_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
+    if (scale != 1.0) {
+        for (size_t i = 0; i < net->n_params; i++)
+            grad[i] = (float)(grad[i] * scale);
+    }
+    if (loss)
+        *loss = bs.loss_sum * scale;
+    dpt_workspace_destroy(ws);
+    return DPT_OK;
+}

@@ -1,0 +1,26 @@
+// Private: the network and workspace structs, shared by net.c and kernel.c.
+#ifndef DPT_NET_IMPL_H
+#define DPT_NET_IMPL_H
+
+#include "dptrain/core.h"
+
+struct dpt_net {
+    struct dpt_net_spec spec;
+    size_t n_params;    // padded floats
+    size_t n_trainable; // weights + biases
+    size_t w_off[DPT_MAX_LAYERS + 1];
+    size_t b_off[DPT_MAX_LAYERS + 1];
+    float *params; // 64-byte aligned, n_params floats
+};
+
+struct dpt_workspace {
+    size_t max_rows;
+    size_t n_layers;
+    size_t sizes[DPT_MAX_LAYERS + 1];
+    float *x;                     // gathered inputs, max_rows x n_0
+    float *a[DPT_MAX_LAYERS + 1]; // a[l]: activations of layer l (l >= 1), max_rows x n_l
+    float *d[2];                  // deltas, max_rows x max(n_l), ping-pong
+    float *block;                 // one allocation holding all of the above
+};
+
+#endif

@@ -1,0 +1,80 @@
+// The spin-then-block barrier (an arrival counter plus a generation counter, as in ggml, with a
+// condition-variable fallback so oversubscribed runs do not collapse).
+#include "barrier_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+static inline void cpu_relax(void)
+{
+    _mm_pause();
+}
+#else
+static inline void cpu_relax(void) {}
+#endif
+
+int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit)
+{
+    int rc;
+    atomic_init(&b->arrived, 0);
+    atomic_init(&b->generation, 0);
+    atomic_init(&b->sleepers, 0);
+    b->n = n;
+    b->spin_limit = spin_limit;
+    rc = pthread_mutex_init(&b->mu, NULL);
+    if (rc != 0)
+        return rc;
+    rc = pthread_cond_init(&b->cv, NULL);
+    if (rc != 0)
+        pthread_mutex_destroy(&b->mu);
+    return rc;
+}
+
+void dpt_barrier_cleanup(struct dpt_barrier *b)
+{
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+}
+
+void dpt_barrier_wait(struct dpt_barrier *b)
+{
+    if (b->n <= 1)
+        return;
+    // Read the round before arriving: it cannot advance until this thread has arrived.
+    const unsigned gen = atomic_load_explicit(&b->generation, memory_order_relaxed);
+    // acq_rel: publishes this thread's writes to the last arriver and, through the release
+    // sequence on `arrived`, lets the last arriver acquire everyone's writes.
+    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->n - 1) {
+        // Nobody can arrive for the next round before seeing the new generation, so the reset
+        // is ordered before any later increment.
+        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+        // seq_cst (a release, and ordered with the sleepers load below): Dekker-style handshake
+        // with a waiter that increments sleepers and then re-reads generation.
+        atomic_store_explicit(&b->generation, gen + 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&b->sleepers, memory_order_seq_cst) != 0) {
+            pthread_mutex_lock(&b->mu);
+            pthread_cond_broadcast(&b->cv);
+            pthread_mutex_unlock(&b->mu);
+        }
+        return;
+    }
+    for (unsigned i = 0; i < b->spin_limit; i++) {
+        // acquire: pairs with the releaser's store, making all pre-barrier writes visible.
+        if (atomic_load_explicit(&b->generation, memory_order_acquire) != gen)
+            return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&b->mu);
+    // seq_cst increment then seq_cst load: either the releaser sees sleepers != 0 and
+    // broadcasts (it must take the mutex, so it cannot slip between our check and our wait),
+    // or we see the new generation here and never sleep.
+    atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&b->generation, memory_order_seq_cst) == gen)
+        pthread_cond_wait(&b->cv, &b->mu);
+    atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void dpt_barrier_arrive(struct dpt_barrier *b)
+{
+    atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel);
+}

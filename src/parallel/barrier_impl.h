@@ -1,0 +1,41 @@
+// Private: the one barrier of dptrain. Spins with a pause, then blocks on a condition variable
+// when spinning runs long or threads outnumber cores (spin_limit 0 blocks at once).
+#ifndef DPT_BARRIER_IMPL_H
+#define DPT_BARRIER_IMPL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+
+struct dpt_barrier {
+    // Arrivals in the current round; reset by the last arriver before it releases the others.
+    alignas(64) atomic_uint arrived;
+    // Round number: waiters spin (or sleep) until it changes. Its own cache line so spinning
+    // readers do not fight the arrival RMWs.
+    alignas(64) atomic_uint generation;
+    // Threads blocked (or about to block) on cv; the releaser takes the mutex only when nonzero.
+    alignas(64) atomic_uint sleepers;
+    alignas(64) unsigned n;
+    unsigned spin_limit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+// Prepares a barrier for n threads; 0 on success, an errno value on failure.
+int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit);
+void dpt_barrier_cleanup(struct dpt_barrier *b);
+
+// Blocks until all n threads have called it. Everything a thread wrote before the call is
+// visible to every thread after it returns.
+void dpt_barrier_wait(struct dpt_barrier *b);
+
+// Arrives without waiting, standing in for a thread that does not exist; the caller must arrive
+// (with dpt_barrier_wait) after all its stand-ins, so a stand-in is never the last arriver.
+void dpt_barrier_arrive(struct dpt_barrier *b);
+
+// Spin budget (pause iterations) before blocking: long when every thread has its own core,
+// nearly zero when oversubscribed (a spinning thread would steal the core of one still working).
+#define DPT_BARRIER_SPIN_DEFAULT        20000u
+#define DPT_BARRIER_SPIN_OVERSUBSCRIBED 64u
+
+#endif

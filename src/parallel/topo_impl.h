@@ -1,0 +1,34 @@
+// Private: what the pool and trainer need from the topology beyond the public API: the hwloc
+// handle, and saving / restoring the calling thread's binding (the calling thread is worker 0, so
+// the trainer binds a thread it does not own and must give it back as it found it).
+#ifndef DPT_PARALLEL_TOPO_IMPL_H
+#define DPT_PARALLEL_TOPO_IMPL_H
+
+#include <hwloc.h>
+
+#include "dptrain/parallel.h"
+
+// The loaded hwloc topology, borrowed for the lifetime of topo (e.g. for memory binding). Read it
+// only; reading is safe from several threads at once.
+hwloc_topology_t dpt_topo_hwloc(const struct dpt_topo *topo);
+
+// True when topo describes this machine (dpt_topo_create), false for synthetic topologies, on
+// which dpt_topo_bind_self returns DPT_ERR_UNSUPPORTED.
+bool dpt_topo_is_real(const struct dpt_topo *topo);
+
+struct dpt_topo_binding;
+
+// Saves the calling thread's current CPU binding into *out (owned by the caller, freed with
+// dpt_topo_binding_destroy). On a synthetic topology *out is NULL and DPT_OK is returned.
+// Failure: DPT_ERR_SYSTEM (the OS would not tell) or DPT_ERR_NOMEM, with a message.
+enum dpt_status dpt_topo_binding_save(const struct dpt_topo *topo, struct dpt_topo_binding **out);
+
+// Rebinds the calling thread to a saved binding (NULL: no-op). Failure: DPT_ERR_SYSTEM with a
+// message; callers treat it as a warning.
+enum dpt_status dpt_topo_binding_restore(const struct dpt_topo *topo,
+                                         const struct dpt_topo_binding *saved);
+
+// Frees a saved binding; NULL is a no-op.
+void dpt_topo_binding_destroy(struct dpt_topo_binding *saved);
+
+#endif

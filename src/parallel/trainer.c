@@ -1,0 +1,782 @@
+// The data-parallel trainer: epoch loop, sharding, private gradient accumulators, the fixed-order
+// reduction, the schedule step under a barrier, evaluation on the same team, stopping rules.
+//
+// One step (all workers run the epoch loop in lockstep, SPMD):
+//   phase 1  worker t: forward + backprop of its shard into its private buffer grad[t]
+//   barrier A
+//   phase 2  worker t, for each chunk of its slice of the parameter vector:
+//              gsum[chunk] = scale * sum_u grad[u][chunk] (u in fixed order)   <- reduce
+//              [seam: a cross-process all-reduce of gsum[chunk] goes here]
+//              schedule step on theta[chunk]                                    <- update
+//            (a schedule that needs the global norm gets one more barrier between the two)
+//   barrier B
+// Shared flags (stop, divergence) are written only in phase 2 by their owner and read by every
+// worker after barrier B, so they need no atomics: the barriers order them.
+#include <math.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <omp.h>
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define DPT_HAVE_MXCSR 1
+#endif
+
+#include "core/error_impl.h"
+#include "core/gemm_impl.h"
+#include "pool_impl.h"
+#include "trainer_impl.h"
+
+// Floats per reduce/update chunk (16 KiB): small enough that the summed chunk is still in L1/L2
+// when the schedule updates it, and a fixed grid so per-chunk norm partial sums do not depend on
+// the thread count.
+#define DPT_CHUNK 4096
+// Rows per evaluation block: a fixed size, so evaluation results do not depend on T.
+#define DPT_EVAL_ROWS 256
+// Micro-shards per batch in reproducible mode (fixed, independent of T).
+#define DPT_REPRO_SHARDS DPT_REPRO_SHARDS_MAX
+// Default cap on rows per GEMM block inside a shard.
+#define DPT_MICRO_BATCH_MAX 256
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ---- names ----
+
+const char *dpt_engine_name(enum dpt_engine e)
+{
+    return e == DPT_ENGINE_OPENMP ? "openmp" : "pthreads";
+}
+
+enum dpt_status dpt_engine_parse(const char *name, enum dpt_engine *out)
+{
+    if (name && strcmp(name, "pthreads") == 0)
+        *out = DPT_ENGINE_PTHREADS;
+    else if (name && strcmp(name, "openmp") == 0)
+        *out = DPT_ENGINE_OPENMP;
+    else
+        return dpt_error(DPT_ERR_INVALID, "unknown engine '%s' (expected pthreads or openmp)",
+                         name ? name : "(null)");
+    return DPT_OK;
+}
+
+struct dpt_train_params dpt_train_params_default(void)
+{
+    struct dpt_train_params p;
+    memset(&p, 0, sizeof p);
+    p.batch = 32;
+    p.max_epochs = 10;
+    p.target_loss = -INFINITY;
+    p.seed = 1;
+    p.engine = DPT_ENGINE_PTHREADS;
+    p.pin = DPT_PIN_COMPACT;
+    p.progress_every = 50;
+    return p;
+}
+
+// ---- denormals ----
+
+// Flush-to-zero and denormals-are-zero for the duration of a job: denormal operands in the
+// backward pass can slow a GEMM by orders of magnitude. Returns the previous state to restore
+// (the calling thread is worker 0 and belongs to the user).
+static unsigned ftz_enter(void)
+{
+#ifdef DPT_HAVE_MXCSR
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u);
+    return csr;
+#else
+    return 0;
+#endif
+}
+
+static void ftz_leave(unsigned csr)
+{
+#ifdef DPT_HAVE_MXCSR
+    _mm_setcsr(csr);
+#else
+    (void)csr;
+#endif
+}
+
+// ---- set-up job: each worker allocates and first-touches its own buffers ----
+
+static void alloc_job(void *arg, size_t ith, size_t nth)
+{
+    struct dpt_trainer *tr = arg;
+    struct worker_slot *slot = &tr->slots[ith];
+    if (nth != tr->nth) {
+        slot->status = DPT_ERR_SYSTEM;
+        return;
+    }
+    slot->status = DPT_OK;
+    // dpt_alloc_aligned zero-fills: the pages are first touched by this (pinned) thread, so on a
+    // NUMA machine they live on its node.
+    if (!tr->p.reproducible) {
+        tr->grad[ith] = dpt_alloc_aligned(tr->n_params * sizeof(float));
+        if (!tr->grad[ith])
+            slot->status = DPT_ERR_NOMEM;
+    }
+    if (slot->status == DPT_OK &&
+        dpt_workspace_create(tr->net, tr->ws_rows, &tr->ws[ith]) != DPT_OK)
+        slot->status = DPT_ERR_NOMEM;
+}
+
+// ---- the epoch job ----
+
+// Balanced contiguous split: part t of n items over nth parts (sizes differ by at most one).
+static inline size_t split(size_t n, size_t t, size_t nth)
+{
+    return (size_t)(((unsigned long long)n * t) / nth);
+}
+
+// Runs forward + backprop over rows [lo, hi) of the permutation in blocks of mb rows.
+static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *perm, size_t lo,
+                           size_t hi, float *grad, struct dpt_block_stats *acc)
+{
+    const float *x = dpt_dataset_x(tr->ds);
+    const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
+    memset(acc, 0, sizeof *acc);
+    for (size_t s = lo; s < hi; s += tr->mb) {
+        const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
+        struct dpt_block_stats bs;
+        dpt_net_backprop(tr->net, tr->ws[ith], x, perm + s, cnt, &tg, grad, s != lo, &bs);
+        acc->loss_sum += bs.loss_sum;
+        acc->correct += bs.correct;
+        acc->n += bs.n;
+    }
+}
+
+// gsum[lo, hi) = scale * (sum of the sources in fixed order); returns the chunk's squared norm.
+static double reduce_chunk(struct dpt_trainer *tr, size_t lo, size_t hi, float scale)
+{
+    float *restrict g = tr->gsum + lo;
+    const size_t len = hi - lo;
+    int first = 1;
+    const size_t n_src = tr->p.reproducible ? tr->step_shards : tr->nth;
+    for (size_t u = 0; u < n_src; u++) {
+        const float *restrict src;
+        if (tr->p.reproducible) {
+            src = tr->rgrad[u] + lo;
+        } else {
+            if (!tr->slots[u].has_grad)
+                continue;
+            src = tr->grad[u] + lo;
+        }
+        if (first) {
+            memcpy(g, src, len * sizeof(float));
+            first = 0;
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < len; i++)
+                g[i] += src[i];
+        }
+    }
+    if (first) {
+        memset(g, 0, len * sizeof(float));
+        return 0.0;
+    }
+    float sq = 0.0f;
+#pragma omp simd reduction(+ : sq)
+    for (size_t i = 0; i < len; i++) {
+        g[i] *= scale;
+        sq += g[i] * g[i];
+    }
+    return (double)sq;
+}
+
+static void epoch_job(void *arg, size_t ith, size_t nth)
+{
+    struct dpt_trainer *tr = arg;
+    struct worker_slot *slot = &tr->slots[ith];
+    if (nth != tr->nth) {
+        // The OpenMP runtime gave fewer threads than asked: every thread sees the same count,
+        // so all of them return here consistently.
+        if (ith == 0)
+            tr->job_status = DPT_ERR_SYSTEM;
+        return;
+    }
+    const unsigned csr = ftz_enter();
+    struct dpt_team *team = &tr->team;
+    const size_t B = tr->p.batch;
+    const size_t N = tr->epoch_samples;
+    const size_t *perm = tr->perm;
+    const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) != 0;
+    const int mean = dpt_net_spec(tr->net)->reduction == DPT_REDUCTION_MEAN;
+    float *theta = dpt_net_params(tr->net);
+    const size_t c_lo = split(tr->n_chunks, ith, nth), c_hi = split(tr->n_chunks, ith + 1, nth);
+    struct dpt_timing tm = {0};
+    size_t b;
+
+    for (b = 0; b < tr->n_batches; b++) {
+        const size_t bs = b * B;
+        const size_t m = N - bs < B ? N - bs : B;
+        const double t0 = now_s();
+
+        // ---- phase 1: forward + backprop of this worker's shard ----
+        if (!tr->p.reproducible) {
+            const size_t lo = bs + split(m, ith, nth), hi = bs + split(m, ith + 1, nth);
+            struct dpt_block_stats acc;
+            shard_backprop(tr, ith, perm, lo, hi, tr->grad[ith], &acc);
+            slot->has_grad = hi > lo;
+            slot->loss = acc.loss_sum;
+            slot->correct = acc.correct;
+        } else {
+            // Fixed micro-shards, independent of T: J of them, each into its own buffer.
+            const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
+            for (size_t j = split(J, ith, nth); j < split(J, ith + 1, nth); j++) {
+                struct dpt_block_stats acc;
+                shard_backprop(tr, ith, perm, bs + split(m, j, J), bs + split(m, j + 1, J),
+                               tr->rgrad[j], &acc);
+                tr->shard_loss[j] = acc.loss_sum;
+                tr->shard_correct[j] = acc.correct;
+            }
+            if (ith == 0)
+                tr->step_shards = J; // read by everyone after barrier A
+        }
+        const double t1 = now_s();
+        tm.compute_s += t1 - t0;
+        dpt_team_barrier(team); // A: every private gradient is complete
+        const double t2 = now_s();
+        tm.wait_s += t2 - t1;
+
+        // ---- phase 2: reduce this worker's slice, then apply the schedule to it ----
+        struct dpt_step_ctx ctx = {
+            .step = tr->steps + b + 1,
+            .epoch = tr->epoch,
+            .batch_size = m,
+            .grad_sq_norm = 0.0,
+            .lr_mult = 1.0,
+        };
+        const float scale = mean ? 1.0f / (float)m : 1.0f;
+        int bad = 0;
+        double tr_s = 0.0, tu_s = 0.0, tc = t2;
+        for (size_t c = c_lo; c < c_hi; c++) {
+            const size_t lo = c * DPT_CHUNK;
+            const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
+            const double sq = reduce_chunk(tr, lo, hi, scale);
+            tr->chunk_sq[c] = sq;
+            bad |= !isfinite(sq);
+            const double tc1 = now_s();
+            tr_s += tc1 - tc;
+            tc = tc1;
+            // Seam for a cross-process all-reduce of gsum[lo, hi) (MPI) before the update.
+            if (!needs_norm) {
+                dpt_schedule_step(tr->sched, &ctx, theta, tr->gsum, lo, hi);
+                const double tc2 = now_s();
+                tu_s += tc2 - tc;
+                tc = tc2;
+            }
+        }
+        if (needs_norm) {
+            const double tw0 = now_s();
+            dpt_team_barrier(team); // every chunk's partial norm is written
+            const double tw1 = now_s();
+            tm.wait_s += tw1 - tw0;
+            double total = 0.0;
+            for (size_t c = 0; c < tr->n_chunks; c++) // fixed order: same sum for every T
+                total += tr->chunk_sq[c];
+            ctx.grad_sq_norm = total;
+            for (size_t c = c_lo; c < c_hi; c++) {
+                const size_t lo = c * DPT_CHUNK;
+                const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
+                dpt_schedule_step(tr->sched, &ctx, theta, tr->gsum, lo, hi);
+            }
+            tu_s += now_s() - tw1;
+        }
+        tm.reduce_s += tr_s;
+        tm.update_s += tu_s;
+        slot->bad_grad = bad;
+        if (ith == 0) {
+            // Loss of this step, summed in a fixed order (per worker, or per micro-shard in
+            // reproducible mode, where it is then the same for every T).
+            double loss = 0.0;
+            size_t correct = 0;
+            if (tr->p.reproducible) {
+                for (size_t j = 0; j < tr->step_shards; j++) {
+                    loss += tr->shard_loss[j];
+                    correct += tr->shard_correct[j];
+                }
+            } else {
+                for (size_t t = 0; t < nth; t++) {
+                    loss += tr->slots[t].loss;
+                    correct += tr->slots[t].correct;
+                }
+            }
+            tr->epoch_loss += loss;
+            tr->epoch_correct += correct;
+            tr->epoch_seen += m;
+            tr->diverged = !isfinite(loss);
+            int stop = atomic_load_explicit(&tr->stop_request, memory_order_relaxed) != 0;
+            if (tr->p.max_seconds > 0 && now_s() - tr->fit_start >= tr->p.max_seconds)
+                stop = 1;
+            if (tr->p.on_progress && tr->p.progress_every &&
+                ((b + 1) % tr->p.progress_every == 0 || b + 1 == tr->n_batches))
+                stop |= tr->p.on_progress(tr->epoch, b + 1, tr->n_batches, tr->p.user) != 0;
+            tr->stop_now = stop;
+        }
+        const double t3 = now_s();
+        dpt_team_barrier(team); // B: the parameters are updated; flags are published
+        tm.wait_s += now_s() - t3;
+
+        int diverged = tr->diverged;
+        for (size_t t = 0; t < nth; t++)
+            diverged |= tr->slots[t].bad_grad;
+        if (diverged) {
+            if (ith == 0) {
+                tr->job_status = DPT_ERR_DIVERGED;
+                tr->diverged_step = b + 1;
+            }
+            b++;
+            break;
+        }
+        if (tr->stop_now) {
+            b++;
+            break;
+        }
+    }
+    tr->wtime[ith] = tm;
+    if (ith == 0)
+        tr->steps_done = b;
+    ftz_leave(csr);
+}
+
+// ---- evaluation job ----
+
+static void eval_job(void *arg, size_t ith, size_t nth)
+{
+    struct dpt_trainer *tr = arg;
+    if (nth != tr->nth) {
+        if (ith == 0)
+            tr->job_status = DPT_ERR_SYSTEM;
+        return;
+    }
+    const unsigned csr = ftz_enter();
+    const struct dpt_dataset *ds = tr->eval_ds;
+    const size_t n = dpt_dataset_n(ds), n_in = dpt_dataset_n_in(ds);
+    const size_t n_blocks = (n + DPT_EVAL_ROWS - 1) / DPT_EVAL_ROWS;
+    const float *x = dpt_dataset_x(ds);
+    const struct dpt_targets tg = dpt_dataset_targets_view(ds);
+    for (size_t k = split(n_blocks, ith, nth); k < split(n_blocks, ith + 1, nth); k++) {
+        const size_t lo = k * DPT_EVAL_ROWS;
+        const size_t cnt = n - lo < DPT_EVAL_ROWS ? n - lo : DPT_EVAL_ROWS;
+        struct dpt_targets t = tg;
+        if (t.labels)
+            t.labels += lo;
+        else
+            t.values += lo * dpt_dataset_n_out(ds);
+        struct dpt_block_stats st;
+        dpt_net_evaluate(tr->net, tr->ws[ith], x + lo * n_in, NULL, cnt, &t, &st);
+        tr->eval_loss[k] = st.loss_sum;
+        tr->eval_correct[k] = st.correct;
+    }
+    ftz_leave(csr);
+}
+
+// ---- create / destroy ----
+
+static void add_warning(struct dpt_trainer *tr, const char *fmt, size_t a, size_t b)
+{
+    size_t used = strlen(tr->warnings);
+    if (used + 1 >= sizeof tr->warnings)
+        return;
+    if (used > 0)
+        tr->warnings[used++] = '\n';
+    snprintf(tr->warnings + used, sizeof tr->warnings - used, fmt, a, b);
+}
+
+enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,
+                                   const struct dpt_train_params *params, struct dpt_trainer **out)
+{
+    enum dpt_status st;
+    struct dpt_trainer *tr = NULL;
+    if (!out)
+        return dpt_error(DPT_ERR_INVALID, "trainer: out is NULL");
+    *out = NULL;
+    if (!net || !sched || !params)
+        return dpt_error(DPT_ERR_INVALID, "trainer: net, schedule or params is NULL");
+    if (!sched->step)
+        return dpt_error(DPT_ERR_INVALID, "schedule '%s' has no step function",
+                         sched->name ? sched->name : "?");
+    if (params->batch == 0)
+        return dpt_error(DPT_ERR_INVALID, "batch: must be at least 1");
+    if (params->batch > ((size_t)1 << 30))
+        return dpt_error(DPT_ERR_RANGE, "batch: %zu is too large", params->batch);
+    if ((unsigned)params->engine > DPT_ENGINE_OPENMP)
+        return dpt_error(DPT_ERR_INVALID, "engine: invalid value %d", (int)params->engine);
+    if ((unsigned)params->pin > DPT_PIN_NONE)
+        return dpt_error(DPT_ERR_INVALID, "pin: invalid value %d", (int)params->pin);
+    if (params->threads > 1024)
+        return dpt_error(DPT_ERR_INVALID, "threads: %zu is more than 1024", params->threads);
+    if (isnan(params->target_loss) || isnan(params->max_seconds))
+        return dpt_error(DPT_ERR_INVALID, "target_loss and max_seconds must not be NaN");
+
+    tr = dpt_calloc(1, sizeof *tr);
+    if (!tr)
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a trainer");
+    tr->net = net;
+    tr->sched = sched;
+    tr->p = *params;
+    atomic_init(&tr->stop_request, 0);
+    tr->n_params = dpt_net_n_params(net);
+    tr->n_chunks = (tr->n_params + DPT_CHUNK - 1) / DPT_CHUNK;
+    tr->mb = params->micro_batch
+                 ? params->micro_batch
+                 : (params->batch < DPT_MICRO_BATCH_MAX ? params->batch : DPT_MICRO_BATCH_MAX);
+    if (tr->mb > ((size_t)1 << 20)) {
+        st = dpt_error(DPT_ERR_RANGE, "micro_batch: %zu is too large", tr->mb);
+        goto cleanup;
+    }
+    tr->ws_rows = tr->mb > DPT_EVAL_ROWS ? tr->mb : DPT_EVAL_ROWS;
+    dpt_rng_seed(&tr->rng, params->seed);
+
+    st = dpt_topo_create(&tr->topo);
+    if (st != DPT_OK)
+        goto cleanup;
+    const size_t cores = dpt_topo_n_cores(tr->topo);
+    tr->nth = params->threads ? params->threads : (cores ? cores : 1);
+    if (tr->nth > cores)
+        add_warning(tr,
+                    "%zu threads on %zu usable cores: oversubscribed (the barrier blocks instead "
+                    "of spinning)",
+                    tr->nth, cores);
+    tr->pu = dpt_calloc(tr->nth, sizeof *tr->pu);
+    tr->slots = dpt_alloc_aligned(tr->nth * sizeof *tr->slots);
+    tr->wtime = dpt_calloc(tr->nth, sizeof *tr->wtime);
+    tr->grad = dpt_calloc(tr->nth, sizeof *tr->grad);
+    tr->ws = dpt_calloc(tr->nth, sizeof *tr->ws);
+    tr->gsum = dpt_alloc_aligned(tr->n_params * sizeof(float));
+    tr->chunk_sq = dpt_calloc(tr->n_chunks, sizeof *tr->chunk_sq);
+    if (!tr->pu || !tr->slots || !tr->wtime || !tr->grad || !tr->ws || !tr->gsum || !tr->chunk_sq) {
+        st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
+        goto cleanup;
+    }
+    if (params->reproducible) {
+        for (size_t j = 0; j < DPT_REPRO_SHARDS; j++) {
+            tr->rgrad[j] = dpt_alloc_aligned(tr->n_params * sizeof(float));
+            if (!tr->rgrad[j]) {
+                st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating %d micro-shard gradients",
+                               DPT_REPRO_SHARDS);
+                goto cleanup;
+            }
+        }
+    }
+    if (params->engine == DPT_ENGINE_PTHREADS) {
+        st = dpt_topo_place(tr->topo, params->pin, tr->nth, tr->pu);
+        if (st != DPT_OK)
+            goto cleanup;
+    } else {
+        for (size_t t = 0; t < tr->nth; t++)
+            tr->pu[t] = -1;
+        omp_set_dynamic(0);
+    }
+    // Our workers are the parallelism: a BLAS thread pool on top would oversubscribe the cores.
+    dpt_blas_single_thread();
+
+    tr->team.engine = params->engine;
+    tr->team.nth = tr->nth;
+    if (params->engine == DPT_ENGINE_PTHREADS) {
+        st = dpt_pool_create(tr->nth, tr->topo, tr->pu,
+                             tr->nth > cores ? DPT_BARRIER_SPIN_OVERSUBSCRIBED
+                                             : DPT_BARRIER_SPIN_DEFAULT,
+                             &tr->pool);
+        if (st != DPT_OK)
+            goto cleanup;
+        tr->team.pool = tr->pool;
+    }
+    dpt_team_run(&tr->team, alloc_job, tr);
+    for (size_t t = 0; t < tr->nth; t++) {
+        if (tr->slots[t].status == DPT_ERR_SYSTEM) {
+            st = dpt_error(DPT_ERR_SYSTEM, "the OpenMP runtime did not provide %zu threads",
+                           tr->nth);
+            goto cleanup;
+        }
+        if (tr->slots[t].status != DPT_OK) {
+            st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating worker %zu's buffers", t);
+            goto cleanup;
+        }
+    }
+    if (tr->pool && dpt_pool_bind_failures(tr->pool) > 0)
+        add_warning(tr, "could not bind %zu of %zu worker threads to their cores",
+                    dpt_pool_bind_failures(tr->pool), tr->nth);
+    st = dpt_schedule_init(sched, tr->n_params);
+    if (st != DPT_OK)
+        goto cleanup;
+    *out = tr;
+    return DPT_OK;
+cleanup:
+    dpt_trainer_destroy(tr);
+    return st;
+}
+
+void dpt_trainer_destroy(struct dpt_trainer *tr)
+{
+    if (!tr)
+        return;
+    dpt_pool_destroy(tr->pool);
+    for (size_t t = 0; tr->grad && t < tr->nth; t++)
+        dpt_free_aligned(tr->grad[t]);
+    for (size_t t = 0; tr->ws && t < tr->nth; t++)
+        dpt_workspace_destroy(tr->ws[t]);
+    for (size_t j = 0; j < DPT_REPRO_SHARDS; j++)
+        dpt_free_aligned(tr->rgrad[j]);
+    dpt_free(tr->grad);
+    dpt_free(tr->ws);
+    dpt_free(tr->pu);
+    dpt_free_aligned(tr->slots);
+    dpt_free(tr->wtime);
+    dpt_free_aligned(tr->gsum);
+    dpt_free(tr->chunk_sq);
+    dpt_free(tr->perm);
+    dpt_free(tr->eval_loss);
+    dpt_free(tr->eval_correct);
+    dpt_free_aligned(tr->best);
+    dpt_topo_destroy(tr->topo);
+    dpt_free(tr);
+}
+
+size_t dpt_trainer_threads(const struct dpt_trainer *tr)
+{
+    return tr->nth;
+}
+
+const char *dpt_trainer_warnings(const struct dpt_trainer *tr)
+{
+    return tr->warnings;
+}
+
+const int *dpt_trainer_placement(const struct dpt_trainer *tr)
+{
+    return tr->pu;
+}
+
+const struct dpt_timing *dpt_trainer_worker_timing(const struct dpt_trainer *tr)
+{
+    return tr->wtime;
+}
+
+uint64_t dpt_trainer_steps(const struct dpt_trainer *tr)
+{
+    return tr->steps;
+}
+
+void dpt_trainer_request_stop(struct dpt_trainer *tr)
+{
+    // relaxed: a lone flag; worker 0 samples it once per step and publishes it via barrier B.
+    atomic_store_explicit(&tr->stop_request, 1, memory_order_relaxed);
+}
+
+// ---- data checks ----
+
+static enum dpt_status check_data(const struct dpt_trainer *tr, const struct dpt_dataset *ds,
+                                  const char *what)
+{
+    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
+    const size_t n_out = spec->sizes[spec->n_layers];
+    if (dpt_dataset_n_in(ds) != spec->sizes[0])
+        return dpt_error(DPT_ERR_INVALID,
+                         "%s data: %zu features per sample, but the input layer has %zu "
+                         "(layers[0])",
+                         what, dpt_dataset_n_in(ds), spec->sizes[0]);
+    if (dpt_dataset_task(ds) == DPT_TASK_CLASSIFY) {
+        const size_t k = dpt_dataset_n_out(ds);
+        if (n_out == 1 ? k > 2 : k > n_out)
+            return dpt_error(DPT_ERR_INVALID,
+                             "%s data: %zu classes do not fit an output layer of %zu "
+                             "(layers[%zu])",
+                             what, k, n_out, spec->n_layers);
+    } else if (dpt_dataset_n_out(ds) != n_out) {
+        return dpt_error(DPT_ERR_INVALID,
+                         "%s data: %zu targets per sample, but the output layer has %zu "
+                         "(layers[%zu])",
+                         what, dpt_dataset_n_out(ds), n_out, spec->n_layers);
+    }
+    return DPT_OK;
+}
+
+// ---- evaluation ----
+
+enum dpt_status dpt_trainer_evaluate(struct dpt_trainer *tr, const struct dpt_dataset *ds,
+                                     double *loss, double *acc)
+{
+    if (!tr || !ds)
+        return dpt_error(DPT_ERR_INVALID, "evaluate: trainer or data set is NULL");
+    enum dpt_status st = check_data(tr, ds, "evaluation");
+    if (st != DPT_OK)
+        return st;
+    const size_t n = dpt_dataset_n(ds);
+    if (n == 0)
+        return dpt_error(DPT_ERR_INVALID, "evaluate: the data set is empty");
+    const size_t n_blocks = (n + DPT_EVAL_ROWS - 1) / DPT_EVAL_ROWS;
+    if (n_blocks > tr->eval_cap) {
+        double *l = dpt_realloc(tr->eval_loss, n_blocks * sizeof *l);
+        if (!l)
+            return dpt_error(DPT_ERR_NOMEM, "out of memory for evaluation");
+        tr->eval_loss = l;
+        size_t *c = dpt_realloc(tr->eval_correct, n_blocks * sizeof *c);
+        if (!c)
+            return dpt_error(DPT_ERR_NOMEM, "out of memory for evaluation");
+        tr->eval_correct = c;
+        tr->eval_cap = n_blocks;
+    }
+    tr->eval_ds = ds;
+    tr->job_status = DPT_OK;
+    dpt_team_run(&tr->team, eval_job, tr);
+    if (tr->job_status != DPT_OK)
+        return dpt_error(tr->job_status,
+                         "evaluate: the OpenMP runtime did not provide %zu "
+                         "threads",
+                         tr->nth);
+    double l = 0.0;
+    size_t c = 0;
+    for (size_t k = 0; k < n_blocks; k++) { // fixed order: the same result for every T
+        l += tr->eval_loss[k];
+        c += tr->eval_correct[k];
+    }
+    if (loss)
+        *loss = l / (double)n;
+    if (acc)
+        *acc = dpt_dataset_task(ds) == DPT_TASK_CLASSIFY ? (double)c / (double)n : NAN;
+    return DPT_OK;
+}
+
+// ---- epochs ----
+
+enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_dataset *train,
+                                  const struct dpt_dataset *val, const struct dpt_dataset *test,
+                                  struct dpt_epoch_stats *st)
+{
+    enum dpt_status s;
+    if (!tr || !train || !st)
+        return dpt_error(DPT_ERR_INVALID, "epoch: trainer, data set or stats is NULL");
+    s = check_data(tr, train, "training");
+    if (s != DPT_OK)
+        return s;
+    const size_t n = dpt_dataset_n(train);
+    if (n == 0)
+        return dpt_error(DPT_ERR_INVALID, "training data: the data set is empty");
+    if (n > tr->perm_cap) {
+        size_t *p = dpt_realloc(tr->perm, n * sizeof *p);
+        if (!p)
+            return dpt_error(DPT_ERR_NOMEM, "out of memory for a permutation of %zu samples", n);
+        tr->perm = p;
+        tr->perm_cap = n;
+    }
+    if (!tr->fit_running)
+        tr->fit_start = now_s();
+    // A fresh seeded permutation every epoch, partitioned into batches.
+    for (size_t i = 0; i < n; i++)
+        tr->perm[i] = i;
+    dpt_rng_shuffle(&tr->rng, tr->perm, n);
+    const size_t B = tr->p.batch;
+    tr->epoch_samples = tr->p.drop_last && n >= B ? n - n % B : n;
+    tr->n_batches = (tr->epoch_samples + B - 1) / B;
+    tr->ds = train;
+    tr->epoch++;
+    tr->epoch_loss = 0.0;
+    tr->epoch_correct = 0;
+    tr->epoch_seen = 0;
+    tr->stop_now = 0;
+    tr->diverged = 0;
+    tr->job_status = DPT_OK;
+
+    const double t0 = now_s();
+    dpt_team_run(&tr->team, epoch_job, tr);
+    const double secs = now_s() - t0;
+    tr->steps += tr->steps_done;
+
+    memset(st, 0, sizeof *st);
+    st->epoch = tr->epoch;
+    st->steps = tr->steps;
+    st->n_samples = tr->epoch_seen;
+    st->seconds = secs;
+    st->samples_per_s = secs > 0 ? (double)tr->epoch_seen / secs : 0.0;
+    st->train_loss = tr->epoch_seen ? tr->epoch_loss / (double)tr->epoch_seen : NAN;
+    st->train_acc = dpt_dataset_task(train) == DPT_TASK_CLASSIFY && tr->epoch_seen
+                        ? (double)tr->epoch_correct / (double)tr->epoch_seen
+                        : NAN;
+    for (size_t t = 0; t < tr->nth; t++) {
+        st->time.compute_s += tr->wtime[t].compute_s / (double)tr->nth;
+        st->time.wait_s += tr->wtime[t].wait_s / (double)tr->nth;
+        st->time.reduce_s += tr->wtime[t].reduce_s / (double)tr->nth;
+        st->time.update_s += tr->wtime[t].update_s / (double)tr->nth;
+    }
+    st->val_loss = st->val_acc = st->test_loss = st->test_acc = NAN;
+    if (tr->job_status == DPT_ERR_DIVERGED)
+        return dpt_error(DPT_ERR_DIVERGED,
+                         "training diverged: non-finite loss or gradient at epoch %llu, step "
+                         "%zu of %zu",
+                         (unsigned long long)tr->epoch, tr->diverged_step, tr->n_batches);
+    if (tr->job_status != DPT_OK)
+        return dpt_error(tr->job_status, "the OpenMP runtime did not provide %zu threads", tr->nth);
+    const double te = now_s();
+    if (val) {
+        s = dpt_trainer_evaluate(tr, val, &st->val_loss, &st->val_acc);
+        if (s != DPT_OK)
+            return s;
+    }
+    if (test) {
+        s = dpt_trainer_evaluate(tr, test, &st->test_loss, &st->test_acc);
+        if (s != DPT_OK)
+            return s;
+    }
+    st->eval_s = now_s() - te;
+    return DPT_OK;
+}
+
+enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset *train,
+                                const struct dpt_dataset *val, const struct dpt_dataset *test,
+                                struct dpt_epoch_stats *last)
+{
+    enum dpt_status s = DPT_OK;
+    struct dpt_epoch_stats st;
+    if (!tr || !train)
+        return dpt_error(DPT_ERR_INVALID, "fit: trainer or data set is NULL");
+    if (tr->p.patience > 0 && !val)
+        return dpt_error(DPT_ERR_INVALID, "patience: early stopping needs a validation set");
+    if (tr->p.patience > 0 && !tr->best) {
+        tr->best = dpt_alloc_aligned(tr->n_params * sizeof(float));
+        if (!tr->best)
+            return dpt_error(DPT_ERR_NOMEM, "out of memory for the best parameters");
+    }
+    double best_val = INFINITY;
+    size_t since_best = 0;
+    int have_best = 0;
+    tr->fit_start = now_s();
+    tr->fit_running = 1;
+    memset(&st, 0, sizeof st);
+    for (size_t e = 0; e < tr->p.max_epochs; e++) {
+        s = dpt_trainer_epoch(tr, train, val, test, &st);
+        if (s != DPT_OK)
+            break;
+        if (tr->p.on_epoch && tr->p.on_epoch(&st, tr->p.user) != 0)
+            break;
+        if (tr->stop_now)
+            break; // stop request, time limit or progress callback
+        if (st.train_loss <= tr->p.target_loss)
+            break;
+        if (tr->p.patience > 0) {
+            if (st.val_loss < best_val) {
+                best_val = st.val_loss;
+                since_best = 0;
+                have_best = 1;
+                memcpy(tr->best, dpt_net_params(tr->net), tr->n_params * sizeof(float));
+            } else if (++since_best >= tr->p.patience) {
+                break;
+            }
+        }
+    }
+    tr->fit_running = 0;
+    if (s == DPT_OK && have_best)
+        memcpy(dpt_net_params(tr->net), tr->best, tr->n_params * sizeof(float));
+    if (last)
+        *last = st;
+    return s;
+}

@@ -1,0 +1,72 @@
+// Private: the trainer's state, shared by the trainer and (later) checkpointing.
+#ifndef DPT_TRAINER_IMPL_H
+#define DPT_TRAINER_IMPL_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+
+#include "dptrain/parallel.h"
+#include "pool_impl.h"
+
+#define DPT_REPRO_SHARDS_MAX 16
+
+// Per-worker results of a step. Each worker writes only its own slot, on its own cache lines;
+// the barriers order every cross-thread read (see the top of trainer.c).
+struct worker_slot {
+    alignas(64) double loss; // loss sum of this step's shard
+    size_t correct;
+    int has_grad; // the shard was non-empty, so grad[t] holds this step's gradient
+    int bad_grad; // a chunk of this worker's slice had a non-finite norm
+    enum dpt_status status;
+};
+
+struct dpt_trainer {
+    struct dpt_net *net;        // borrowed
+    struct dpt_schedule *sched; // borrowed
+    struct dpt_train_params p;
+    size_t nth;
+    struct dpt_topo *topo;
+    int *pu; // nth PU OS indexes (-1 unbound)
+    struct dpt_pool *pool;
+    struct dpt_team team;
+    char warnings[1024];
+
+    size_t n_params, n_chunks;
+    size_t mb;                          // rows per GEMM block inside a shard
+    size_t ws_rows;                     // rows of each workspace
+    float **grad;                       // nth private accumulators (normal mode)
+    float *rgrad[DPT_REPRO_SHARDS_MAX]; // micro-shard accumulators (reproducible mode)
+    struct dpt_workspace **ws;          // nth
+    struct worker_slot *slots;          // nth
+    struct dpt_timing *wtime;           // nth, last epoch
+    float *gsum;                        // the reduced gradient
+    double *chunk_sq;                   // per-chunk squared norms
+    double shard_loss[DPT_REPRO_SHARDS_MAX];
+    size_t shard_correct[DPT_REPRO_SHARDS_MAX];
+    size_t step_shards;
+
+    // epoch state
+    struct dpt_rng rng; // shuffling stream
+    size_t *perm;
+    size_t perm_cap;
+    const struct dpt_dataset *ds;
+    size_t epoch_samples, n_batches, steps_done, diverged_step;
+    uint64_t steps, epoch;
+    double epoch_loss;
+    size_t epoch_correct, epoch_seen;
+    int stop_now, diverged, fit_running;
+    double fit_start;
+    enum dpt_status job_status;
+    // Stop requests from signal handlers or other threads.
+    atomic_int stop_request;
+
+    // evaluation
+    const struct dpt_dataset *eval_ds;
+    double *eval_loss;
+    size_t *eval_correct;
+    size_t eval_cap;
+
+    float *best; // best parameters for early stopping
+};
+
+#endif
