@@ -1,0 +1,472 @@
+// The data-parallel trainer: learning at every thread count, agreement with T = 1, bitwise
+// reproducibility, shard edge cases, stopping rules and evaluation.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dptrain/dptrain.h"
+
+static const size_t thread_counts[] = {1, 2, 3, 4, 7}; // 7 > the 2 cores of the CI machine
+
+struct setup {
+    const char *data; // synth spec, or "fashion" for the Fashion-MNIST subset
+    size_t sizes[5];
+    size_t n_layers;
+    enum dpt_act hidden;
+    const char *schedule;
+    size_t batch;
+};
+
+static struct dpt_dataset *fashion_subset(size_t n)
+{
+    struct dpt_dataset *all = NULL, *sub = NULL;
+    if (dpt_load_fashion_mnist(NULL, 0, &all) != DPT_OK)
+        return NULL;
+    size_t *idx = malloc(n * sizeof *idx);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    cr_assert_eq(dpt_dataset_subset(all, idx, n, &sub), DPT_OK);
+    free(idx);
+    dpt_dataset_destroy(all);
+    return sub;
+}
+
+static struct dpt_dataset *load(const char *spec)
+{
+    if (strcmp(spec, "fashion") == 0) {
+        struct dpt_dataset *ds = fashion_subset(2000);
+        if (!ds)
+            cr_skip_test("Fashion-MNIST is not installed (scripts/setup.sh installs it)");
+        return ds;
+    }
+    struct dpt_dataset *ds;
+    cr_assert_eq(dpt_data_load(spec, 0, &ds), DPT_OK, "%s", dpt_last_error());
+    return ds;
+}
+
+static struct dpt_net *make_net(const struct setup *s, uint64_t seed)
+{
+    struct dpt_net_spec spec = dpt_net_spec_default();
+    spec.n_layers = s->n_layers;
+    for (size_t l = 0; l <= s->n_layers; l++)
+        spec.sizes[l] = s->sizes[l];
+    for (size_t l = 0; l < s->n_layers; l++)
+        spec.act[l] = l + 1 == s->n_layers ? DPT_ACT_SOFTMAX : s->hidden;
+    struct dpt_net *net;
+    cr_assert_eq(dpt_net_create(&spec, &net), DPT_OK, "%s", dpt_last_error());
+    dpt_net_init(net, DPT_INIT_AUTO, 0, seed);
+    return net;
+}
+
+struct result {
+    float *params;
+    size_t n_params;
+    struct dpt_epoch_stats last;
+    double eval_loss, eval_acc;
+};
+
+static struct result train(const struct setup *s, struct dpt_dataset *ds, size_t threads,
+                           enum dpt_engine engine, bool reproducible, size_t epochs)
+{
+    struct dpt_net *net = make_net(s, 11);
+    struct dpt_schedule *sched;
+    cr_assert_eq(dpt_schedule_parse(s->schedule, &sched), DPT_OK, "%s", dpt_last_error());
+    struct dpt_train_params p = dpt_train_params_default();
+    p.batch = s->batch;
+    p.max_epochs = epochs;
+    p.threads = threads;
+    p.engine = engine;
+    p.reproducible = reproducible;
+    p.seed = 3;
+    struct dpt_trainer *tr;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(dpt_trainer_threads(tr), threads);
+    struct result r;
+    cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r.last), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(dpt_trainer_evaluate(tr, ds, &r.eval_loss, &r.eval_acc), DPT_OK);
+    r.n_params = dpt_net_n_params(net);
+    r.params = malloc(r.n_params * sizeof(float));
+    memcpy(r.params, dpt_net_params(net), r.n_params * sizeof(float));
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    return r;
+}
+
+// ||a - b|| / ||b||
+static double rel_diff(const struct result *a, const struct result *b)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a->n_params; i++) {
+        const double d = (double)a->params[i] - b->params[i];
+        num += d * d;
+        den += (double)b->params[i] * b->params[i];
+    }
+    return sqrt(num / den);
+}
+
+static const struct setup xor_setup = {
+    // Points come arbitrarily close to the axes, so the rate decays to zero (cosine over the
+    // 2500 steps of 100 epochs) to settle the boundary exactly.
+    "synth:xor,n=400,seed=5", {2, 64, 64, 2}, 3, DPT_ACT_RELU, "cosine(adam:lr=0.01),t=2500", 16};
+static const struct setup spirals_setup = {
+    "synth:spirals,n=600,seed=5", {2, 64, 64, 2}, 3, DPT_ACT_RELU, "adam:lr=0.01", 16};
+static const struct setup fashion_setup = {"fashion",    {784, 64, 10},  2,
+                                           DPT_ACT_RELU, "fixed:lr=0.1", 32};
+
+// Trains at every thread count; each reaches the accuracy bar. Separately, after a short run
+// (`agree_epochs`, a few dozen steps) the parameters agree with T = 1. Tolerance: the only
+// difference between thread counts is the order of float additions in the reduction (shards
+// summed separately, then combined) -- rounding ~1e-7 relative per step, which a few dozen steps
+// grow to ~1e-6; 1e-4 of the parameter norm leaves room, while a wrong shard (a sample lost or
+// counted twice, a wrong scale) moves the parameters by O(1e-2). (Over thousands of Adam steps
+// rounding differences grow chaotically, so long runs are compared by accuracy only.)
+static void learns_everywhere(const struct setup *s, size_t epochs, size_t agree_epochs,
+                              double min_acc)
+{
+    struct dpt_dataset *ds = load(s->data);
+    struct result ref = train(s, ds, 1, DPT_ENGINE_PTHREADS, false, epochs);
+    struct result ref_short = train(s, ds, 1, DPT_ENGINE_PTHREADS, false, agree_epochs);
+    cr_assert(ref.eval_acc >= min_acc, "%s, T=1: accuracy %g < %g", s->data, ref.eval_acc, min_acc);
+    for (size_t k = 1; k < sizeof thread_counts / sizeof thread_counts[0]; k++) {
+        struct result r = train(s, ds, thread_counts[k], DPT_ENGINE_PTHREADS, false, epochs);
+        cr_assert(r.eval_acc >= min_acc, "%s, T=%zu: accuracy %g < %g", s->data, thread_counts[k],
+                  r.eval_acc, min_acc);
+        struct result q = train(s, ds, thread_counts[k], DPT_ENGINE_PTHREADS, false, agree_epochs);
+        const double d = rel_diff(&q, &ref_short);
+        cr_assert(d < 1e-4, "%s, T=%zu: relative parameter difference %g after %llu steps", s->data,
+                  thread_counts[k], d, (unsigned long long)q.last.steps);
+        free(r.params);
+        free(q.params);
+    }
+    free(ref.params);
+    free(ref_short.params);
+    dpt_dataset_destroy(ds);
+}
+
+Test(trainer, xor_reaches_100_percent_at_every_thread_count, .timeout = 600)
+{
+    learns_everywhere(&xor_setup, 100, 2, 1.0);
+}
+
+Test(trainer, spirals_reach_100_percent_at_every_thread_count, .timeout = 600)
+{
+    learns_everywhere(&spirals_setup, 60, 2, 1.0);
+}
+
+Test(trainer, fashion_subset_learns_at_every_thread_count, .timeout = 600)
+{
+    learns_everywhere(&fashion_setup, 5, 1, 0.75);
+}
+
+// Reproducible mode: bitwise identical parameters, losses and accuracies for every thread count
+// and both engines.
+static void reproducible_everywhere(const struct setup *s, size_t epochs)
+{
+    struct dpt_dataset *ds = load(s->data);
+    struct result ref = train(s, ds, 1, DPT_ENGINE_PTHREADS, true, epochs);
+    for (int e = 0; e < 2; e++) {
+        for (size_t k = 0; k < sizeof thread_counts / sizeof thread_counts[0]; k++) {
+            if (e == 0 && k == 0)
+                continue;
+            struct result r = train(s, ds, thread_counts[k], (enum dpt_engine)e, true, epochs);
+            cr_assert_eq(memcmp(r.params, ref.params, ref.n_params * sizeof(float)), 0,
+                         "%s, %s, T=%zu: parameters differ", s->data,
+                         dpt_engine_name((enum dpt_engine)e), thread_counts[k]);
+            cr_assert_eq(memcmp(&r.last.train_loss, &ref.last.train_loss, sizeof(double)), 0,
+                         "T=%zu: train loss %.17g vs %.17g", thread_counts[k], r.last.train_loss,
+                         ref.last.train_loss);
+            cr_assert_eq(memcmp(&r.last.train_acc, &ref.last.train_acc, sizeof(double)), 0);
+            cr_assert_eq(memcmp(&r.eval_loss, &ref.eval_loss, sizeof(double)), 0);
+            cr_assert_eq(memcmp(&r.eval_acc, &ref.eval_acc, sizeof(double)), 0);
+            free(r.params);
+        }
+    }
+    free(ref.params);
+    dpt_dataset_destroy(ds);
+}
+
+Test(trainer, reproducible_mode_is_bitwise_identical_xor, .timeout = 600)
+{
+    reproducible_everywhere(&xor_setup, 5);
+}
+
+Test(trainer, reproducible_mode_is_bitwise_identical_spirals, .timeout = 600)
+{
+    reproducible_everywhere(&spirals_setup, 5);
+}
+
+Test(trainer, reproducible_mode_is_bitwise_identical_fashion, .timeout = 600)
+{
+    reproducible_everywhere(&fashion_setup, 1);
+}
+
+Test(trainer, same_seed_same_threads_is_bitwise_identical_and_seeds_differ)
+{
+    struct dpt_dataset *ds = load(spirals_setup.data);
+    for (size_t T = 1; T <= 3; T++) {
+        struct result a = train(&spirals_setup, ds, T, DPT_ENGINE_PTHREADS, false, 3);
+        struct result b = train(&spirals_setup, ds, T, DPT_ENGINE_PTHREADS, false, 3);
+        cr_assert_eq(memcmp(a.params, b.params, a.n_params * sizeof(float)), 0, "T=%zu", T);
+        cr_assert_eq(memcmp(&a.last.train_loss, &b.last.train_loss, sizeof(double)), 0);
+        free(a.params);
+        free(b.params);
+    }
+    // A different shuffling seed gives different parameters.
+    struct setup s = spirals_setup;
+    struct result a = train(&s, ds, 2, DPT_ENGINE_PTHREADS, false, 2);
+    struct dpt_net *net = make_net(&s, 11);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse(s.schedule, &sched);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.batch = s.batch;
+    p.max_epochs = 2;
+    p.threads = 2;
+    p.seed = 4;
+    struct dpt_trainer *tr;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, NULL), DPT_OK);
+    cr_assert_neq(memcmp(a.params, dpt_net_params(net), a.n_params * sizeof(float)), 0);
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    free(a.params);
+    dpt_dataset_destroy(ds);
+}
+
+// Batches smaller than T (empty shards), not divisible by T, and of size 1: the result agrees
+// with T = 1 (same tolerance argument as above) and reproducible mode stays bitwise identical.
+Test(trainer, shard_edge_cases, .timeout = 600)
+{
+    struct dpt_dataset *ds = load("synth:blobs,n=203,classes=3,seed=2");
+    const size_t batches[] = {3, 10, 1};
+    for (size_t i = 0; i < 3; i++) {
+        struct setup s = {"", {2, 8, 3}, 2, DPT_ACT_TANH, "fixed:lr=0.05", batches[i]};
+        struct result ref = train(&s, ds, 1, DPT_ENGINE_PTHREADS, false, 2);
+        struct result rref = train(&s, ds, 1, DPT_ENGINE_PTHREADS, true, 2);
+        const size_t ts[] = {4, 7};
+        for (size_t k = 0; k < 2; k++) {
+            struct result r = train(&s, ds, ts[k], DPT_ENGINE_PTHREADS, false, 2);
+            cr_assert(rel_diff(&r, &ref) < 1e-4, "batch %zu, T=%zu: %g", batches[i], ts[k],
+                      rel_diff(&r, &ref));
+            cr_assert_eq(r.last.n_samples, 203);
+            cr_assert_eq(r.last.steps, 2 * ((203 + batches[i] - 1) / batches[i]));
+            struct result rr = train(&s, ds, ts[k], DPT_ENGINE_OPENMP, true, 2);
+            cr_assert_eq(memcmp(rr.params, rref.params, rr.n_params * sizeof(float)), 0,
+                         "batch %zu, T=%zu", batches[i], ts[k]);
+            free(r.params);
+            free(rr.params);
+        }
+        free(ref.params);
+        free(rref.params);
+    }
+    dpt_dataset_destroy(ds);
+}
+
+Test(trainer, drop_last_drops_the_partial_batch)
+{
+    struct dpt_dataset *ds = load("synth:blobs,n=103,classes=3,seed=2");
+    struct dpt_net *net = make_net(&(struct setup){"", {2, 4, 3}, 2, DPT_ACT_TANH, "", 10}, 1);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("sgd:lr=0.1", &sched);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.batch = 10;
+    p.drop_last = true;
+    p.threads = 2;
+    struct dpt_trainer *tr;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    struct dpt_epoch_stats st;
+    cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_OK);
+    cr_assert_eq(st.n_samples, 100);
+    cr_assert_eq(st.steps, 10);
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    dpt_dataset_destroy(ds);
+}
+
+Test(trainer, evaluation_is_identical_for_every_thread_count)
+{
+    struct dpt_dataset *ds = load("synth:spirals,n=1000,seed=9");
+    struct dpt_net *net = make_net(&spirals_setup, 4);
+    double ref_loss = 0, ref_acc = 0;
+    for (size_t k = 0; k < sizeof thread_counts / sizeof thread_counts[0]; k++) {
+        struct dpt_schedule *sched;
+        dpt_schedule_parse("sgd", &sched);
+        struct dpt_train_params p = dpt_train_params_default();
+        p.threads = thread_counts[k];
+        struct dpt_trainer *tr;
+        cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+        double loss, acc;
+        cr_assert_eq(dpt_trainer_evaluate(tr, ds, &loss, &acc), DPT_OK);
+        if (k == 0) {
+            ref_loss = loss;
+            ref_acc = acc;
+            // Against a single-block evaluation with the core kernel: the loss is a sum in a
+            // different order (one block vs blocks of 256), so compare to 1e-6 relative.
+            struct dpt_workspace *ws;
+            dpt_workspace_create(net, 1000, &ws);
+            struct dpt_targets t = dpt_dataset_targets_view(ds);
+            struct dpt_block_stats bs;
+            dpt_net_evaluate(net, ws, dpt_dataset_x(ds), NULL, 1000, &t, &bs);
+            cr_assert(fabs(bs.loss_sum / 1000 - loss) <= 1e-6 * fabs(loss));
+            cr_assert_eq((double)bs.correct / 1000, acc);
+            dpt_workspace_destroy(ws);
+        } else {
+            cr_assert_eq(memcmp(&loss, &ref_loss, sizeof loss), 0, "T=%zu", thread_counts[k]);
+            cr_assert_eq(acc, ref_acc);
+        }
+        dpt_trainer_destroy(tr);
+        dpt_schedule_destroy(sched);
+    }
+    dpt_net_destroy(net);
+    dpt_dataset_destroy(ds);
+}
+
+static int stop_after_two(const struct dpt_epoch_stats *st, void *user)
+{
+    (void)user;
+    return st->epoch >= 2;
+}
+
+Test(trainer, stopping_rules)
+{
+    struct dpt_dataset *ds = load("synth:xor,n=400,seed=1");
+    struct dpt_dataset *tr_ds, *val;
+    cr_assert_eq(dpt_dataset_split(ds, 0.25, 1, &tr_ds, &val), DPT_OK);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("adam:lr=0.02", &sched);
+    struct dpt_net *net = make_net(&xor_setup, 1);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.threads = 2;
+    p.batch = 16;
+    p.max_epochs = 1000;
+    // target loss: stops long before 1000 epochs, with the loss at or below the target
+    p.target_loss = 0.05;
+    struct dpt_trainer *tr;
+    struct dpt_epoch_stats st;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
+    cr_assert(st.train_loss <= 0.05 && st.epoch < 1000, "epoch %llu loss %g",
+              (unsigned long long)st.epoch, st.train_loss);
+    dpt_trainer_destroy(tr);
+    // the epoch callback stops
+    p.target_loss = -INFINITY;
+    p.on_epoch = stop_after_two;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
+    cr_assert_eq(st.epoch, 2);
+    dpt_trainer_destroy(tr);
+    // a time limit stops (the limit is tiny, so the very first step sees it)
+    p.on_epoch = NULL;
+    p.max_seconds = 1e-9;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
+    cr_assert_eq(st.epoch, 1);
+    cr_assert_eq(st.steps, 1);
+    dpt_trainer_destroy(tr);
+    // early stopping with patience restores the best parameters: after fit, the validation
+    // loss equals the best seen
+    p.max_seconds = 0;
+    p.patience = 2;
+    p.max_epochs = 60;
+    dpt_net_init(net, DPT_INIT_AUTO, 0, 1);
+    dpt_schedule_destroy(sched);
+    dpt_schedule_parse("adam:lr=0.2", &sched); // large rate: the validation loss wobbles
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, val, NULL, &st), DPT_OK);
+    double vloss;
+    cr_assert_eq(dpt_trainer_evaluate(tr, val, &vloss, NULL), DPT_OK);
+    cr_assert(vloss <= st.val_loss, "restored %g, last %g", vloss, st.val_loss);
+    dpt_trainer_destroy(tr);
+    // patience without a validation set is refused
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_ERR_INVALID);
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    dpt_dataset_destroy(tr_ds);
+    dpt_dataset_destroy(val);
+    dpt_dataset_destroy(ds);
+}
+
+Test(trainer, rejects_bad_params_and_mismatched_data)
+{
+    struct dpt_net *net = make_net(&xor_setup, 1);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("sgd", &sched);
+    struct dpt_train_params p = dpt_train_params_default();
+    struct dpt_trainer *tr = (void *)1;
+    p.batch = 0;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_ERR_INVALID);
+    cr_assert_null(tr);
+    cr_assert(strstr(dpt_last_error(), "batch"));
+    p = dpt_train_params_default();
+    p.threads = 100000;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "threads"));
+    p = dpt_train_params_default();
+    p.threads = 2;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    struct dpt_dataset *ds = load("synth:blobs,n=50,classes=3");
+    struct dpt_epoch_stats st;
+    // 3 classes into a 2-output net
+    cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "classes"), "%s", dpt_last_error());
+    dpt_dataset_destroy(ds);
+    ds = load("fashion");
+    cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "784 features"), "%s", dpt_last_error());
+    dpt_dataset_destroy(ds);
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+}
+
+Test(trainer, diverging_run_stops_with_a_status)
+{
+    struct dpt_dataset *ds = load("synth:blobs,n=200,classes=3,seed=1");
+    struct setup s = {"", {2, 16, 3}, 2, DPT_ACT_RELU, "", 8};
+    struct dpt_net *net = make_net(&s, 1);
+    // Huge inputs make the loss overflow quickly with an absurd rate.
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("sgd:lr=1e30", &sched);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.threads = 2;
+    p.batch = 8;
+    p.max_epochs = 5;
+    struct dpt_trainer *tr;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, NULL), DPT_ERR_DIVERGED);
+    cr_assert(strstr(dpt_last_error(), "diverged"), "%s", dpt_last_error());
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    dpt_dataset_destroy(ds);
+}
+
+Test(trainer, timing_breakdown_is_reported)
+{
+    struct dpt_dataset *ds = load("synth:spirals,n=2000,seed=1");
+    struct dpt_net *net = make_net(&spirals_setup, 1);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("adam", &sched);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.threads = 2;
+    struct dpt_trainer *tr;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    struct dpt_epoch_stats st;
+    cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_OK);
+    cr_assert(st.time.compute_s > 0 && st.time.reduce_s > 0 && st.time.update_s > 0);
+    cr_assert(st.time.wait_s >= 0);
+    const double sum = st.time.compute_s + st.time.wait_s + st.time.reduce_s + st.time.update_s;
+    // The four parts partition each worker's time in the step loop (up to clock reads).
+    cr_assert(sum <= st.seconds * 1.05 + 1e-3, "parts %g > wall %g", sum, st.seconds);
+    const struct dpt_timing *w = dpt_trainer_worker_timing(tr);
+    cr_assert(w[0].compute_s > 0 && w[1].compute_s > 0);
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    dpt_dataset_destroy(ds);
+}
