@@ -48,11 +48,26 @@ DPT_API struct dpt_targets dpt_dataset_targets_view(const struct dpt_dataset *ds
 // Bytes held by the data set.
 DPT_API size_t dpt_dataset_bytes(const struct dpt_dataset *ds);
 
+// Classification only: the original label value of each class (loaders map the sorted distinct
+// label values of a file to classes 0..K-1). *labels gets n_out values (borrowed, valid for the
+// data set's lifetime) or NULL when class c simply is label value c (IDX files, or labels that
+// already are 0..K-1); *n gets n_out. DPT_ERR_INVALID for a regression data set.
+DPT_API enum dpt_status dpt_dataset_class_labels(const struct dpt_dataset *ds,
+                                                 const int32_t **labels, size_t *n);
+
+// Renumbers the classes of ds (e.g. a test set loaded from its own file) to those of ref (the
+// training set) by original label value, so that class c means the same label in both; ds takes
+// ref's n_out and mapping. DPT_ERR_FORMAT naming the value when ds has a label ref lacks (ds is
+// then unchanged). Not thread-safe on ds.
+DPT_API enum dpt_status dpt_dataset_match_classes(struct dpt_dataset *ds,
+                                                  const struct dpt_dataset *ref);
+
 // ---- loaders ----
 
 // Reads an IDX image file and label file (gzip'd or raw; any IDX element type: u8, i8, i16, i32,
-// f32, f64). Images are flattened; integer types are scaled to [0, 1] by their type's maximum
-// (u8: /255). Labels become classes; n_classes = max label + 1 (at least 2).
+// f32, f64). Images are flattened; integer types are mapped linearly from their full range onto
+// [0, 1] (u8: v / 255, i8: (v + 128) / 255, ...; docs/formats.md); float types are kept and must be
+// finite. Labels become classes; n_classes = max label + 1 (at least 2).
 DPT_API enum dpt_status dpt_load_idx(const char *images_path, const char *labels_path,
                                      struct dpt_dataset **out);
 
@@ -65,12 +80,17 @@ DPT_API enum dpt_status dpt_load_fashion_mnist(const char *dir, int test, struct
 //  "xor"     n points in [-1,1]^2, class = (x0 > 0) xor (x1 > 0); 2 classes
 //  "spirals" `classes` interleaved spirals in 2-D (default 2) with a little noise
 //  "blobs"   `classes` Gaussian blobs in 2-D (default 3)
+// classes 0 means the generator's default; n = 0, classes 1, or classes != 2 for xor are
+// DPT_ERR_INVALID. Samples are interleaved by class (sample i has class i % classes for spirals
+// and blobs).
 DPT_API enum dpt_status dpt_synth(const char *name, size_t n, size_t classes, uint64_t seed,
                                   struct dpt_dataset **out);
 
 // Parses a data SPEC ("fashion-mnist", "fashion-mnist:DIR", "idx:IMAGES,LABELS", "csv:PATH[,..]",
 // "libsvm:PATH[,..]", "synth:NAME[,n=N][,classes=K][,seed=S]") and loads it. For fashion-mnist,
-// test != 0 loads the t10k part. Errors name the spec and the file position.
+// test != 0 loads the t10k part; for synth it draws a fresh sample from the same distribution
+// (seed mixed with a constant); other kinds ignore it. docs/formats.md lists every form and
+// option. Errors name the spec and the file position.
 DPT_API enum dpt_status dpt_data_load(const char *spec, int test, struct dpt_dataset **out);
 
 // ---- transformations ----
@@ -80,7 +100,8 @@ DPT_API enum dpt_status dpt_dataset_subset(const struct dpt_dataset *ds, const s
                                            size_t n, struct dpt_dataset **out);
 
 // Splits off the last `fraction` (0 < fraction < 1) of a seeded shuffle as *val; the rest is
-// *train. Both are new data sets.
+// *train. Both are new data sets. val gets round(fraction * n) samples, clamped to [1, n - 1]
+// (n >= 2 required).
 DPT_API enum dpt_status dpt_dataset_split(const struct dpt_dataset *ds, double fraction,
                                           uint64_t seed, struct dpt_dataset **train,
                                           struct dpt_dataset **val);
@@ -95,11 +116,12 @@ enum dpt_norm {
 struct dpt_norm_stats {
     enum dpt_norm kind;
     size_t n_in;
-    float *shift; // n_in floats (owned)
-    float *scale; // n_in floats (owned)
+    float *shift; // n_in floats (owned; allocated with dpt_malloc so dpt_norm_cleanup frees it)
+    float *scale; // n_in floats (owned; likewise)
 };
 
-// Computes the statistics of ds for `kind` into *st (allocating shift/scale).
+// Computes the statistics of ds for `kind` into *st (allocating shift/scale; none for
+// DPT_NORM_NONE, whose apply is a no-op). Needs at least one sample.
 DPT_API enum dpt_status dpt_norm_fit(const struct dpt_dataset *ds, enum dpt_norm kind,
                                      struct dpt_norm_stats *st);
 // Applies statistics in place. The widths must match (DPT_ERR_INVALID otherwise).

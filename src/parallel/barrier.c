@@ -1,5 +1,7 @@
 // The spin-then-block barrier (an arrival counter plus a generation counter, as in ggml, with a
 // condition-variable fallback so oversubscribed runs do not collapse).
+#include <sched.h>
+
 #include "barrier_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,7 +14,7 @@ static inline void cpu_relax(void)
 static inline void cpu_relax(void) {}
 #endif
 
-int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit)
+int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit, int yield)
 {
     int rc;
     atomic_init(&b->arrived, 0);
@@ -20,6 +22,7 @@ int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit)
     atomic_init(&b->sleepers, 0);
     b->n = n;
     b->spin_limit = spin_limit;
+    b->yield = yield;
     rc = pthread_mutex_init(&b->mu, NULL);
     if (rc != 0)
         return rc;
@@ -61,7 +64,10 @@ void dpt_barrier_wait(struct dpt_barrier *b)
         // acquire: pairs with the releaser's store, making all pre-barrier writes visible.
         if (atomic_load_explicit(&b->generation, memory_order_acquire) != gen)
             return;
-        cpu_relax();
+        if (b->yield)
+            sched_yield(); // oversubscribed: let a thread that still works have the core
+        else
+            cpu_relax();
     }
     pthread_mutex_lock(&b->mu);
     // seq_cst increment then seq_cst load: either the releaser sees sleepers != 0 and

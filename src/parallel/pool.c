@@ -67,7 +67,8 @@ enum dpt_status dpt_pool_create(size_t nth, const struct dpt_topo *topo, const i
         dpt_free(pool);
         return dpt_error(DPT_ERR_NOMEM, "out of memory allocating %zu workers", nth);
     }
-    if (dpt_barrier_init(&pool->barrier, (unsigned)nth, spin_limit) != 0) {
+    if (dpt_barrier_init(&pool->barrier, (unsigned)nth, spin_limit,
+                         spin_limit <= DPT_BARRIER_SPIN_OVERSUBSCRIBED) != 0) {
         dpt_free(pool->workers);
         dpt_free(pool);
         return dpt_error(DPT_ERR_SYSTEM, "cannot create the pool's barrier");

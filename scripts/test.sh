@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (scripts/setup.sh), then builds and tests dptrain in
+# three configurations (CMakePresets.json), stopping at the first failure:
+#   release  optimised, -Werror; every criterion suite plus the packaging tests
+#            (install_consumer, readme_quickstart)
+#   asan     AddressSanitizer + UndefinedBehaviorSanitizer; the criterion suites again, with leak
+#            detection (abort_on_error=1 makes a leak in a criterion worker fail its test)
+#   tsan     ThreadSanitizer; the plain stress_* programs (criterion cannot run under TSan)
+#
+#   scripts/test.sh              # all three
+#   scripts/test.sh asan tsan    # only these presets, in this order
+# Prints a one-line summary at the end; exits non-zero when anything failed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+presets=("$@")
+if ((${#presets[@]} == 0)); then
+    presets=(release asan tsan)
+fi
+
+start=$SECONDS
+elapsed() {
+    local s=$((SECONDS - start))
+    printf '%dm%02ds' $((s / 60)) $((s % 60))
+}
+
+if ! scripts/setup.sh; then
+    echo "test.sh: FAILED: scripts/setup.sh could not install the dependencies ($(elapsed))" >&2
+    exit 1
+fi
+
+passed=()
+for preset in "${presets[@]}"; do
+    echo "==== test.sh: cmake --workflow --preset $preset"
+    if ! cmake --workflow --preset "$preset"; then
+        echo "test.sh: FAILED in preset '$preset' after $(elapsed);" \
+            "passed: ${passed[*]:-none}" >&2
+        exit 1
+    fi
+    passed+=("$preset")
+done
+echo "test.sh: OK: ${passed[*]} passed in $(elapsed)"

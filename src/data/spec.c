@@ -1,0 +1,205 @@
+// The data SPEC parser (dpt_data_load): "KIND[:ARGS]" strings naming a data set, as the CLI takes
+// them. The grammar is documented in docs/formats.md ("Data sets").
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_impl.h"
+#include "data/data_impl.h"
+
+// Added to the seed for synth test sets, so a test set is a fresh draw from the same
+// distribution rather than a copy of the training set (the golden-ratio constant of splitmix64).
+#define SYNTH_TEST_SEED_OFFSET 0x9e3779b97f4a7c15ULL
+
+// Parses a whole decimal unsigned integer (no sign, no space).
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE || *end != '\0')
+        return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+// Splits "key=value" in place; returns 0 when there is no '='.
+static int split_option(char *opt, char **key, char **value)
+{
+    char *eq = strchr(opt, '=');
+    if (!eq)
+        return 0;
+    *eq = '\0';
+    *key = opt;
+    *value = eq + 1;
+    return 1;
+}
+
+static enum dpt_status parse_task(const char *spec, const char *value, enum dpt_task *task)
+{
+    if (strcmp(value, "regression") == 0)
+        *task = DPT_TASK_REGRESS;
+    else if (strcmp(value, "classification") == 0)
+        *task = DPT_TASK_CLASSIFY;
+    else
+        return dpt_error(DPT_ERR_INVALID,
+                         "data spec '%s': target=%s (known: classification, regression)", spec,
+                         value);
+    return DPT_OK;
+}
+
+// "csv:PATH[,label=first|last|N][,target=regression|classification]" and
+// "libsvm:PATH[,features=D][,target=...]". args is the text after "KIND:" (modified).
+static enum dpt_status load_text(const char *spec, const char *kind, char *args,
+                                 struct dpt_dataset **out)
+{
+    int csv = strcmp(kind, "csv") == 0;
+    struct dpt_text_options opt = {DPT_TASK_CLASSIFY, 0, 0};
+    char *path = args;
+    char *rest = strchr(args, ',');
+    if (rest)
+        *rest++ = '\0';
+    if (*path == '\0')
+        return dpt_error(DPT_ERR_INVALID, "data spec '%s': missing path (%s:PATH)", spec, kind);
+    while (rest) {
+        char *opt_text = rest;
+        rest = strchr(rest, ',');
+        if (rest)
+            *rest++ = '\0';
+        char *key, *value;
+        if (!split_option(opt_text, &key, &value))
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': option '%s' is not KEY=VALUE", spec,
+                             opt_text);
+        uint64_t u;
+        if (strcmp(key, "target") == 0) {
+            enum dpt_status st = parse_task(spec, value, &opt.task);
+            if (st != DPT_OK)
+                return st;
+        } else if (csv && strcmp(key, "label") == 0) {
+            if (strcmp(value, "first") == 0)
+                opt.label_col = 0;
+            else if (strcmp(value, "last") == 0)
+                opt.label_col = DPT_CSV_LABEL_LAST;
+            else if (parse_u64(value, &u) && u >= 1 && u <= SIZE_MAX / 2)
+                opt.label_col = (size_t)u - 1;
+            else
+                return dpt_error(DPT_ERR_INVALID,
+                                 "data spec '%s': label=%s (expected first, last or a column "
+                                 "number from 1)",
+                                 spec, value);
+        } else if (!csv && strcmp(key, "features") == 0) {
+            if (!parse_u64(value, &u) || u < 1 || u > (uint64_t)INT32_MAX)
+                return dpt_error(DPT_ERR_INVALID,
+                                 "data spec '%s': features=%s (expected a width from 1)", spec,
+                                 value);
+            opt.features = (size_t)u;
+        } else {
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': unknown %s option '%s' (known: %s)",
+                             spec, kind, key, csv ? "label, target" : "features, target");
+        }
+    }
+    return csv ? dpt_data_load_csv(path, &opt, out) : dpt_data_load_libsvm(path, &opt, out);
+}
+
+// "synth:NAME[,n=N][,classes=K][,seed=S]".
+static enum dpt_status load_synth(const char *spec, char *args, int test, struct dpt_dataset **out)
+{
+    uint64_t n = 1000, classes = 0, seed = 1;
+    char *name = args;
+    char *rest = strchr(args, ',');
+    if (rest)
+        *rest++ = '\0';
+    if (*name == '\0')
+        return dpt_error(DPT_ERR_INVALID,
+                         "data spec '%s': missing generator name (synth:xor, synth:spirals, "
+                         "synth:blobs)",
+                         spec);
+    while (rest) {
+        char *opt_text = rest;
+        rest = strchr(rest, ',');
+        if (rest)
+            *rest++ = '\0';
+        char *key, *value;
+        if (!split_option(opt_text, &key, &value))
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': option '%s' is not KEY=VALUE", spec,
+                             opt_text);
+        uint64_t *dst = strcmp(key, "n") == 0         ? &n
+                        : strcmp(key, "classes") == 0 ? &classes
+                        : strcmp(key, "seed") == 0    ? &seed
+                                                      : NULL;
+        if (!dst)
+            return dpt_error(DPT_ERR_INVALID,
+                             "data spec '%s': unknown synth option '%s' (known: n, classes, seed)",
+                             spec, key);
+        if (!parse_u64(value, dst))
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': %s=%s is not a non-negative integer",
+                             spec, key, value);
+        if (dst == &n && n == 0)
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': n must be at least 1", spec);
+        if (dst == &classes && classes < 2)
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': classes must be at least 2", spec);
+    }
+    if (n > SIZE_MAX || classes > SIZE_MAX)
+        return dpt_error(DPT_ERR_RANGE, "data spec '%s': n or classes too large", spec);
+    if (test)
+        seed += SYNTH_TEST_SEED_OFFSET;
+    return dpt_synth(name, (size_t)n, (size_t)classes, seed, out);
+}
+
+enum dpt_status dpt_data_load(const char *spec, int test, struct dpt_dataset **out)
+{
+    if (!out)
+        return dpt_error(DPT_ERR_INVALID, "dpt_data_load: out is NULL");
+    *out = NULL;
+    if (!spec || *spec == '\0')
+        return dpt_error(DPT_ERR_INVALID, "empty data spec");
+    size_t len = strlen(spec);
+    char *copy = dpt_malloc(len + 1);
+    if (!copy)
+        return dpt_error(DPT_ERR_NOMEM, "data spec: out of memory");
+    memcpy(copy, spec, len + 1);
+    enum dpt_status st = DPT_OK;
+    char *kind = copy;
+    char *args = strchr(copy, ':');
+    if (args)
+        *args++ = '\0';
+
+    if (strcmp(kind, "fashion-mnist") == 0) {
+        if (args && *args == '\0') {
+            st = dpt_error(DPT_ERR_INVALID, "data spec '%s': empty directory", spec);
+            goto cleanup;
+        }
+        st = dpt_load_fashion_mnist(args, test, out);
+    } else if (strcmp(kind, "idx") == 0) {
+        char *labels = args ? strchr(args, ',') : NULL;
+        if (labels)
+            *labels++ = '\0';
+        if (!args || *args == '\0' || !labels || *labels == '\0' || strchr(labels, ',')) {
+            st = dpt_error(DPT_ERR_INVALID, "data spec '%s': expected idx:IMAGES,LABELS", spec);
+            goto cleanup;
+        }
+        st = dpt_load_idx(args, labels, out);
+    } else if (strcmp(kind, "csv") == 0 || strcmp(kind, "libsvm") == 0) {
+        if (!args) {
+            st = dpt_error(DPT_ERR_INVALID, "data spec '%s': expected %s:PATH", spec, kind);
+            goto cleanup;
+        }
+        st = load_text(spec, kind, args, out);
+    } else if (strcmp(kind, "synth") == 0) {
+        if (!args) {
+            st = dpt_error(DPT_ERR_INVALID, "data spec '%s': expected synth:NAME[,n=N]", spec);
+            goto cleanup;
+        }
+        st = load_synth(spec, args, test, out);
+    } else {
+        st = dpt_error(DPT_ERR_INVALID,
+                       "data spec '%s': unknown kind '%s' (known: fashion-mnist, idx, csv, "
+                       "libsvm, synth)",
+                       spec, kind);
+    }
+cleanup:
+    dpt_free(copy);
+    return st;
+}

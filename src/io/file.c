@@ -1,0 +1,161 @@
+// Atomic file replacement for the io module: every file the library writes goes through a
+// temporary file in the target's directory, fsync and rename, so a crash, a full disk or a
+// refused write never leaves a partial file at the target path.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error_impl.h"
+#include "io/file_impl.h"
+
+const char *dpt_io_strerror(int err, char *buf, size_t n)
+{
+    // The XSI strerror_r (selected by _POSIX_C_SOURCE without _GNU_SOURCE) returns an int.
+    if (n == 0)
+        return "";
+    if (strerror_r(err, buf, n) != 0)
+        snprintf(buf, n, "error %d", err);
+    return buf;
+}
+
+enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
+{
+    static const char suffix[] = ".tmp.XXXXXX";
+    char ebuf[128];
+    struct stat sb;
+    size_t len, bytes;
+    int fd;
+    memset(af, 0, sizeof *af);
+    if (!path || !*path)
+        return dpt_error(DPT_ERR_INVALID, "path is NULL or empty");
+    len = strlen(path);
+    if (dpt_add_overflow(len, sizeof suffix, &bytes))
+        return dpt_error(DPT_ERR_RANGE, "%s: path too long", path);
+    af->tmp_path = dpt_malloc(bytes);
+    if (!af->tmp_path)
+        return dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(af->tmp_path, path, len);
+    memcpy(af->tmp_path + len, suffix, sizeof suffix);
+    fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        int err = errno;
+        dpt_free(af->tmp_path);
+        af->tmp_path = NULL;
+        return dpt_error(DPT_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
+                         dpt_io_strerror(err, ebuf, sizeof ebuf));
+    }
+    // mkstemp creates mode 0600; a model file is meant to be shared like any output file, so it
+    // keeps the mode of the file it replaces, or gets 0644 (umask cannot be read thread-safely).
+    // A failure is not fatal: the data is still written correctly, only owner-readable.
+    (void)fchmod(fd, stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644);
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        int err = errno;
+        close(fd);
+        unlink(af->tmp_path);
+        dpt_free(af->tmp_path);
+        af->tmp_path = NULL;
+        return dpt_error(DPT_ERR_IO, "%s: cannot open the temporary file: %s", path,
+                         dpt_io_strerror(err, ebuf, sizeof ebuf));
+    }
+    af->path = path;
+    return DPT_OK;
+}
+
+enum dpt_status dpt_atomic_write(struct dpt_atomic_file *af, const void *buf, size_t n)
+{
+    char ebuf[128];
+    if (af->failed || !af->fp)
+        return dpt_error(DPT_ERR_IO, "%s: write after a failed write",
+                         af->path ? af->path : "(closed)");
+    if (n == 0)
+        return DPT_OK;
+    if (fwrite(buf, 1, n, af->fp) != n) {
+        af->failed = 1;
+        return dpt_error(DPT_ERR_IO, "%s: write failed: %s", af->path,
+                         dpt_io_strerror(errno, ebuf, sizeof ebuf));
+    }
+    return DPT_OK;
+}
+
+// fsyncs the directory holding path so that the rename itself is durable. Best effort: some
+// file systems refuse fsync on directories, and the data is already safe in the file.
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    size_t len;
+    int fd;
+    if (!slash) {
+        fd = open(".", O_RDONLY);
+    } else {
+        len = slash == path ? 1 : (size_t)(slash - path);
+        dir = dpt_malloc(len + 1);
+        if (!dir)
+            return;
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        fd = open(dir, O_RDONLY);
+        dpt_free(dir);
+    }
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+enum dpt_status dpt_atomic_commit(struct dpt_atomic_file *af)
+{
+    char ebuf[128];
+    enum dpt_status st = DPT_OK;
+    int err = 0;
+    const char *what = NULL;
+    if (!af->fp || !af->tmp_path)
+        return dpt_error(DPT_ERR_INVALID, "atomic file is not open");
+    if (af->failed) {
+        dpt_atomic_abort(af);
+        return dpt_error(DPT_ERR_IO, "%s: not replaced after a failed write", af->path);
+    }
+    if (fflush(af->fp) != 0) {
+        err = errno;
+        what = "write failed";
+    } else if (fsync(fileno(af->fp)) != 0) {
+        err = errno;
+        what = "fsync failed";
+    }
+    if (fclose(af->fp) != 0 && !what) {
+        err = errno;
+        what = "close failed";
+    }
+    af->fp = NULL;
+    if (!what && rename(af->tmp_path, af->path) != 0) {
+        err = errno;
+        what = "cannot rename the temporary file over it";
+    }
+    if (what) {
+        unlink(af->tmp_path);
+        st = dpt_error(DPT_ERR_IO, "%s: %s: %s", af->path, what,
+                       dpt_io_strerror(err, ebuf, sizeof ebuf));
+    } else {
+        sync_parent_dir(af->path);
+    }
+    dpt_free(af->tmp_path);
+    af->tmp_path = NULL;
+    return st;
+}
+
+void dpt_atomic_abort(struct dpt_atomic_file *af)
+{
+    if (af->fp) {
+        fclose(af->fp);
+        af->fp = NULL;
+    }
+    if (af->tmp_path) {
+        unlink(af->tmp_path);
+        dpt_free(af->tmp_path);
+        af->tmp_path = NULL;
+    }
+}

@@ -1,0 +1,98 @@
+// The plain gradient-descent family: fixed rate (alias sgd), normalized (fixed-length steps),
+// heavy-ball momentum and Nesterov momentum (both in the PyTorch convention).
+//
+// Every step computes its per-step scalars once in double, rounds them to float, then runs one
+// tight float loop over [lo, hi): the loops run once per batch over up to millions of parameters
+// and are memory-bound, so they must vectorise and touch each vector once.
+#include <math.h>
+
+#include "optim/schedule_impl.h"
+
+// theta -= lr * g
+static void fixed_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
+                       float *grad, size_t lo, size_t hi)
+{
+    const struct dpt_sched_base *b = s->impl;
+    const float lr = (float)(b->h.lr * ctx->lr_mult);
+    dpt_sched_l2((float)b->h.wd, theta, grad, lo, hi);
+    float *restrict t = theta;
+    const float *restrict g = grad;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        t[i] -= lr * g[i];
+}
+
+// theta -= lr * g / ||g||: a step of length lr in the gradient's direction, whatever its size.
+// A zero or non-finite norm gives no step (there is no direction to follow, and dividing would
+// turn the parameters into NaN).
+static void normalized_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
+                            float *grad, size_t lo, size_t hi)
+{
+    const struct dpt_sched_base *b = s->impl;
+    const double sq = ctx->grad_sq_norm;
+    if (!(sq > 0.0 && sq < INFINITY))
+        return;
+    const float scale = (float)(b->h.lr * ctx->lr_mult / sqrt(sq));
+    float *restrict t = theta;
+    const float *restrict g = grad;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        t[i] -= scale * g[i];
+}
+
+// v = mu v + g; theta -= lr v
+static void momentum_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
+                          float *grad, size_t lo, size_t hi)
+{
+    const struct dpt_sched_base *b = s->impl;
+    const float lr = (float)(b->h.lr * ctx->lr_mult);
+    const float mu = (float)b->h.mu;
+    dpt_sched_l2((float)b->h.wd, theta, grad, lo, hi);
+    float *restrict t = theta;
+    const float *restrict g = grad;
+    float *restrict v = s->state;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) {
+        v[i] = mu * v[i] + g[i];
+        t[i] -= lr * v[i];
+    }
+}
+
+// v = mu v + g; theta -= lr (g + mu v)
+static void nesterov_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
+                          float *grad, size_t lo, size_t hi)
+{
+    const struct dpt_sched_base *b = s->impl;
+    const float lr = (float)(b->h.lr * ctx->lr_mult);
+    const float mu = (float)b->h.mu;
+    dpt_sched_l2((float)b->h.wd, theta, grad, lo, hi);
+    float *restrict t = theta;
+    const float *restrict g = grad;
+    float *restrict v = s->state;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) {
+        v[i] = mu * v[i] + g[i];
+        t[i] -= lr * (g[i] + mu * v[i]);
+    }
+}
+
+enum dpt_status dpt_sched_make_fixed(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
+{
+    return dpt_sched_base_create("fixed", 0, 0, fixed_step, h, out);
+}
+
+enum dpt_status dpt_sched_make_normalized(const struct dpt_sched_hyper *h,
+                                          struct dpt_schedule **out)
+{
+    return dpt_sched_base_create("normalized", DPT_SCHEDULE_NEEDS_NORM, 0, normalized_step, h, out);
+}
+
+enum dpt_status dpt_sched_make_momentum(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
+{
+    return dpt_sched_base_create("momentum", 0, 1, momentum_step, h, out);
+}
+
+enum dpt_status dpt_sched_make_nesterov(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
+{
+    return dpt_sched_base_create("nesterov", 0, 1, nesterov_step, h, out);
+}
