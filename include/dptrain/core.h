@@ -92,12 +92,12 @@ DPT_API enum dpt_status dpt_reduction_parse(const char *name, enum dpt_reduction
 // Layers 0..n_layers: sizes[0] is the input width, sizes[n_layers] the output width;
 // act[l-1] is the activation of layer l (l = 1..n_layers). A plain value type.
 struct dpt_net_spec {
-    size_t n_layers;                   // L >= 1 (number of weight layers)
-    size_t sizes[DPT_MAX_LAYERS + 1];  // n_0 .. n_L, each >= 1
-    enum dpt_act act[DPT_MAX_LAYERS];  // one per non-input layer
-    enum dpt_loss loss;                // default DPT_LOSS_XENT
-    enum dpt_reduction reduction;      // default DPT_REDUCTION_MEAN
-    float leaky_slope;                 // slope of leaky_relu for z < 0; default 0.01
+    size_t n_layers;                  // L >= 1 (number of weight layers)
+    size_t sizes[DPT_MAX_LAYERS + 1]; // n_0 .. n_L, each >= 1
+    enum dpt_act act[DPT_MAX_LAYERS]; // one per non-input layer
+    enum dpt_loss loss;               // default DPT_LOSS_XENT
+    enum dpt_reduction reduction;     // default DPT_REDUCTION_MEAN
+    float leaky_slope;                // slope of leaky_relu for z < 0; default 0.01
 };
 
 // A spec with no layers, xent loss, mean reduction, leaky slope 0.01.
@@ -181,12 +181,13 @@ DPT_API enum dpt_status dpt_net_evaluate(const struct dpt_net *net, struct dpt_w
                                          const float *x, const size_t *idx, size_t n,
                                          const struct dpt_targets *t, struct dpt_block_stats *st);
 
-// Forward plus backprop over a block; ADDS the gradient of the SUMMED per-sample loss into
-// `grad` (same layout as the parameters) when `accumulate` is nonzero, or overwrites it when 0.
-// The caller applies the reduction (1/batch for mean). Statistics are returned in *st.
+// Forward plus backprop over a block; ADDS the gradient of `scale` x (the SUMMED per-sample loss)
+// into `grad` (same layout as the parameters) when `accumulate` is nonzero, or overwrites it when
+// 0. The trainer passes scale = 1/batch for mean reduction, so the reduction costs no extra pass
+// (the factor is applied to the output delta). Statistics (unscaled) are returned in *st.
 // This is the shard kernel every trainer thread runs. Borrows everything; kernels trust inputs.
 DPT_API void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const float *x,
-                              const size_t *idx, size_t n, const struct dpt_targets *t,
+                              const size_t *idx, size_t n, const struct dpt_targets *t, float scale,
                               float *grad, int accumulate, struct dpt_block_stats *st);
 
 // Convenience for tests and embedding: gradient of the batch loss with the spec's reduction

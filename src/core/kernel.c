@@ -228,10 +228,10 @@ static size_t argmax(const float *r, size_t w)
 }
 
 // The output layer: z (n x w, before bias) becomes a = act(z + b); adds the loss of each row to
-// st->loss_sum and counts correct classifications; when delta is non-NULL writes dC_k/dz for the
-// summed loss (not yet reduced over the batch).
+// st->loss_sum and counts correct classifications; when delta is non-NULL writes scale * dC_k/dz
+// (scale carries the batch reduction, e.g. 1/batch for mean).
 static void output_pass(const struct dpt_net_spec *spec, float *z, const float *b, size_t n,
-                        const struct dpt_targets *t, const size_t *idx, float *delta,
+                        const struct dpt_targets *t, const size_t *idx, float *delta, float scale,
                         struct dpt_block_stats *st)
 {
     const size_t L = spec->n_layers, w = spec->sizes[L];
@@ -263,7 +263,7 @@ static void output_pass(const struct dpt_net_spec *spec, float *z, const float *
             }
             if (d) {
                 for (size_t j = 0; j < w; j++)
-                    d[j] = r[j] * ysum - target(t, row, j, w);
+                    d[j] = scale * (r[j] * ysum - target(t, row, j, w));
             }
         } else if (spec->loss == DPT_LOSS_BCE) {
             for (size_t j = 0; j < w; j++) {
@@ -273,7 +273,7 @@ static void output_pass(const struct dpt_net_spec *spec, float *z, const float *
                         log1p(exp(-fabs((double)zz)));
                 r[j] = sigmoidf(zz);
                 if (d)
-                    d[j] = r[j] - y;
+                    d[j] = scale * (r[j] - y);
             }
         } else { // squared: C_k = sum_j (a_j - y_j)^2, dC/da = 2 (a - y)
             bias_act(r, 1, w, b, act, spec->leaky_slope);
@@ -281,7 +281,7 @@ static void output_pass(const struct dpt_net_spec *spec, float *z, const float *
                 const float e = r[j] - target(t, row, j, w);
                 loss += (double)e * e;
                 if (d)
-                    d[j] = 2.0f * e;
+                    d[j] = 2.0f * scale * e;
             }
             if (d)
                 mul_act_grad(d, r, 1, w, act, spec->leaky_slope);
@@ -350,13 +350,13 @@ enum dpt_status dpt_net_evaluate(const struct dpt_net *net, struct dpt_workspace
     const size_t L = net->spec.n_layers;
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
     forward_layers(net, ws, in, n, L, 1);
-    output_pass(&net->spec, ws->a[L], net->params + net->b_off[L], n, t, idx, NULL, st);
+    output_pass(&net->spec, ws->a[L], net->params + net->b_off[L], n, t, idx, NULL, 1.0f, st);
     return DPT_OK;
 }
 
 void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const float *x,
-                      const size_t *idx, size_t n, const struct dpt_targets *t, float *grad,
-                      int accumulate, struct dpt_block_stats *st)
+                      const size_t *idx, size_t n, const struct dpt_targets *t, float scale,
+                      float *grad, int accumulate, struct dpt_block_stats *st)
 {
     const struct dpt_net_spec *spec = &net->spec;
     const size_t L = spec->n_layers;
@@ -369,7 +369,7 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
     const float *in = gather(ws, x, idx, n, spec->sizes[0]);
     forward_layers(net, ws, in, n, L, 1);
     int cur = 0;
-    output_pass(spec, ws->a[L], net->params + net->b_off[L], n, t, idx, ws->d[cur], st);
+    output_pass(spec, ws->a[L], net->params + net->b_off[L], n, t, idx, ws->d[cur], scale, st);
 
     // Backward: the dynamic program from the output layer down to layer 1.
     for (size_t l = L; l >= 1; l--) {
@@ -409,12 +409,8 @@ enum dpt_status dpt_net_gradient(const struct dpt_net *net, const float *x, size
     if (st != DPT_OK)
         return st;
     struct dpt_block_stats bs;
-    dpt_net_backprop(net, ws, x, NULL, n, t, grad, 0, &bs);
     const double scale = net->spec.reduction == DPT_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
-    if (scale != 1.0) {
-        for (size_t i = 0; i < net->n_params; i++)
-            grad[i] = (float)(grad[i] * scale);
-    }
+    dpt_net_backprop(net, ws, x, NULL, n, t, (float)scale, grad, 0, &bs);
     if (loss)
         *loss = bs.loss_sum * scale;
     dpt_workspace_destroy(ws);

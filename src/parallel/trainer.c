@@ -2,16 +2,19 @@
 // reduction, the schedule step under a barrier, evaluation on the same team, stopping rules.
 //
 // One step (all workers run the epoch loop in lockstep, SPMD):
-//   phase 1  worker t: forward + backprop of its shard into its private buffer grad[t]
+//   phase 1  worker t: forward + backprop of its shard into its private buffer grad[t]; the
+//            mean reduction's 1/batch is applied to the output delta, so no pass is needed
 //   barrier A
 //   phase 2  worker t, for each chunk of its slice of the parameter vector:
-//              gsum[chunk] = scale * sum_u grad[u][chunk] (u in fixed order)   <- reduce
+//              gsum[chunk] = sum_u grad[u][chunk] (u in fixed order)   <- reduce
 //              [seam: a cross-process all-reduce of gsum[chunk] goes here]
-//              schedule step on theta[chunk]                                    <- update
-//            (a schedule that needs the global norm gets one more barrier between the two)
+//              schedule step on theta[chunk]                            <- update
+//            (a schedule that needs the global norm gets one more barrier between the two;
+//            with a single non-empty source, e.g. T = 1, the schedule reads it directly)
 //   barrier B
-// Shared flags (stop, divergence) are written only in phase 2 by their owner and read by every
-// worker after barrier B, so they need no atomics: the barriers order them.
+// Shared flags (stop, divergence) are written only in phase 2 by worker 0 and read by every
+// worker after barrier B, so they need no atomics: the barriers order them. Divergence is
+// detected from the step's loss: a non-finite gradient makes the next loss non-finite.
 #include <math.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -137,9 +140,10 @@ static inline size_t split(size_t n, size_t t, size_t nth)
     return (size_t)(((unsigned long long)n * t) / nth);
 }
 
-// Runs forward + backprop over rows [lo, hi) of the permutation in blocks of mb rows.
+// Runs forward + backprop over rows [lo, hi) of the permutation in blocks of mb rows; the
+// gradient is of scale x the summed loss (scale carries the mean reduction).
 static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *perm, size_t lo,
-                           size_t hi, float *grad, struct dpt_block_stats *acc)
+                           size_t hi, float scale, float *grad, struct dpt_block_stats *acc)
 {
     const float *x = dpt_dataset_x(tr->ds);
     const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
@@ -147,48 +151,55 @@ static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *per
     for (size_t s = lo; s < hi; s += tr->mb) {
         const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
         struct dpt_block_stats bs;
-        dpt_net_backprop(tr->net, tr->ws[ith], x, perm + s, cnt, &tg, grad, s != lo, &bs);
+        dpt_net_backprop(tr->net, tr->ws[ith], x, perm + s, cnt, &tg, scale, grad, s != lo, &bs);
         acc->loss_sum += bs.loss_sum;
         acc->correct += bs.correct;
         acc->n += bs.n;
     }
 }
 
-// gsum[lo, hi) = scale * (sum of the sources in fixed order); returns the chunk's squared norm.
-static double reduce_chunk(struct dpt_trainer *tr, size_t lo, size_t hi, float scale)
+// The gradient buffers that hold this step's shards, in fixed order (per worker, or per
+// micro-shard in reproducible mode). Returns their number; srcs has room for nth or
+// DPT_REPRO_SHARDS entries.
+static size_t step_sources(const struct dpt_trainer *tr, const float **srcs)
 {
-    float *restrict g = tr->gsum + lo;
+    size_t n = 0;
+    if (tr->p.reproducible) {
+        for (size_t j = 0; j < tr->step_shards; j++)
+            srcs[n++] = tr->rgrad[j];
+    } else {
+        for (size_t t = 0; t < tr->nth; t++)
+            if (tr->slots[t].has_grad)
+                srcs[n++] = tr->grad[t];
+    }
+    return n;
+}
+
+// gsum[lo, hi) = the sum of the sources in fixed order.
+static void reduce_chunk(float *restrict gsum, const float *const *srcs, size_t n_src, size_t lo,
+                         size_t hi)
+{
+    float *restrict g = gsum + lo;
     const size_t len = hi - lo;
-    int first = 1;
-    const size_t n_src = tr->p.reproducible ? tr->step_shards : tr->nth;
-    for (size_t u = 0; u < n_src; u++) {
-        const float *restrict src;
-        if (tr->p.reproducible) {
-            src = tr->rgrad[u] + lo;
-        } else {
-            if (!tr->slots[u].has_grad)
-                continue;
-            src = tr->grad[u] + lo;
-        }
-        if (first) {
-            memcpy(g, src, len * sizeof(float));
-            first = 0;
-        } else {
+    const float *restrict a = srcs[0] + lo;
+    const float *restrict b = srcs[1] + lo;
 #pragma omp simd
-            for (size_t i = 0; i < len; i++)
-                g[i] += src[i];
-        }
+    for (size_t i = 0; i < len; i++)
+        g[i] = a[i] + b[i];
+    for (size_t u = 2; u < n_src; u++) {
+        const float *restrict src = srcs[u] + lo;
+#pragma omp simd
+        for (size_t i = 0; i < len; i++)
+            g[i] += src[i];
     }
-    if (first) {
-        memset(g, 0, len * sizeof(float));
-        return 0.0;
-    }
+}
+
+static double sq_norm(const float *restrict g, size_t lo, size_t hi)
+{
     float sq = 0.0f;
 #pragma omp simd reduction(+ : sq)
-    for (size_t i = 0; i < len; i++) {
-        g[i] *= scale;
+    for (size_t i = lo; i < hi; i++)
         sq += g[i] * g[i];
-    }
     return (double)sq;
 }
 
@@ -213,6 +224,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     float *theta = dpt_net_params(tr->net);
     const size_t c_lo = split(tr->n_chunks, ith, nth), c_hi = split(tr->n_chunks, ith + 1, nth);
     struct dpt_timing tm = {0};
+    const float **srcs = tr->srcs + ith * tr->srcs_stride;
     size_t b;
 
     for (b = 0; b < tr->n_batches; b++) {
@@ -221,10 +233,11 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         const double t0 = now_s();
 
         // ---- phase 1: forward + backprop of this worker's shard ----
+        const float scale = mean ? 1.0f / (float)m : 1.0f;
         if (!tr->p.reproducible) {
             const size_t lo = bs + split(m, ith, nth), hi = bs + split(m, ith + 1, nth);
             struct dpt_block_stats acc;
-            shard_backprop(tr, ith, perm, lo, hi, tr->grad[ith], &acc);
+            shard_backprop(tr, ith, perm, lo, hi, scale, tr->grad[ith], &acc);
             slot->has_grad = hi > lo;
             slot->loss = acc.loss_sum;
             slot->correct = acc.correct;
@@ -233,7 +246,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
             for (size_t j = split(J, ith, nth); j < split(J, ith + 1, nth); j++) {
                 struct dpt_block_stats acc;
-                shard_backprop(tr, ith, perm, bs + split(m, j, J), bs + split(m, j + 1, J),
+                shard_backprop(tr, ith, perm, bs + split(m, j, J), bs + split(m, j + 1, J), scale,
                                tr->rgrad[j], &acc);
                 tr->shard_loss[j] = acc.loss_sum;
                 tr->shard_correct[j] = acc.correct;
@@ -255,28 +268,30 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             .grad_sq_norm = 0.0,
             .lr_mult = 1.0,
         };
-        const float scale = mean ? 1.0f / (float)m : 1.0f;
-        int bad = 0;
+        // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
+        // reduction pass at all. Otherwise the sum goes to gsum.
+        const size_t n_src = step_sources(tr, srcs);
+        float *grad = n_src == 1 ? (float *)srcs[0] : tr->gsum;
         double tr_s = 0.0, tu_s = 0.0, tc = t2;
         for (size_t c = c_lo; c < c_hi; c++) {
             const size_t lo = c * DPT_CHUNK;
             const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-            const double sq = reduce_chunk(tr, lo, hi, scale);
-            tr->chunk_sq[c] = sq;
-            bad |= !isfinite(sq);
-            const double tc1 = now_s();
-            tr_s += tc1 - tc;
-            tc = tc1;
-            // Seam for a cross-process all-reduce of gsum[lo, hi) (MPI) before the update.
-            if (!needs_norm) {
-                dpt_schedule_step(tr->sched, &ctx, theta, tr->gsum, lo, hi);
-                const double tc2 = now_s();
-                tu_s += tc2 - tc;
-                tc = tc2;
+            if (n_src > 1)
+                reduce_chunk(tr->gsum, srcs, n_src, lo, hi);
+            // Seam for a cross-process all-reduce of grad[lo, hi) (MPI) before the update.
+            if (needs_norm) {
+                tr->chunk_sq[c] = sq_norm(grad, lo, hi);
+            } else {
+                const double tc1 = now_s();
+                tr_s += tc1 - tc;
+                dpt_schedule_step(tr->sched, &ctx, theta, grad, lo, hi);
+                tc = now_s();
+                tu_s += tc - tc1;
             }
         }
         if (needs_norm) {
             const double tw0 = now_s();
+            tr_s += tw0 - tc;
             dpt_team_barrier(team); // every chunk's partial norm is written
             const double tw1 = now_s();
             tm.wait_s += tw1 - tw0;
@@ -287,13 +302,12 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             for (size_t c = c_lo; c < c_hi; c++) {
                 const size_t lo = c * DPT_CHUNK;
                 const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-                dpt_schedule_step(tr->sched, &ctx, theta, tr->gsum, lo, hi);
+                dpt_schedule_step(tr->sched, &ctx, theta, grad, lo, hi);
             }
             tu_s += now_s() - tw1;
         }
         tm.reduce_s += tr_s;
         tm.update_s += tu_s;
-        slot->bad_grad = bad;
         if (ith == 0) {
             // Loss of this step, summed in a fixed order (per worker, or per micro-shard in
             // reproducible mode, where it is then the same for every T).
@@ -326,10 +340,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         dpt_team_barrier(team); // B: the parameters are updated; flags are published
         tm.wait_s += now_s() - t3;
 
-        int diverged = tr->diverged;
-        for (size_t t = 0; t < nth; t++)
-            diverged |= tr->slots[t].bad_grad;
-        if (diverged) {
+        if (tr->diverged) {
             if (ith == 0) {
                 tr->job_status = DPT_ERR_DIVERGED;
                 tr->diverged_step = b + 1;
@@ -454,7 +465,11 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->ws = dpt_calloc(tr->nth, sizeof *tr->ws);
     tr->gsum = dpt_alloc_aligned(tr->n_params * sizeof(float));
     tr->chunk_sq = dpt_calloc(tr->n_chunks, sizeof *tr->chunk_sq);
-    if (!tr->pu || !tr->slots || !tr->wtime || !tr->grad || !tr->ws || !tr->gsum || !tr->chunk_sq) {
+    // Room for every source pointer of a step, padded to a cache line per worker.
+    tr->srcs_stride = ((tr->nth > DPT_REPRO_SHARDS ? tr->nth : DPT_REPRO_SHARDS) + 7) & ~(size_t)7;
+    tr->srcs = dpt_alloc_aligned(tr->nth * tr->srcs_stride * sizeof *tr->srcs);
+    if (!tr->srcs || !tr->pu || !tr->slots || !tr->wtime || !tr->grad || !tr->ws || !tr->gsum ||
+        !tr->chunk_sq) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
@@ -534,6 +549,7 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
     dpt_free(tr->wtime);
     dpt_free_aligned(tr->gsum);
     dpt_free(tr->chunk_sq);
+    dpt_free_aligned((void *)tr->srcs);
     dpt_free(tr->perm);
     dpt_free(tr->eval_loss);
     dpt_free(tr->eval_correct);

@@ -16,7 +16,6 @@ struct worker_slot {
     alignas(64) double loss; // loss sum of this step's shard
     size_t correct;
     int has_grad; // the shard was non-empty, so grad[t] holds this step's gradient
-    int bad_grad; // a chunk of this worker's slice had a non-finite norm
     enum dpt_status status;
 };
 
@@ -41,6 +40,8 @@ struct dpt_trainer {
     struct dpt_timing *wtime;           // nth, last epoch
     float *gsum;                        // the reduced gradient
     double *chunk_sq;                   // per-chunk squared norms
+    const float **srcs;                 // per-worker scratch: srcs_stride source pointers each
+    size_t srcs_stride;
     double shard_loss[DPT_REPRO_SHARDS_MAX];
     size_t shard_correct[DPT_REPRO_SHARDS_MAX];
     size_t step_shards;

@@ -373,10 +373,10 @@ Test(core, backprop_accumulates_and_matches_one_block)
     cr_assert_eq(dpt_workspace_create(net, 10, &ws), DPT_OK);
     struct dpt_targets t = {.labels = lab};
     struct dpt_block_stats a, b, c;
-    dpt_net_backprop(net, ws, x, NULL, 10, &t, g1, 0, &a);
+    dpt_net_backprop(net, ws, x, NULL, 10, &t, 1.0f, g1, 0, &a);
     size_t idx[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-    dpt_net_backprop(net, ws, x, idx, 5, &t, g2, 0, &b);
-    dpt_net_backprop(net, ws, x, idx + 5, 5, &t, g2, 1, &c);
+    dpt_net_backprop(net, ws, x, idx, 5, &t, 1.0f, g2, 0, &b);
+    dpt_net_backprop(net, ws, x, idx + 5, 5, &t, 1.0f, g2, 1, &c);
     // Float sums in a different order: relative 1e-5 of the gradient's scale.
     double scale = 0;
     for (size_t i = 0; i < np; i++)
