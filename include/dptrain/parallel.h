@@ -76,19 +76,21 @@ struct dpt_timing {
 };
 
 struct dpt_epoch_stats {
-    uint64_t epoch;       // 1-based
-    uint64_t steps;       // steps taken so far (all epochs)
-    size_t n_samples;     // samples seen this epoch
-    double train_loss;    // mean per-sample loss over the epoch (before each step's update)
-    double train_acc;     // fraction correct (classification), else NAN
-    double val_loss;      // on the validation set, or NAN
-    double val_acc;       // NAN unless classification with a validation set
-    double test_loss;     // on the test set, or NAN
-    double test_acc;      // NAN unless classification with a test set
-    double seconds;       // wall time of the epoch's training steps
-    double samples_per_s; // n_samples / seconds
-    double eval_s;        // wall time of evaluation after the epoch
+    uint64_t epoch;         // 1-based
+    uint64_t steps;         // steps taken so far (all epochs)
+    size_t n_samples;       // samples seen this epoch
+    double train_loss;      // mean per-sample loss over the epoch (before each step's update)
+    double train_acc;       // fraction correct (classification), else NAN
+    double val_loss;        // on the validation set, or NAN
+    double val_acc;         // NAN unless classification with a validation set
+    double test_loss;       // on the test set, or NAN
+    double test_acc;        // NAN unless classification with a test set
+    double seconds;         // wall time of the epoch's training steps
+    double samples_per_s;   // n_samples / seconds
+    double eval_s;          // wall time of evaluation after the epoch
     struct dpt_timing time; // averaged over workers
+    bool partial;           // stopped before its last batch (stop request or time limit): no
+                            // evaluation; the next dpt_trainer_epoch continues it
 };
 
 // Called on the calling thread after each epoch; return nonzero to stop training.
@@ -137,15 +139,20 @@ DPT_API const char *dpt_trainer_warnings(const struct dpt_trainer *tr);
 // OS index of the PU each worker is bound to (-1 when unbound), nth entries. Borrowed.
 DPT_API const int *dpt_trainer_placement(const struct dpt_trainer *tr);
 
-// Runs one epoch over `train` (a fresh seeded permutation, batches, one schedule step each).
-// Evaluates on val/test when non-NULL. Returns DPT_ERR_DIVERGED if the loss became non-finite.
+// Runs one epoch over `train` (a fresh seeded permutation, batches, one schedule step each), or
+// finishes an epoch that was stopped part-way (same permutation, from the next batch).
+// Evaluates on val/test when non-NULL and the epoch completed. Returns DPT_ERR_DIVERGED (with the
+// epoch, step and first non-finite layer in the message) if the loss became non-finite.
 DPT_API enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_dataset *train,
                                           const struct dpt_dataset *val,
                                           const struct dpt_dataset *test,
                                           struct dpt_epoch_stats *st);
 
-// Runs epochs until a stopping condition holds: max_epochs, target_loss, patience on the
-// validation loss (restoring the best parameters), max_seconds. *last gets the last epoch's stats.
+// Runs epochs until a stopping condition holds: max_epochs (counted over the trainer's life, so a
+// resumed run stops where the original would), target_loss, patience on the validation loss
+// (restoring the best parameters), max_seconds. *last gets the last epoch's stats.
+// A dpt_trainer_request_stop (or a progress callback returning nonzero) ends it after the current
+// step with DPT_ERR_INTERRUPTED; dpt_trainer_get_state then captures where to continue.
 DPT_API enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset *train,
                                         const struct dpt_dataset *val,
                                         const struct dpt_dataset *test,
@@ -164,6 +171,38 @@ DPT_API uint64_t dpt_trainer_steps(const struct dpt_trainer *tr);
 
 // Asks a running epoch to stop after its current step (async-signal-safe: one atomic store).
 DPT_API void dpt_trainer_request_stop(struct dpt_trainer *tr);
+
+// ---- checkpoint state ----
+
+// Everything besides the parameters and the schedule's state that continuing a run bitwise
+// identically needs. A plain value type (checkpoint files store it field by field).
+struct dpt_trainer_state {
+    uint64_t epoch;         // epochs started so far
+    uint64_t steps;         // steps taken so far
+    uint64_t next_batch;    // first batch still to run in the current epoch (in_epoch only)
+    uint64_t epoch_n;       // training samples of the current epoch (in_epoch only)
+    uint64_t rng[4];        // shuffling stream: at the start of the current epoch when
+                            // in_epoch, else its current state
+    uint64_t epoch_correct; // partial sums of the current epoch (in_epoch only)
+    uint64_t epoch_seen;
+    double epoch_loss;
+    double best_val;     // early stopping: best validation loss so far (INFINITY: none)
+    uint64_t since_best; // epochs since it improved
+    int in_epoch;        // an epoch was stopped part-way
+    int has_best;        // dpt_trainer_best_params holds the best parameters
+};
+
+// Copies the trainer's state. Not while a fit runs. Thread-compatible.
+DPT_API void dpt_trainer_get_state(const struct dpt_trainer *tr, struct dpt_trainer_state *st);
+// Restores a state captured by dpt_trainer_get_state (with the same batch size, data set and
+// seed); the parameters and schedule state are restored separately.
+DPT_API enum dpt_status dpt_trainer_set_state(struct dpt_trainer *tr,
+                                              const struct dpt_trainer_state *st);
+// The best parameters kept by early stopping (dpt_net_n_params floats), or NULL when none.
+DPT_API const float *dpt_trainer_best_params(const struct dpt_trainer *tr);
+// Restores them (copied; n must be dpt_net_n_params).
+DPT_API enum dpt_status dpt_trainer_set_best_params(struct dpt_trainer *tr, const float *params,
+                                                    size_t n);
 
 #ifdef __cplusplus
 }

@@ -227,7 +227,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     const float **srcs = tr->srcs + ith * tr->srcs_stride;
     size_t b;
 
-    for (b = 0; b < tr->n_batches; b++) {
+    for (b = tr->first_batch; b < tr->n_batches; b++) {
         const size_t bs = b * B;
         const size_t m = N - bs < B ? N - bs : B;
         const double t0 = now_s();
@@ -262,7 +262,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
 
         // ---- phase 2: reduce this worker's slice, then apply the schedule to it ----
         struct dpt_step_ctx ctx = {
-            .step = tr->steps + b + 1,
+            .step = tr->steps + (b - tr->first_batch) + 1,
             .epoch = tr->epoch,
             .batch_size = m,
             .grad_sq_norm = 0.0,
@@ -328,13 +328,13 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             tr->epoch_correct += correct;
             tr->epoch_seen += m;
             tr->diverged = !isfinite(loss);
-            int stop = atomic_load_explicit(&tr->stop_request, memory_order_relaxed) != 0;
-            if (tr->p.max_seconds > 0 && now_s() - tr->fit_start >= tr->p.max_seconds)
-                stop = 1;
+            int req = atomic_load_explicit(&tr->stop_request, memory_order_relaxed) != 0;
             if (tr->p.on_progress && tr->p.progress_every &&
                 ((b + 1) % tr->p.progress_every == 0 || b + 1 == tr->n_batches))
-                stop |= tr->p.on_progress(tr->epoch, b + 1, tr->n_batches, tr->p.user) != 0;
-            tr->stop_now = stop;
+                req |= tr->p.on_progress(tr->epoch, b + 1, tr->n_batches, tr->p.user) != 0;
+            tr->stop_requested = req;
+            tr->stop_now =
+                req || (tr->p.max_seconds > 0 && now_s() - tr->fit_start >= tr->p.max_seconds);
         }
         const double t3 = now_s();
         dpt_team_barrier(team); // B: the parameters are updated; flags are published
@@ -343,7 +343,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         if (tr->diverged) {
             if (ith == 0) {
                 tr->job_status = DPT_ERR_DIVERGED;
-                tr->diverged_step = b + 1;
+                tr->diverged_step = b + 1; // 1-based within the epoch
             }
             b++;
             break;
@@ -355,7 +355,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     }
     tr->wtime[ith] = tm;
     if (ith == 0)
-        tr->steps_done = b;
+        tr->steps_done = b - tr->first_batch;
     ftz_leave(csr);
 }
 
@@ -436,6 +436,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->sched = sched;
     tr->p = *params;
     atomic_init(&tr->stop_request, 0);
+    tr->best_val = INFINITY;
     tr->n_params = dpt_net_n_params(net);
     tr->n_chunks = (tr->n_params + DPT_CHUNK - 1) / DPT_CHUNK;
     tr->mb = params->micro_batch
@@ -468,8 +469,10 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     // Room for every source pointer of a step, padded to a cache line per worker.
     tr->srcs_stride = ((tr->nth > DPT_REPRO_SHARDS ? tr->nth : DPT_REPRO_SHARDS) + 7) & ~(size_t)7;
     tr->srcs = dpt_alloc_aligned(tr->nth * tr->srcs_stride * sizeof *tr->srcs);
-    if (!tr->srcs || !tr->pu || !tr->slots || !tr->wtime || !tr->grad || !tr->ws || !tr->gsum ||
-        !tr->chunk_sq) {
+    if (params->patience > 0)
+        tr->best = dpt_alloc_aligned(tr->n_params * sizeof(float));
+    if ((params->patience > 0 && !tr->best) || !tr->srcs || !tr->pu || !tr->slots || !tr->wtime ||
+        !tr->grad || !tr->ws || !tr->gsum || !tr->chunk_sq) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
@@ -665,6 +668,24 @@ enum dpt_status dpt_trainer_evaluate(struct dpt_trainer *tr, const struct dpt_da
 
 // ---- epochs ----
 
+// The first layer (1-based) whose parameters hold a non-finite value, or 0.
+static size_t first_bad_layer(const struct dpt_net *net)
+{
+    const struct dpt_net_spec *spec = dpt_net_spec(net);
+    const float *p = dpt_net_params_const(net);
+    for (size_t l = 1; l <= spec->n_layers; l++) {
+        size_t w, b;
+        dpt_net_layer_offsets(net, l, &w, &b);
+        for (size_t i = 0; i < spec->sizes[l] * spec->sizes[l - 1]; i++)
+            if (!isfinite(p[w + i]))
+                return l;
+        for (size_t i = 0; i < spec->sizes[l]; i++)
+            if (!isfinite(p[b + i]))
+                return l;
+    }
+    return 0;
+}
+
 enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_dataset *train,
                                   const struct dpt_dataset *val, const struct dpt_dataset *test,
                                   struct dpt_epoch_stats *st)
@@ -678,6 +699,10 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     const size_t n = dpt_dataset_n(train);
     if (n == 0)
         return dpt_error(DPT_ERR_INVALID, "training data: the data set is empty");
+    if (tr->in_epoch && n != tr->epoch_n)
+        return dpt_error(DPT_ERR_INVALID,
+                         "training data: %zu samples, but the interrupted epoch had %zu", n,
+                         tr->epoch_n);
     if (n > tr->perm_cap) {
         size_t *p = dpt_realloc(tr->perm, n * sizeof *p);
         if (!p)
@@ -687,7 +712,20 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     }
     if (!tr->fit_running)
         tr->fit_start = now_s();
-    // A fresh seeded permutation every epoch, partitioned into batches.
+    // A fresh seeded permutation every epoch, partitioned into batches. An interrupted epoch
+    // regenerates its permutation from the stream's state at its start and goes on from the next
+    // batch, which makes a resumed run bitwise identical to an uninterrupted one.
+    if (!tr->in_epoch) {
+        tr->epoch_rng = tr->rng;
+        tr->epoch++;
+        tr->first_batch = 0;
+        tr->epoch_loss = 0.0;
+        tr->epoch_correct = 0;
+        tr->epoch_seen = 0;
+    } else {
+        tr->rng = tr->epoch_rng;
+        tr->first_batch = tr->next_batch;
+    }
     for (size_t i = 0; i < n; i++)
         tr->perm[i] = i;
     dpt_rng_shuffle(&tr->rng, tr->perm, n);
@@ -695,25 +733,29 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     tr->epoch_samples = tr->p.drop_last && n >= B ? n - n % B : n;
     tr->n_batches = (tr->epoch_samples + B - 1) / B;
     tr->ds = train;
-    tr->epoch++;
-    tr->epoch_loss = 0.0;
-    tr->epoch_correct = 0;
-    tr->epoch_seen = 0;
     tr->stop_now = 0;
+    tr->stop_requested = 0;
     tr->diverged = 0;
     tr->job_status = DPT_OK;
+    const size_t seen_before = tr->epoch_seen;
 
     const double t0 = now_s();
     dpt_team_run(&tr->team, epoch_job, tr);
     const double secs = now_s() - t0;
     tr->steps += tr->steps_done;
+    tr->next_batch = tr->first_batch + tr->steps_done;
+    tr->in_epoch = tr->next_batch < tr->n_batches && tr->job_status == DPT_OK;
+    tr->epoch_n = n;
+    if (tr->stop_requested) // honoured: a later fit starts afresh
+        atomic_store_explicit(&tr->stop_request, 0, memory_order_relaxed);
 
     memset(st, 0, sizeof *st);
     st->epoch = tr->epoch;
     st->steps = tr->steps;
     st->n_samples = tr->epoch_seen;
+    st->partial = tr->in_epoch;
     st->seconds = secs;
-    st->samples_per_s = secs > 0 ? (double)tr->epoch_seen / secs : 0.0;
+    st->samples_per_s = secs > 0 ? (double)(tr->epoch_seen - seen_before) / secs : 0.0;
     st->train_loss = tr->epoch_seen ? tr->epoch_loss / (double)tr->epoch_seen : NAN;
     st->train_acc = dpt_dataset_task(train) == DPT_TASK_CLASSIFY && tr->epoch_seen
                         ? (double)tr->epoch_correct / (double)tr->epoch_seen
@@ -725,13 +767,20 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
         st->time.update_s += tr->wtime[t].update_s / (double)tr->nth;
     }
     st->val_loss = st->val_acc = st->test_loss = st->test_acc = NAN;
-    if (tr->job_status == DPT_ERR_DIVERGED)
+    if (tr->job_status == DPT_ERR_DIVERGED) {
+        const size_t layer = first_bad_layer(tr->net);
+        char where[64] = "";
+        if (layer)
+            snprintf(where, sizeof where, "; first non-finite parameters in layer %zu", layer);
         return dpt_error(DPT_ERR_DIVERGED,
-                         "training diverged: non-finite loss or gradient at epoch %llu, step "
-                         "%zu of %zu",
-                         (unsigned long long)tr->epoch, tr->diverged_step, tr->n_batches);
+                         "training diverged: the loss became non-finite at epoch %llu, step %zu "
+                         "of %zu%s",
+                         (unsigned long long)tr->epoch, tr->diverged_step, tr->n_batches, where);
+    }
     if (tr->job_status != DPT_OK)
         return dpt_error(tr->job_status, "the OpenMP runtime did not provide %zu threads", tr->nth);
+    if (st->partial)
+        return DPT_OK;
     const double te = now_s();
     if (val) {
         s = dpt_trainer_evaluate(tr, val, &st->val_loss, &st->val_acc);
@@ -753,6 +802,7 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
 {
     enum dpt_status s = DPT_OK;
     struct dpt_epoch_stats st;
+    int finished = 1; // ended by a stopping rule (not interrupted, not failed)
     if (!tr || !train)
         return dpt_error(DPT_ERR_INVALID, "fit: trainer or data set is NULL");
     if (tr->p.patience > 0 && !val)
@@ -762,37 +812,125 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
         if (!tr->best)
             return dpt_error(DPT_ERR_NOMEM, "out of memory for the best parameters");
     }
-    double best_val = INFINITY;
-    size_t since_best = 0;
-    int have_best = 0;
     tr->fit_start = now_s();
     tr->fit_running = 1;
     memset(&st, 0, sizeof st);
-    for (size_t e = 0; e < tr->p.max_epochs; e++) {
+    while (tr->in_epoch || tr->epoch < tr->p.max_epochs) {
         s = dpt_trainer_epoch(tr, train, val, test, &st);
-        if (s != DPT_OK)
+        if (s != DPT_OK) {
+            finished = 0;
             break;
-        if (tr->p.on_epoch && tr->p.on_epoch(&st, tr->p.user) != 0)
-            break;
-        if (tr->stop_now)
-            break; // stop request, time limit or progress callback
-        if (st.train_loss <= tr->p.target_loss)
-            break;
+        }
+        if (st.partial) {
+            if (tr->stop_requested) {
+                s = dpt_error(DPT_ERR_INTERRUPTED,
+                              "training stopped at epoch %llu, step %zu of "
+                              "%zu",
+                              (unsigned long long)tr->epoch, tr->next_batch, tr->n_batches);
+                finished = 0;
+            }
+            break; // the time limit ends training with the epoch open
+        }
         if (tr->p.patience > 0) {
-            if (st.val_loss < best_val) {
-                best_val = st.val_loss;
-                since_best = 0;
-                have_best = 1;
+            if (st.val_loss < tr->best_val) {
+                tr->best_val = st.val_loss;
+                tr->since_best = 0;
+                tr->has_best = 1;
                 memcpy(tr->best, dpt_net_params(tr->net), tr->n_params * sizeof(float));
-            } else if (++since_best >= tr->p.patience) {
-                break;
+            } else {
+                tr->since_best++;
             }
         }
+        if (tr->p.on_epoch && tr->p.on_epoch(&st, tr->p.user) != 0)
+            break;
+        if (tr->stop_now) { // a stop on the epoch's last step
+            if (tr->stop_requested) {
+                s = dpt_error(DPT_ERR_INTERRUPTED, "training stopped after epoch %llu",
+                              (unsigned long long)tr->epoch);
+                finished = 0;
+            }
+            break;
+        }
+        if (st.train_loss <= tr->p.target_loss)
+            break;
+        if (tr->p.patience > 0 && tr->since_best >= tr->p.patience)
+            break;
     }
     tr->fit_running = 0;
-    if (s == DPT_OK && have_best)
+    if (finished && tr->has_best)
         memcpy(dpt_net_params(tr->net), tr->best, tr->n_params * sizeof(float));
     if (last)
         *last = st;
     return s;
+}
+
+// ---- checkpoint state ----
+
+void dpt_trainer_get_state(const struct dpt_trainer *tr, struct dpt_trainer_state *st)
+{
+    memset(st, 0, sizeof *st);
+    st->epoch = tr->epoch;
+    st->steps = tr->steps;
+    st->in_epoch = tr->in_epoch;
+    const struct dpt_rng *r = tr->in_epoch ? &tr->epoch_rng : &tr->rng;
+    memcpy(st->rng, r->s, sizeof st->rng);
+    if (tr->in_epoch) {
+        st->next_batch = tr->next_batch;
+        st->epoch_n = tr->epoch_n;
+        st->epoch_loss = tr->epoch_loss;
+        st->epoch_correct = tr->epoch_correct;
+        st->epoch_seen = tr->epoch_seen;
+    }
+    st->best_val = tr->best_val;
+    st->since_best = tr->since_best;
+    st->has_best = tr->has_best;
+}
+
+enum dpt_status dpt_trainer_set_state(struct dpt_trainer *tr, const struct dpt_trainer_state *st)
+{
+    if (!tr || !st)
+        return dpt_error(DPT_ERR_INVALID, "set_state: trainer or state is NULL");
+    if (st->in_epoch && (st->epoch == 0 || st->epoch_n == 0 || st->next_batch == 0 ||
+                         st->epoch_seen > st->epoch_n || st->epoch_correct > st->epoch_seen))
+        return dpt_error(DPT_ERR_INVALID, "trainer state: inconsistent interrupted epoch");
+    if (st->has_best && tr->p.patience == 0)
+        return dpt_error(DPT_ERR_INVALID,
+                         "trainer state: has best parameters but early stopping is off");
+    tr->epoch = st->epoch;
+    tr->steps = st->steps;
+    tr->in_epoch = st->in_epoch != 0;
+    if (tr->in_epoch) {
+        memcpy(tr->epoch_rng.s, st->rng, sizeof st->rng);
+        tr->next_batch = (size_t)st->next_batch;
+        tr->epoch_n = (size_t)st->epoch_n;
+        tr->epoch_loss = st->epoch_loss;
+        tr->epoch_correct = (size_t)st->epoch_correct;
+        tr->epoch_seen = (size_t)st->epoch_seen;
+    } else {
+        memcpy(tr->rng.s, st->rng, sizeof st->rng);
+    }
+    tr->best_val = st->best_val;
+    tr->since_best = (size_t)st->since_best;
+    tr->has_best = st->has_best != 0;
+    return DPT_OK;
+}
+
+const float *dpt_trainer_best_params(const struct dpt_trainer *tr)
+{
+    return tr->has_best ? tr->best : NULL;
+}
+
+enum dpt_status dpt_trainer_set_best_params(struct dpt_trainer *tr, const float *params, size_t n)
+{
+    if (!tr || !params || n != tr->n_params)
+        return dpt_error(DPT_ERR_INVALID, "best parameters: expected %zu floats, got %zu",
+                         tr ? tr->n_params : 0, n);
+    if (!tr->best) {
+        tr->best = dpt_alloc_aligned(tr->n_params * sizeof(float));
+        if (!tr->best)
+            return dpt_error(DPT_ERR_NOMEM, "out of memory for the best parameters");
+    }
+    memcpy(tr->best, params, n * sizeof(float));
+    tr->has_best = 1;
+    return DPT_OK;
 }

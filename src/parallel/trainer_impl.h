@@ -56,6 +56,15 @@ struct dpt_trainer {
     double epoch_loss;
     size_t epoch_correct, epoch_seen;
     int stop_now, diverged, fit_running;
+    int stop_requested;       // the last stop came from a request (not the time limit)
+    int in_epoch;             // the current epoch was stopped part-way
+    size_t first_batch;       // first batch of the running epoch job
+    size_t next_batch;        // first batch still to run in an open epoch
+    size_t epoch_n;           // samples of the open epoch's data set
+    struct dpt_rng epoch_rng; // shuffling stream at the start of the current epoch
+    double best_val;          // early stopping
+    size_t since_best;
+    int has_best;
     double fit_start;
     enum dpt_status job_status;
     // Stop requests from signal handlers or other threads.
