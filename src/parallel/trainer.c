@@ -893,6 +893,8 @@ enum dpt_status dpt_trainer_set_state(struct dpt_trainer *tr, const struct dpt_t
     if (st->in_epoch && (st->epoch == 0 || st->epoch_n == 0 || st->next_batch == 0 ||
                          st->epoch_seen > st->epoch_n || st->epoch_correct > st->epoch_seen))
         return dpt_error(DPT_ERR_INVALID, "trainer state: inconsistent interrupted epoch");
+    if ((st->rng[0] | st->rng[1] | st->rng[2] | st->rng[3]) == 0)
+        return dpt_error(DPT_ERR_INVALID, "trainer state: the RNG state is all zero");
     if (st->has_best && tr->p.patience == 0)
         return dpt_error(DPT_ERR_INVALID,
                          "trainer state: has best parameters but early stopping is off");

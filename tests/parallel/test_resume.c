@@ -146,6 +146,9 @@ Test(resume, rejects_inconsistent_state)
     st.in_epoch = 1; // but epoch 0 and no batches
     cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_ERR_INVALID);
     dpt_trainer_get_state(r.tr, &st);
+    memset(st.rng, 0, sizeof st.rng); // xoshiro's one invalid state
+    cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_ERR_INVALID);
+    dpt_trainer_get_state(r.tr, &st);
     st.has_best = 1; // without early stopping
     cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_ERR_INVALID);
     drop(&r);
