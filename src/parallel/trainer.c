@@ -6,8 +6,8 @@
 //            mean reduction's 1/batch is applied to the output delta, so no pass is needed
 //   barrier A
 //   phase 2  worker t, for each chunk of its slice of the parameter vector:
-//              gsum[chunk] = sum_u grad[u][chunk] (u in fixed order)   <- reduce
-//              [seam: a cross-process all-reduce of gsum[chunk] goes here]
+//              grad[t][chunk] = sum_u grad[u][chunk] (u in fixed order)   <- reduce
+//              [seam: a cross-process all-reduce of the summed chunk goes here]
 //              schedule step on theta[chunk]                            <- update
 //            (a schedule that needs the global norm gets one more barrier between the two;
 //            with a single non-empty source, e.g. T = 1, the schedule reads it directly)
@@ -175,22 +175,26 @@ static size_t step_sources(const struct dpt_trainer *tr, const float **srcs)
     return n;
 }
 
-// gsum[lo, hi) = the sum of the sources in fixed order.
-static void reduce_chunk(float *restrict gsum, const float *const *srcs, size_t n_src, size_t lo,
-                         size_t hi)
+// dst[lo, hi) = the sum of the sources in fixed order. dst may be one of the sources, so the sum
+// of each block is built in a local buffer (in L1) and stored once all sources are read.
+static void reduce_chunk(float *dst, const float *const *srcs, size_t n_src, size_t lo, size_t hi)
 {
-    float *restrict g = gsum + lo;
-    const size_t len = hi - lo;
-    const float *restrict a = srcs[0] + lo;
-    const float *restrict b = srcs[1] + lo;
-#pragma omp simd
-    for (size_t i = 0; i < len; i++)
-        g[i] = a[i] + b[i];
-    for (size_t u = 2; u < n_src; u++) {
-        const float *restrict src = srcs[u] + lo;
+    enum { BLOCK = 512 };
+    alignas(64) float acc[BLOCK];
+    for (size_t s = lo; s < hi; s += BLOCK) {
+        const size_t len = hi - s < BLOCK ? hi - s : BLOCK;
+        const float *restrict a = srcs[0] + s;
+        const float *restrict b = srcs[1] + s;
 #pragma omp simd
         for (size_t i = 0; i < len; i++)
-            g[i] += src[i];
+            acc[i] = a[i] + b[i];
+        for (size_t u = 2; u < n_src; u++) {
+            const float *restrict src = srcs[u] + s;
+#pragma omp simd
+            for (size_t i = 0; i < len; i++)
+                acc[i] += src[i];
+        }
+        memcpy(dst + s, acc, len * sizeof(float));
     }
 }
 
@@ -269,15 +273,17 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             .lr_mult = 1.0,
         };
         // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
-        // reduction pass at all. Otherwise the sum goes to gsum.
+        // reduction pass at all. Otherwise the sum goes into this worker's own buffer (its slice
+        // of it is hot in this core's cache and nobody else reads that slice now), or, in
+        // reproducible mode, into gsum.
         const size_t n_src = step_sources(tr, srcs);
-        float *grad = n_src == 1 ? (float *)srcs[0] : tr->gsum;
+        float *grad = n_src == 1 ? (float *)srcs[0] : tr->p.reproducible ? tr->gsum : tr->grad[ith];
         double tr_s = 0.0, tu_s = 0.0, tc = t2;
         for (size_t c = c_lo; c < c_hi; c++) {
             const size_t lo = c * DPT_CHUNK;
             const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
             if (n_src > 1)
-                reduce_chunk(tr->gsum, srcs, n_src, lo, hi);
+                reduce_chunk(grad, srcs, n_src, lo, hi);
             // Seam for a cross-process all-reduce of grad[lo, hi) (MPI) before the update.
             if (needs_norm) {
                 tr->chunk_sq[c] = sq_norm(grad, lo, hi);
@@ -464,7 +470,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->wtime = dpt_calloc(tr->nth, sizeof *tr->wtime);
     tr->grad = dpt_calloc(tr->nth, sizeof *tr->grad);
     tr->ws = dpt_calloc(tr->nth, sizeof *tr->ws);
-    tr->gsum = dpt_alloc_aligned(tr->n_params * sizeof(float));
+    if (params->reproducible)
+        tr->gsum = dpt_alloc_aligned(tr->n_params * sizeof(float));
     tr->chunk_sq = dpt_calloc(tr->n_chunks, sizeof *tr->chunk_sq);
     // Room for every source pointer of a step, padded to a cache line per worker.
     tr->srcs_stride = ((tr->nth > DPT_REPRO_SHARDS ? tr->nth : DPT_REPRO_SHARDS) + 7) & ~(size_t)7;
@@ -472,7 +479,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     if (params->patience > 0)
         tr->best = dpt_alloc_aligned(tr->n_params * sizeof(float));
     if ((params->patience > 0 && !tr->best) || !tr->srcs || !tr->pu || !tr->slots || !tr->wtime ||
-        !tr->grad || !tr->ws || !tr->gsum || !tr->chunk_sq) {
+        !tr->grad || !tr->ws || (params->reproducible && !tr->gsum) || !tr->chunk_sq) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }

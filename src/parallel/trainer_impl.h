@@ -38,7 +38,7 @@ struct dpt_trainer {
     struct dpt_workspace **ws;          // nth
     struct worker_slot *slots;          // nth
     struct dpt_timing *wtime;           // nth, last epoch
-    float *gsum;                        // the reduced gradient
+    float *gsum;                        // the reduced gradient (reproducible mode)
     double *chunk_sq;                   // per-chunk squared norms
     const float **srcs;                 // per-worker scratch: srcs_stride source pointers each
     size_t srcs_stride;
