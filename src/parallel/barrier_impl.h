@@ -34,10 +34,12 @@ void dpt_barrier_wait(struct dpt_barrier *b);
 // (with dpt_barrier_wait) after all its stand-ins, so a stand-in is never the last arriver.
 void dpt_barrier_arrive(struct dpt_barrier *b);
 
-// Spin budget before blocking: long (pause) when every thread has its own core; short and
-// yielding when oversubscribed. Measured on 2 cores, 10^5 rounds (tests/parallel/stress_barrier):
-// T=8 blocking at once ~60 us/round, yielding 64 times first ~20 us/round; T=2 spinning ~0.15 us.
-#define DPT_BARRIER_SPIN_DEFAULT        20000u
+// Spin budget before blocking: short but enough for a balanced step (each pause is ~36 ns on the
+// development machine, so 2000 spins ~ 70 us) when every thread has its own core; yielding when
+// oversubscribed. Measured on 2 cores, 10^5 rounds (tests/parallel/stress_barrier): T=8 blocking
+// at once ~60 us/round, yielding 64 times first ~8-20 us/round; T=2 spinning ~0.15 us/round. A
+// longer budget wastes the core when the partner thread was descheduled by another process.
+#define DPT_BARRIER_SPIN_DEFAULT 2000u
 #define DPT_BARRIER_SPIN_OVERSUBSCRIBED 64u
 
 #endif
