@@ -100,6 +100,29 @@ typedef int (*dpt_epoch_fn)(const struct dpt_epoch_stats *st, void *user);
 typedef int (*dpt_progress_fn)(uint64_t epoch, size_t step_in_epoch, size_t steps_in_epoch,
                                void *user);
 
+// ---- processes ----
+
+// A group of processes (ranks) that train one model together: every rank holds the full model and
+// data set, takes its part of each global batch, and the gradients are summed across ranks before
+// every rank applies the same schedule step. The MPI build provides one (see docs/mpi.md); NULL in
+// the parameters means a single process. Every function is a collective: all ranks call it in the
+// same order, from one thread each (the trainer calls it from worker 0 only).
+struct dpt_comm {
+    int rank; // 0..size-1
+    int size; // number of ranks
+    // In-place element-wise sum of buf[0..n) across ranks. The result must be bitwise identical on
+    // every rank (e.g. each block reduced by one rank, then gathered), so parameters never drift.
+    enum dpt_status (*allreduce_f32)(struct dpt_comm *c, float *buf, size_t n);
+    enum dpt_status (*allreduce_f64)(struct dpt_comm *c, double *buf, size_t n);
+    // In-place gather: rank r has filled buf[displs[r] .. displs[r] + counts[r]); afterwards every
+    // rank has every block. Counts and displacements are in elements.
+    enum dpt_status (*allgather_f32)(struct dpt_comm *c, float *buf, const size_t *counts,
+                                     const size_t *displs);
+    enum dpt_status (*allgather_f64)(struct dpt_comm *c, double *buf, const size_t *counts,
+                                     const size_t *displs);
+    void *impl;
+};
+
 struct dpt_train_params {
     size_t batch;           // samples per step (default 32)
     bool drop_last;         // drop the last, smaller batch of each epoch (default false)
@@ -117,6 +140,7 @@ struct dpt_train_params {
     dpt_progress_fn on_progress;
     size_t progress_every; // steps between on_progress calls (default 50)
     void *user;
+    struct dpt_comm *comm; // processes training together (borrowed), or NULL: this process alone
 };
 
 DPT_API struct dpt_train_params dpt_train_params_default(void);

@@ -207,6 +207,84 @@ static double sq_norm(const float *restrict g, size_t lo, size_t hi)
     return (double)sq;
 }
 
+// Loss and correct count of this step (this process's part), summed in a fixed order: per
+// worker, or per micro-shard in reproducible mode (then the same for every T and every split
+// across processes).
+static void step_loss(const struct dpt_trainer *tr, double *loss, double *correct)
+{
+    double l = 0.0, c = 0.0;
+    if (tr->p.reproducible) {
+        for (size_t j = 0; j < tr->step_shards; j++) {
+            l += tr->shard_loss[j];
+            c += tr->shard_correct[j];
+        }
+    } else {
+        for (size_t t = 0; t < tr->nth; t++) {
+            l += tr->slots[t].loss;
+            c += (double)tr->slots[t].correct;
+        }
+    }
+    *loss = l;
+    *correct = c;
+}
+
+// Worker 0: is a stop requested (signal, progress callback)? *timed_out: the time limit passed.
+static int stop_flags(struct dpt_trainer *tr, size_t b, int *timed_out)
+{
+    int req = atomic_load_explicit(&tr->stop_request, memory_order_relaxed) != 0;
+    if (tr->p.on_progress && tr->p.progress_every &&
+        ((b + 1) % tr->p.progress_every == 0 || b + 1 == tr->n_batches))
+        req |= tr->p.on_progress(tr->epoch, b + 1, tr->n_batches, tr->p.user) != 0;
+    *timed_out = tr->p.max_seconds > 0 && now_s() - tr->fit_start >= tr->p.max_seconds;
+    return req;
+}
+
+// Worker 0, several processes: makes the step's gradient, loss and stop flags global. Normal
+// mode: gsum (this process's sum) is summed across processes. Reproducible mode: every
+// micro-shard's gradient and loss is gathered, so every process sums them in micro-shard order.
+// Collective failures become a divergence-like stop with x_status set.
+static void exchange(struct dpt_trainer *tr, size_t m)
+{
+    struct dpt_comm *comm = tr->p.comm;
+    const size_t R = (size_t)comm->size;
+    enum dpt_status s = DPT_OK;
+    int timed_out = 0;
+    const int req = stop_flags(tr, tr->x_batch, &timed_out);
+    double v[4] = {0.0, 0.0, (double)req, (double)timed_out};
+    if (tr->p.reproducible) {
+        const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
+        for (size_t r = 0; r < R; r++) {
+            tr->x_counts[r] = split(J, r + 1, R) - split(J, r, R);
+            tr->x_displs[r] = split(J, r, R);
+        }
+        s = comm->allgather_f64(comm, tr->shard_loss, tr->x_counts, tr->x_displs);
+        if (s == DPT_OK)
+            s = comm->allgather_f64(comm, tr->shard_correct, tr->x_counts, tr->x_displs);
+        for (size_t r = 0; r < R; r++) {
+            tr->x_counts[r] *= tr->n_params;
+            tr->x_displs[r] *= tr->n_params;
+        }
+        if (s == DPT_OK)
+            s = comm->allgather_f32(comm, tr->rgrad_block, tr->x_counts, tr->x_displs);
+        tr->step_shards = J;
+        step_loss(tr, &tr->x_loss, &tr->x_correct);
+    } else {
+        step_loss(tr, &v[0], &v[1]);
+        s = comm->allreduce_f32(comm, tr->gsum, tr->n_params);
+    }
+    if (s == DPT_OK)
+        s = comm->allreduce_f64(comm, v, 4);
+    if (!tr->p.reproducible) {
+        tr->x_loss = v[0];
+        tr->x_correct = v[1];
+    }
+    tr->x_req = v[2] > 0.0;
+    tr->x_time = v[3] > 0.0;
+    tr->x_status = s;
+    if (s != DPT_OK)
+        snprintf(tr->x_msg, sizeof tr->x_msg, "%s", dpt_last_error());
+}
+
 static void epoch_job(void *arg, size_t ith, size_t nth)
 {
     struct dpt_trainer *tr = arg;
@@ -229,6 +307,9 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     const size_t c_lo = split(tr->n_chunks, ith, nth), c_hi = split(tr->n_chunks, ith + 1, nth);
     struct dpt_timing tm = {0};
     const float **srcs = tr->srcs + ith * tr->srcs_stride;
+    const int multi = tr->p.comm && tr->p.comm->size > 1;
+    const size_t rank = multi ? (size_t)tr->p.comm->rank : 0;
+    const size_t n_ranks = multi ? (size_t)tr->p.comm->size : 1;
     size_t b;
 
     for (b = tr->first_batch; b < tr->n_batches; b++) {
@@ -239,16 +320,22 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         // ---- phase 1: forward + backprop of this worker's shard ----
         const float scale = mean ? 1.0f / (float)m : 1.0f;
         if (!tr->p.reproducible) {
-            const size_t lo = bs + split(m, ith, nth), hi = bs + split(m, ith + 1, nth);
+            // This process's part of the global batch, then this worker's part of that.
+            const size_t r_lo = bs + split(m, rank, n_ranks),
+                         r_n = split(m, rank + 1, n_ranks) - split(m, rank, n_ranks);
+            const size_t lo = r_lo + split(r_n, ith, nth), hi = r_lo + split(r_n, ith + 1, nth);
             struct dpt_block_stats acc;
             shard_backprop(tr, ith, perm, lo, hi, scale, tr->grad[ith], &acc);
             slot->has_grad = hi > lo;
             slot->loss = acc.loss_sum;
             slot->correct = acc.correct;
         } else {
-            // Fixed micro-shards, independent of T: J of them, each into its own buffer.
+            // Fixed micro-shards, independent of T and of the number of processes: J of them,
+            // each into its own buffer; this process takes a contiguous run of them.
             const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
-            for (size_t j = split(J, ith, nth); j < split(J, ith + 1, nth); j++) {
+            const size_t j_lo = split(J, rank, n_ranks);
+            const size_t j_n = split(J, rank + 1, n_ranks) - j_lo;
+            for (size_t j = j_lo + split(j_n, ith, nth); j < j_lo + split(j_n, ith + 1, nth); j++) {
                 struct dpt_block_stats acc;
                 shard_backprop(tr, ith, perm, bs + split(m, j, J), bs + split(m, j + 1, J), scale,
                                tr->rgrad[j], &acc);
@@ -272,19 +359,48 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             .grad_sq_norm = 0.0,
             .lr_mult = 1.0,
         };
+        double tr_s = 0.0, tu_s = 0.0, tc = t2;
+        if (multi) {
+            // ---- the cross-process exchange (the seam between reduce and update) ----
+            if (!tr->p.reproducible) {
+                // This process's sum into gsum, then the sum across processes.
+                const size_t n_local = step_sources(tr, srcs);
+                for (size_t c = c_lo; c < c_hi; c++) {
+                    const size_t lo = c * DPT_CHUNK;
+                    const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
+                    if (n_local > 1)
+                        reduce_chunk(tr->gsum, srcs, n_local, lo, hi);
+                    else if (n_local == 1)
+                        memcpy(tr->gsum + lo, srcs[0] + lo, (hi - lo) * sizeof(float));
+                    else
+                        memset(tr->gsum + lo, 0, (hi - lo) * sizeof(float));
+                }
+                dpt_team_barrier(team);
+            }
+            if (ith == 0) {
+                tr->x_batch = b;
+                exchange(tr, m);
+            }
+            const double tx = now_s();
+            tr_s += tx - tc;
+            dpt_team_barrier(team); // the exchange is complete
+            tc = now_s();
+            tm.wait_s += tc - tx;
+        }
         // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
         // reduction pass at all. Otherwise the sum goes into this worker's own buffer (its slice
         // of it is hot in this core's cache and nobody else reads that slice now), or, in
-        // reproducible mode, into gsum.
-        const size_t n_src = step_sources(tr, srcs);
-        float *grad = n_src == 1 ? (float *)srcs[0] : tr->p.reproducible ? tr->gsum : tr->grad[ith];
-        double tr_s = 0.0, tu_s = 0.0, tc = t2;
+        // reproducible mode (and across processes), into gsum.
+        const size_t n_src = multi && !tr->p.reproducible ? 1 : step_sources(tr, srcs);
+        float *grad = multi && !tr->p.reproducible ? tr->gsum
+                      : n_src == 1                 ? (float *)srcs[0]
+                      : tr->p.reproducible         ? tr->gsum
+                                                   : tr->grad[ith];
         for (size_t c = c_lo; c < c_hi; c++) {
             const size_t lo = c * DPT_CHUNK;
             const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
             if (n_src > 1)
                 reduce_chunk(grad, srcs, n_src, lo, hi);
-            // Seam for a cross-process all-reduce of grad[lo, hi) (MPI) before the update.
             if (needs_norm) {
                 tr->chunk_sq[c] = sq_norm(grad, lo, hi);
             } else {
@@ -315,32 +431,16 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         tm.reduce_s += tr_s;
         tm.update_s += tu_s;
         if (ith == 0) {
-            // Loss of this step, summed in a fixed order (per worker, or per micro-shard in
-            // reproducible mode, where it is then the same for every T).
-            double loss = 0.0;
-            size_t correct = 0;
-            if (tr->p.reproducible) {
-                for (size_t j = 0; j < tr->step_shards; j++) {
-                    loss += tr->shard_loss[j];
-                    correct += tr->shard_correct[j];
-                }
-            } else {
-                for (size_t t = 0; t < nth; t++) {
-                    loss += tr->slots[t].loss;
-                    correct += tr->slots[t].correct;
-                }
+            if (!multi) {
+                step_loss(tr, &tr->x_loss, &tr->x_correct);
+                tr->x_req = stop_flags(tr, b, &tr->x_time);
             }
-            tr->epoch_loss += loss;
-            tr->epoch_correct += correct;
+            tr->epoch_loss += tr->x_loss;
+            tr->epoch_correct += (size_t)tr->x_correct;
             tr->epoch_seen += m;
-            tr->diverged = !isfinite(loss);
-            int req = atomic_load_explicit(&tr->stop_request, memory_order_relaxed) != 0;
-            if (tr->p.on_progress && tr->p.progress_every &&
-                ((b + 1) % tr->p.progress_every == 0 || b + 1 == tr->n_batches))
-                req |= tr->p.on_progress(tr->epoch, b + 1, tr->n_batches, tr->p.user) != 0;
-            tr->stop_requested = req;
-            tr->stop_now =
-                req || (tr->p.max_seconds > 0 && now_s() - tr->fit_start >= tr->p.max_seconds);
+            tr->diverged = !isfinite(tr->x_loss) || tr->x_status != DPT_OK;
+            tr->stop_requested = tr->x_req;
+            tr->stop_now = tr->x_req || tr->x_time;
         }
         const double t3 = now_s();
         dpt_team_barrier(team); // B: the parameters are updated; flags are published
@@ -348,7 +448,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
 
         if (tr->diverged) {
             if (ith == 0) {
-                tr->job_status = DPT_ERR_DIVERGED;
+                tr->job_status = tr->x_status != DPT_OK ? tr->x_status : DPT_ERR_DIVERGED;
                 tr->diverged_step = b + 1; // 1-based within the epoch
             }
             b++;
@@ -434,6 +534,15 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         return dpt_error(DPT_ERR_INVALID, "threads: %zu is more than 1024", params->threads);
     if (isnan(params->target_loss) || isnan(params->max_seconds))
         return dpt_error(DPT_ERR_INVALID, "target_loss and max_seconds must not be NaN");
+    if (params->comm) {
+        const struct dpt_comm *c = params->comm;
+        if (c->size < 1 || c->rank < 0 || c->rank >= c->size)
+            return dpt_error(DPT_ERR_INVALID, "comm: rank %d of %d processes is invalid", c->rank,
+                             c->size);
+        if (c->size > 1 &&
+            (!c->allreduce_f32 || !c->allreduce_f64 || !c->allgather_f32 || !c->allgather_f64))
+            return dpt_error(DPT_ERR_INVALID, "comm: a collective function is missing");
+    }
 
     tr = dpt_calloc(1, sizeof *tr);
     if (!tr)
@@ -470,7 +579,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->wtime = dpt_calloc(tr->nth, sizeof *tr->wtime);
     tr->grad = dpt_calloc(tr->nth, sizeof *tr->grad);
     tr->ws = dpt_calloc(tr->nth, sizeof *tr->ws);
-    if (params->reproducible)
+    const int multi = params->comm && params->comm->size > 1;
+    if (params->reproducible || multi)
         tr->gsum = dpt_alloc_aligned(tr->n_params * sizeof(float));
     tr->chunk_sq = dpt_calloc(tr->n_chunks, sizeof *tr->chunk_sq);
     // Room for every source pointer of a step, padded to a cache line per worker.
@@ -479,18 +589,27 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     if (params->patience > 0)
         tr->best = dpt_alloc_aligned(tr->n_params * sizeof(float));
     if ((params->patience > 0 && !tr->best) || !tr->srcs || !tr->pu || !tr->slots || !tr->wtime ||
-        !tr->grad || !tr->ws || (params->reproducible && !tr->gsum) || !tr->chunk_sq) {
+        !tr->grad || !tr->ws || ((params->reproducible || multi) && !tr->gsum) || !tr->chunk_sq) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
     if (params->reproducible) {
-        for (size_t j = 0; j < DPT_REPRO_SHARDS; j++) {
-            tr->rgrad[j] = dpt_alloc_aligned(tr->n_params * sizeof(float));
-            if (!tr->rgrad[j]) {
-                st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating %d micro-shard gradients",
-                               DPT_REPRO_SHARDS);
-                goto cleanup;
-            }
+        // One block, so the micro-shard gradients can be gathered across processes in place.
+        tr->rgrad_block = dpt_alloc_aligned(DPT_REPRO_SHARDS * tr->n_params * sizeof(float));
+        if (!tr->rgrad_block) {
+            st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating %d micro-shard gradients",
+                           DPT_REPRO_SHARDS);
+            goto cleanup;
+        }
+        for (size_t j = 0; j < DPT_REPRO_SHARDS; j++)
+            tr->rgrad[j] = tr->rgrad_block + j * tr->n_params;
+    }
+    if (params->comm && params->comm->size > 1) {
+        tr->x_counts = dpt_calloc((size_t)params->comm->size, sizeof *tr->x_counts);
+        tr->x_displs = dpt_calloc((size_t)params->comm->size, sizeof *tr->x_displs);
+        if (!tr->x_counts || !tr->x_displs) {
+            st = dpt_error(DPT_ERR_NOMEM, "out of memory for %d processes", params->comm->size);
+            goto cleanup;
         }
     }
     if (params->engine == DPT_ENGINE_PTHREADS) {
@@ -550,8 +669,9 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
         dpt_free_aligned(tr->grad[t]);
     for (size_t t = 0; tr->ws && t < tr->nth; t++)
         dpt_workspace_destroy(tr->ws[t]);
-    for (size_t j = 0; j < DPT_REPRO_SHARDS; j++)
-        dpt_free_aligned(tr->rgrad[j]);
+    dpt_free_aligned(tr->rgrad_block);
+    dpt_free(tr->x_counts);
+    dpt_free(tr->x_displs);
     dpt_free(tr->grad);
     dpt_free(tr->ws);
     dpt_free(tr->pu);
@@ -744,6 +864,7 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     tr->stop_requested = 0;
     tr->diverged = 0;
     tr->job_status = DPT_OK;
+    tr->x_status = DPT_OK;
     const size_t seen_before = tr->epoch_seen;
 
     const double t0 = now_s();
@@ -784,6 +905,10 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
                          "of %zu%s",
                          (unsigned long long)tr->epoch, tr->diverged_step, tr->n_batches, where);
     }
+    if (tr->job_status != DPT_OK && tr->x_status != DPT_OK)
+        return dpt_error(tr->job_status,
+                         "exchange between processes failed at epoch %llu, step %zu: %s",
+                         (unsigned long long)tr->epoch, tr->diverged_step, tr->x_msg);
     if (tr->job_status != DPT_OK)
         return dpt_error(tr->job_status, "the OpenMP runtime did not provide %zu threads", tr->nth);
     if (st->partial)

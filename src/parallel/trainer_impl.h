@@ -42,8 +42,9 @@ struct dpt_trainer {
     double *chunk_sq;                   // per-chunk squared norms
     const float **srcs;                 // per-worker scratch: srcs_stride source pointers each
     size_t srcs_stride;
+    float *rgrad_block; // the micro-shard buffers, contiguous
     double shard_loss[DPT_REPRO_SHARDS_MAX];
-    size_t shard_correct[DPT_REPRO_SHARDS_MAX];
+    double shard_correct[DPT_REPRO_SHARDS_MAX]; // double so it can be gathered like the loss
     size_t step_shards;
 
     // epoch state
@@ -67,6 +68,14 @@ struct dpt_trainer {
     int has_best;
     double fit_start;
     enum dpt_status job_status;
+    // The step's global results, written by worker 0 in phase 2 (after the exchange between
+    // processes, or from this process's sums) and read by worker 0 at the step's end.
+    double x_loss, x_correct;
+    int x_req, x_time;
+    enum dpt_status x_status; // a failed exchange between processes
+    char x_msg[256];
+    size_t x_batch;
+    size_t *x_counts, *x_displs; // per process, for gathers
     // Stop requests from signal handlers or other threads.
     atomic_int stop_request;
 
