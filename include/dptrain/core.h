@@ -47,6 +47,11 @@ DPT_API void dpt_error_clear(void);
 // Library version string, e.g. "0.1.0". Thread-safe.
 DPT_API const char *dpt_version(void);
 
+// One line naming what this build runs on, for reports and benchmark files:
+// "dptrain 0.1.0; BLAS OpenBLAS 0.3.21 ...; hwloc 2.9.0 (API 2.8.0); compiler gcc 12.2.0".
+// Borrowed: a per-thread buffer, valid until the next call on the same thread. Thread-safe.
+DPT_API const char *dpt_build_info(void);
+
 // ---- activations, losses ----
 
 enum dpt_act {

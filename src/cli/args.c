@@ -179,18 +179,19 @@ int cli_split(const char *text, char **buf, const char **parts, size_t max)
     return (int)n;
 }
 
-int cli_size_list(const char *flag, const char *text, size_t *out, size_t max, size_t *n)
+int cli_size_list(const char *flag, const char *text, size_t min, size_t max, size_t *out,
+                  size_t max_n, size_t *n)
 {
     char *buf = NULL;
-    const char *parts[DPT_MAX_LAYERS + 2];
-    size_t cap = max < DPT_MAX_LAYERS + 2 ? max : DPT_MAX_LAYERS + 2;
+    const char *parts[64];
+    size_t cap = max_n < 64 ? max_n : 64;
     int k = cli_split(text, &buf, parts, cap);
     if (k < 0) {
         free(buf);
         return cli_error("--%s: '%s' has more than %zu entries", flag, text, cap);
     }
     for (int i = 0; i < k; i++) {
-        if (cli_size(flag, parts[i], 1, (size_t)1 << 24, &out[i]) != 0) {
+        if (cli_size(flag, parts[i], min, max, &out[i]) != 0) {
             free(buf);
             return CLI_USAGE;
         }
@@ -198,4 +199,20 @@ int cli_size_list(const char *flag, const char *text, size_t *out, size_t max, s
     *n = (size_t)k;
     free(buf);
     return 0;
+}
+
+int cli_choice(const char *flag, const char *text, const char *const *names, size_t n, int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    char valid[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof valid; i++)
+        used +=
+            (size_t)snprintf(valid + used, sizeof valid - used, "%s%s", i ? ", " : "", names[i]);
+    return cli_error("--%s: unknown value '%s' (valid: %s)", flag, text, valid);
 }

@@ -1,5 +1,6 @@
-// Private to the dptrain command: shared helpers for subcommands. The CLI is the only code that
-// prints or exits.
+// Private to the dptrain command: helpers shared by the subcommands (errors, flag parsing, output
+// files, data and model preparation, the training options shared by train and scale). The CLI is
+// the only code that prints or exits.
 #ifndef DPT_CLI_IMPL_H
 #define DPT_CLI_IMPL_H
 
@@ -13,6 +14,8 @@
 // Exit codes.
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
+// ---- errors (args.c) ----
+
 // Prints "dptrain: error: <message>" as one line on stderr; returns CLI_USAGE.
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
@@ -20,7 +23,7 @@ __attribute__((format(printf, 1, 2)))
 int cli_error(const char *fmt, ...);
 
 // Prints a library failure: "dptrain: error: <context>: <dpt_last_error()>" and returns the exit
-// code for it (1 for a diverged run, 2 otherwise).
+// code for it (1 for a diverged run, 130 for an interrupted one, 2 otherwise).
 int cli_fail(enum dpt_status st, const char *context);
 
 // Prints "dptrain: warning: ..." on stderr.
@@ -29,7 +32,7 @@ __attribute__((format(printf, 1, 2)))
 #endif
 void cli_warn(const char *fmt, ...);
 
-// ---- flag parsing ----
+// ---- flag parsing (args.c) ----
 
 // One command-line flag. `value` receives the argument (NULL for a boolean flag that was given
 // as "1"). Flags are `--name VALUE` or `--name=VALUE`.
@@ -52,15 +55,188 @@ const char *cli_get(const struct cli_flag *flags, const char *name);
 int cli_size(const char *flag, const char *text, size_t min, size_t max, size_t *out);
 int cli_u64(const char *flag, const char *text, uint64_t *out);
 int cli_double(const char *flag, const char *text, double lo, double hi, double *out);
-// Comma-separated list of sizes / names.
-int cli_size_list(const char *flag, const char *text, size_t *out, size_t max, size_t *n);
-// Splits text on commas into dst (a copy, owned by caller via *buf); returns count or -1.
+// Comma-separated list of sizes (each in [min, max]; at most `max_n` entries).
+int cli_size_list(const char *flag, const char *text, size_t min, size_t max, size_t *out,
+                  size_t max_n, size_t *n);
+// Splits text on commas into parts (pointing into *buf, a copy owned by the caller; free()).
+// Returns the count, or -1 when there are more than max parts or memory ran out.
 int cli_split(const char *text, char **buf, const char **parts, size_t max);
+// One of names[0..n) (exact match) into *out; the error lists the valid names.
+int cli_choice(const char *flag, const char *text, const char *const *names, size_t n, int *out);
 
 // True when stderr is a terminal (progress bars).
 bool cli_isatty_stderr(void);
 
-// Subcommands.
+// ---- small utilities (util.c) ----
+
+// Monotonic seconds.
+double cli_now(void);
+
+// JSON: `,"key":%.9g` (null when not finite) and `,"key":"escaped"`.
+void cli_json_num(FILE *f, const char *key, double v);
+void cli_json_str(FILE *f, const char *key, const char *v);
+// A JSON string literal (quotes included).
+void cli_json_quote(FILE *f, const char *v);
+
+// The command line as one printable-ASCII line (other bytes become '?'; arguments with spaces
+// or quotes are single-quoted). Allocated with dpt_malloc (a model's provenance frees it).
+char *cli_command_line(int argc, char **argv);
+
+// Ctrl-C handling around long runs: the first SIGINT/SIGTERM asks the current trainer (if any)
+// to stop after its step; a second one terminates the process.
+void cli_interrupt_begin(void);
+void cli_interrupt_trainer(struct dpt_trainer *tr);
+bool cli_interrupted(void);
+void cli_interrupt_end(void);
+
+// ---- output files (output.c) ----
+
+// Refuses an output path that cannot be written (a directory, a missing or read-only parent)
+// before the command spends time loading and training. Returns 0 or CLI_USAGE after printing.
+int cli_check_output(const char *flag, const char *path);
+
+// A file written atomically: a temporary in the target's directory, renamed over the target on
+// commit and removed on abort, so a failed command never leaves a partial file. A NULL path or
+// "-" means standard output (nothing to rename).
+struct cli_out {
+    FILE *f;
+    char *path; // target path (NULL for stdout)
+    char *tmp;  // temporary path
+    const char *flag;
+};
+int cli_out_open(struct cli_out *o, const char *path, const char *flag);
+// Flushes, syncs and renames; on any error prints it, removes the temporary and returns CLI_USAGE.
+int cli_out_commit(struct cli_out *o);
+// Closes and removes the temporary (no-op when nothing is open).
+void cli_out_abort(struct cli_out *o);
+
+// Plots through gnuplot. begin() checks the extension (.svg or .png), creates a private
+// temporary directory for data files and the script, and starts the script with the terminal
+// and output lines; the caller writes data files (cli_plot_file) and plot commands
+// (pl->script); finish() runs gnuplot and moves the image into place atomically.
+struct cli_plot {
+    char dir[64]; // temporary directory
+    FILE *script; // the gnuplot script being written
+    char *script_path;
+    struct cli_out image; // reserves the temporary image path beside the target
+    const char *flag;
+    size_t n_files;
+};
+// The gnuplot executable found on PATH, or NULL.
+const char *cli_gnuplot_path(void);
+int cli_plot_begin(struct cli_plot *pl, const char *out_path, const char *flag, int width,
+                   int height);
+// Opens a new data file in the plot's directory; its path goes to path (len bytes).
+FILE *cli_plot_file(struct cli_plot *pl, char *path, size_t len);
+int cli_plot_finish(struct cli_plot *pl);
+void cli_plot_abort(struct cli_plot *pl);
+// Writes s as a gnuplot single-quoted string.
+void cli_gp_quote(FILE *f, const char *s);
+
+// ---- data and models (prepare.c) ----
+
+// Loads a data SPEC (test: the test part, see dpt_data_load); errors name the flag and spec.
+// Returns 0 or an exit code.
+int cli_load_data(const char *flag, const char *spec, int test, struct dpt_dataset **out);
+
+// Renumbers the classes of a classification data set to a model's n_classes classes whose
+// original label values are labels[] (NULL: class c is label c), by label value. Only the labels
+// array changes. An error names `what` and the label the model lacks.
+int cli_map_classes(struct dpt_dataset *ds, size_t n_classes, const int32_t *labels,
+                    const char *what);
+
+// Loads --data for a model (eval, predict): checks the width, applies the model's normalisation
+// and, when need_targets, checks the task and maps the classes to the model's.
+int cli_model_data(const char *flag, const char *spec, int test, const char *model_path,
+                   const struct dpt_net *net, const struct dpt_model_info *info, bool need_targets,
+                   struct dpt_dataset **out);
+
+// Loads a model; errors name the flag.
+int cli_load_model(const char *flag, const char *path, struct dpt_net **net,
+                   struct dpt_model_info *info);
+
+// Runs the network over ds in blocks (single workspace; the BLAS may use its own threads). For
+// each block fn gets the index of its first sample, its size, its outputs (n x n_L) and, when
+// stats, its loss and accuracy against the data set's targets. A nonzero return from fn stops.
+typedef int (*cli_block_fn)(void *user, size_t i0, size_t n, const float *out,
+                            const struct dpt_block_stats *st);
+int cli_forward_blocks(const struct dpt_net *net, const struct dpt_dataset *ds, bool stats,
+                       cli_block_fn fn, void *user);
+// The class a row of outputs predicts, as the kernels count accuracy.
+size_t cli_predict_class(const float *row, size_t n_out);
+
+// The architecture flags shared by train, scale and import.
+struct cli_net_flags {
+    const char *layers, *act, *loss, *reduction;
+};
+
+// What the data (or an --init model) fixes about the network: n_in and n_out 0 when unknown.
+struct cli_net_needs {
+    size_t n_in;
+    size_t n_out;                    // classes (classification) or targets (regression)
+    int classify;                    // 1 classification, 0 regression, -1 unknown
+    const struct dpt_net_spec *base; // defaults from an --init model, or NULL
+};
+
+// Builds and checks a network spec from the flags (defaults: in,256,out; relu hidden; output
+// activation from the loss; xent for classification, squared for regression; mean). Errors
+// name the flag. Returns 0 or CLI_USAGE.
+int cli_build_spec(const struct cli_net_flags *nf, const struct cli_net_needs *needs,
+                   struct dpt_net_spec *out);
+
+// "784,256,10" / "relu,softmax" into buf.
+void cli_format_layers(const struct dpt_net_spec *spec, char *buf, size_t len);
+void cli_format_acts(const struct dpt_net_spec *spec, char *buf, size_t len);
+
+// ---- training options shared by train and scale (train_opts.c) ----
+
+struct cli_train_opts {
+    const char *data_spec;
+    const char *test_spec; // NULL: the default test set (fashion-mnist's t10k) or none
+    double val_split;
+    struct cli_net_flags net;
+    const char *schedule; // default "adam:lr=1e-3"
+    struct dpt_train_params p;
+    enum dpt_norm norm;
+    bool norm_given;
+    const char *init_path;
+    const char *save_path;
+    const char *log_path;
+    bool quiet;
+};
+
+// Copies the training flags into flags[0..) (scale: without those scale replaces or ignores)
+// and NULL-terminates; returns the count (cap must hold every flag plus the terminator).
+size_t cli_train_flags(struct cli_flag *flags, size_t cap, bool for_scale);
+// Reads the parsed flags into *o (defaults filled in); prints and returns CLI_USAGE on errors.
+int cli_train_opts_get(const struct cli_flag *flags, bool for_scale, struct cli_train_opts *o);
+
+// Everything a training run needs besides its trainer, prepared from the options.
+struct cli_train_data {
+    struct dpt_dataset *train, *val, *test; // normalised, classes matched
+    struct dpt_net_spec spec;
+    struct dpt_net *init_net;   // the --init model's network (its parameters), or NULL
+    struct dpt_model_info info; // what a saved model carries (task, norm, classes)
+    bool classify;
+};
+
+// Loads the --init model and the data (test set when want_test), splits, matches classes,
+// normalises, builds the spec. Returns 0 or an exit code (after printing).
+int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli_train_data *d);
+// A fresh network: the --init parameters, or initialised from seed.
+int cli_train_new_net(const struct cli_train_data *d, uint64_t seed, struct dpt_net **out);
+void cli_train_data_cleanup(struct cli_train_data *d);
+
+// ---- subcommands ----
 int cli_train(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+int cli_predict(int argc, char **argv);
+int cli_scale(int argc, char **argv);
+int cli_plot(int argc, char **argv);
+int cli_topo(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_import(int argc, char **argv);
+int cli_bench(int argc, char **argv); // bench.c
 
 #endif

@@ -1,0 +1,105 @@
+// `dptrain predict`: a CSV with a header and one row per sample: the predicted class (its
+// original label value) and the output of every class, or the predicted values for regression.
+// The data is transformed as in training; its labels or targets are read but not used.
+#include <string.h>
+
+#include "cli_impl.h"
+
+static const char synopsis[] = "--model MODEL --data SPEC [--part train|test] [--out FILE]\n\n"
+                               "CSV columns: class,p0,p1,... (classification: class is the\n"
+                               "original label, pK the output for class K) or y0,y1,...\n"
+                               "(regression).";
+
+struct predict {
+    FILE *f;
+    size_t n_out;
+    bool classify;
+    const int32_t *labels; // the model's class labels, or NULL for the identity
+};
+
+static int on_block(void *user, size_t i0, size_t n, const float *out,
+                    const struct dpt_block_stats *st)
+{
+    (void)i0;
+    (void)st;
+    struct predict *p = user;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = out + i * p->n_out;
+        if (p->classify) {
+            const size_t c = cli_predict_class(row, p->n_out);
+            fprintf(p->f, "%d", p->labels ? (int)p->labels[c] : (int)c);
+            if (p->n_out == 1) // one sigmoid output: P(class 1); show both classes
+                fprintf(p->f, ",%.9g,%.9g", 1.0 - (double)row[0], (double)row[0]);
+            else
+                for (size_t j = 0; j < p->n_out; j++)
+                    fprintf(p->f, ",%.9g", (double)row[j]);
+        } else {
+            for (size_t j = 0; j < p->n_out; j++)
+                fprintf(p->f, "%s%.9g", j ? "," : "", (double)row[j]);
+        }
+        fputc('\n', p->f);
+    }
+    return ferror(p->f) ? cli_error("--out: write error") : 0;
+}
+
+int cli_predict(int argc, char **argv)
+{
+    struct cli_flag flags[] = {
+        {"model", "MODEL", "the model file (required)", 0},
+        {"data", "SPEC", "the samples (required); labels or targets are ignored", 0},
+        {"part", "P", "train (default) or test: which part of SPEC (fashion-mnist: t10k)", 0},
+        {"out", "FILE", "write the CSV here, atomically (default: standard output)", 0},
+        {NULL, NULL, NULL, NULL},
+    };
+    const char *pos[1];
+    size_t n_pos = 0;
+    int rc = cli_parse("predict", synopsis, flags, argc, argv, 2, pos, 0, &n_pos);
+    if (rc < 0)
+        return CLI_OK;
+    if (rc)
+        return rc;
+    const char *model = cli_get(flags, "model"), *data = cli_get(flags, "data");
+    if (!model)
+        return cli_error("predict: --model is required");
+    if (!data)
+        return cli_error("predict: --data is required");
+    int part = 0;
+    static const char *const parts[] = {"train", "test"};
+    if (cli_get(flags, "part") && cli_choice("part", cli_get(flags, "part"), parts, 2, &part))
+        return CLI_USAGE;
+
+    struct dpt_net *net = NULL;
+    struct dpt_model_info info;
+    dpt_model_info_init(&info);
+    struct dpt_dataset *ds = NULL;
+    struct cli_out out = {0};
+    if ((rc = cli_load_model("model", model, &net, &info)))
+        goto cleanup;
+    if ((rc = cli_model_data("data", data, part, model, net, &info, false, &ds)))
+        goto cleanup;
+    // Opened only once the inputs are known good: a failed command leaves no file behind.
+    if ((rc = cli_out_open(&out, cli_get(flags, "out"), "out")))
+        goto cleanup;
+    const struct dpt_net_spec *spec = dpt_net_spec(net);
+    struct predict p = {out.f, spec->sizes[spec->n_layers], info.task == DPT_TASK_CLASSIFY,
+                        info.class_labels};
+    if (p.classify) {
+        fputs("class", p.f);
+        for (size_t j = 0; j < (p.n_out == 1 ? 2 : p.n_out); j++)
+            fprintf(p.f, ",p%zu", j);
+    } else {
+        for (size_t j = 0; j < p.n_out; j++)
+            fprintf(p.f, "%sy%zu", j ? "," : "", j);
+    }
+    fputc('\n', p.f);
+    if ((rc = cli_forward_blocks(net, ds, false, on_block, &p)))
+        goto cleanup;
+    rc = cli_out_commit(&out);
+cleanup:
+    if (out.f || out.tmp)
+        cli_out_abort(&out);
+    dpt_dataset_destroy(ds);
+    dpt_net_destroy(net);
+    dpt_model_info_cleanup(&info);
+    return rc;
+}
