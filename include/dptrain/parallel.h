@@ -214,6 +214,7 @@ struct dpt_trainer_state {
     uint64_t since_best; // epochs since it improved
     int in_epoch;        // an epoch was stopped part-way
     int has_best;        // dpt_trainer_best_params holds the best parameters
+    int finished;        // target loss or patience ended the run: fit does nothing more
 };
 
 // Copies the trainer's state. Not while a fit runs. Thread-compatible.

@@ -227,6 +227,29 @@ int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli
 int cli_train_new_net(const struct cli_train_data *d, uint64_t seed, struct dpt_net **out);
 void cli_train_data_cleanup(struct cli_train_data *d);
 
+// ---- checkpoints (checkpoint.c) ----
+
+// A checkpoint being resumed: its network (parameters) and its extras (state, configuration).
+struct cli_checkpoint {
+    struct dpt_net *net;
+    struct dpt_model_extra_out extra;
+};
+
+// Writes a checkpoint atomically: the model (net, info) plus the schedule state, the best
+// parameters of early stopping, the trainer state and the values of the flags that decide the
+// run's numbers. Returns 0 or an exit code (after printing).
+int cli_checkpoint_write(const char *path, struct dpt_net *net, struct dpt_schedule *sched,
+                         struct dpt_trainer *tr, const struct dpt_model_info *info,
+                         const struct cli_flag *flags);
+// Loads a checkpoint and merges its configuration into the parsed flags: a flag given now that
+// contradicts the checkpoint is refused naming the flag; one not given takes the stored value
+// (borrowed from *ck). Returns 0 or an exit code.
+int cli_checkpoint_load(const char *path, struct cli_flag *flags, struct cli_checkpoint *ck);
+// Restores parameters, schedule state and trainer state into a freshly built run.
+int cli_checkpoint_restore(const struct cli_checkpoint *ck, struct dpt_net *net,
+                           struct dpt_schedule *sched, struct dpt_trainer *tr);
+void cli_checkpoint_cleanup(struct cli_checkpoint *ck);
+
 // ---- subcommands ----
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);

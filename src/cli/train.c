@@ -28,11 +28,23 @@ struct run {
     bool classify;
     bool has_test;
     uint64_t last_epoch;
+    struct train_cmd *cmd; // for checkpoints written between epochs
+    bool ckpt_due;         // the seconds-based checkpoint interval has passed
+    int ckpt_rc;           // a checkpoint written from a callback failed (exit code)
 };
+
+static int write_checkpoint(struct train_cmd *c);
+
+static bool checkpoint_time_due(const struct train_cmd *c);
 
 static int on_progress(uint64_t epoch, size_t step, size_t steps, void *user)
 {
     struct run *r = user;
+    // A seconds-based checkpoint: stop after this step; fit() writes it and carries on.
+    if (checkpoint_time_due(r->cmd)) {
+        r->ckpt_due = true;
+        return 1;
+    }
     if (!r->progress || steps == 0)
         return 0;
     const double el = cli_now() - r->t_epoch;
@@ -106,6 +118,8 @@ static void json_epoch(const struct run *r, const struct dpt_epoch_stats *st)
     fflush(f);
 }
 
+static int write_checkpoint_if_due(struct train_cmd *c, uint64_t epoch);
+
 static int on_epoch(const struct dpt_epoch_stats *st, void *user)
 {
     struct run *r = user;
@@ -117,7 +131,7 @@ static int on_epoch(const struct dpt_epoch_stats *st, void *user)
         json_epoch(r, st);
     r->last_epoch = st->epoch;
     r->t_epoch = cli_now();
-    return 0;
+    return write_checkpoint_if_due(r->cmd, st->epoch);
 }
 
 // The last lines of a run: the JSON "done" event and the final test result.
@@ -161,7 +175,54 @@ struct train_cmd {
     struct dpt_schedule *sched;
     struct dpt_trainer *tr;
     struct run run;
+    const struct cli_flag *flags;
+    struct cli_checkpoint ck; // the checkpoint being resumed (--resume)
+    const char *resume_path;
+    const char *ckpt_path; // --checkpoint, or the --resume file
+    uint64_t ckpt_every;   // epochs between checkpoints (0: off)
+    double ckpt_every_s;   // seconds between checkpoints (0: off)
+    double ckpt_last;      // when the last one was written
 };
+
+static int write_checkpoint(struct train_cmd *c)
+{
+    int rc = cli_checkpoint_write(c->ckpt_path, c->net, c->sched, c->tr, &c->d.info, c->flags);
+    c->ckpt_last = cli_now();
+    return rc;
+}
+
+static bool checkpoint_time_due(const struct train_cmd *c)
+{
+    return c && c->ckpt_path && c->ckpt_every_s > 0 && cli_now() - c->ckpt_last >= c->ckpt_every_s;
+}
+
+// Between epochs (called from the epoch callback, while no worker runs): every N epochs.
+static int write_checkpoint_if_due(struct train_cmd *c, uint64_t epoch)
+{
+    if (!c || !c->ckpt_path || c->ckpt_every == 0 || epoch % c->ckpt_every != 0)
+        return 0;
+    c->run.ckpt_rc = write_checkpoint(c);
+    return c->run.ckpt_rc != 0; // a failed checkpoint stops training
+}
+
+// --checkpoint-every N (epochs) or Ns (seconds).
+static int parse_every(const char *v, struct train_cmd *c)
+{
+    size_t len = strlen(v);
+    if (len > 1 && v[len - 1] == 's') {
+        char num[64];
+        if (len - 1 >= sizeof num)
+            return cli_error("--checkpoint-every: '%s' is too long", v);
+        memcpy(num, v, len - 1);
+        num[len - 1] = '\0';
+        return cli_double("checkpoint-every", num, 1e-3, 1e9, &c->ckpt_every_s);
+    }
+    size_t n;
+    if (cli_size("checkpoint-every", v, 1, (size_t)1 << 30, &n))
+        return CLI_USAGE;
+    c->ckpt_every = n;
+    return 0;
+}
 
 // The network (fresh or from --init), the schedule, the trainer with the display callbacks, and
 // the JSON log; prints the header line.
@@ -182,6 +243,7 @@ static int build_trainer(struct train_cmd *c)
         run->human = stderr;
     }
     run->progress = !run->quiet && cli_isatty_stderr();
+    run->cmd = c;
     run->epochs = c->o.p.max_epochs;
     run->batch = c->o.p.batch;
     run->classify = c->d.classify;
@@ -193,6 +255,8 @@ static int build_trainer(struct train_cmd *c)
     p.user = run;
     if ((st = dpt_trainer_create(c->net, c->sched, &p, &c->tr)) != DPT_OK)
         return cli_fail(st, "trainer");
+    if (c->resume_path && (rc = cli_checkpoint_restore(&c->ck, c->net, c->sched, c->tr)))
+        return rc;
 
     // The log is opened last, so that a command refused for bad input leaves no file behind.
     if (c->o.log_path && !run->log && !(run->log = fopen(c->o.log_path, "w")))
@@ -227,13 +291,41 @@ static int fit(struct train_cmd *c)
     last.train_loss = last.train_acc = NAN;
     const double t0 = cli_now();
     run->t_epoch = t0;
+    c->ckpt_last = t0;
     cli_interrupt_trainer(c->tr);
-    enum dpt_status st = dpt_trainer_fit(c->tr, c->d.train, c->d.val, c->d.test, &last);
+    enum dpt_status st;
+    for (;;) {
+        st = dpt_trainer_fit(c->tr, c->d.train, c->d.val, c->d.test, &last);
+        if (st != DPT_ERR_INTERRUPTED || !run->ckpt_due || cli_interrupted())
+            break;
+        // Our own stop for a seconds-based checkpoint: write it and go on where we stopped.
+        run->ckpt_due = false;
+        int rc = write_checkpoint(c);
+        if (rc) {
+            cli_interrupt_trainer(NULL);
+            return rc;
+        }
+    }
     cli_interrupt_trainer(NULL);
     if (run->progress)
         fprintf(stderr, "\r%*s\r", 100, "");
-    if (st == DPT_ERR_INTERRUPTED && cli_interrupted())
+    if (run->ckpt_rc)
+        return run->ckpt_rc;
+    if (st == DPT_ERR_INTERRUPTED && cli_interrupted()) {
         st = DPT_OK;
+        if (c->ckpt_path) {
+            int rc = write_checkpoint(c);
+            if (rc)
+                return rc;
+            struct dpt_trainer_state ts;
+            dpt_trainer_get_state(c->tr, &ts);
+            fprintf(stderr,
+                    "dptrain: interrupted at epoch %llu, step %llu; checkpoint written to '%s'\n"
+                    "dptrain: resume with: dptrain train --resume %s\n",
+                    (unsigned long long)ts.epoch, (unsigned long long)ts.steps, c->ckpt_path,
+                    c->ckpt_path);
+        }
+    }
     if (st != DPT_OK) {
         if (run->log) {
             // The log ends with a "done" event either way; a failed run says why.
@@ -250,6 +342,9 @@ static int fit(struct train_cmd *c)
     if (c->d.test && (st = dpt_trainer_evaluate(c->tr, c->d.test, &test_loss, &test_acc)) != DPT_OK)
         return cli_fail(st, "evaluation");
     report_done(run, c->tr, &last, test_loss, test_acc, cli_now() - t0);
+    // The final checkpoint (a later --resume with more --epochs continues from here).
+    if (c->ckpt_path && !cli_interrupted())
+        return write_checkpoint(c);
     return 0;
 }
 
@@ -284,8 +379,31 @@ int cli_train(int argc, char **argv)
     struct train_cmd c;
     memset(&c, 0, sizeof c);
     dpt_model_info_init(&c.d.info);
+    dpt_model_extra_out_init(&c.ck.extra);
+    c.flags = flags;
     bool signals = false;
+    const char *v;
+    c.resume_path = cli_get(flags, "resume");
+    if (c.resume_path && cli_get(flags, "init")) {
+        rc = cli_error("--init and --resume contradict each other: a resumed run continues from "
+                       "the checkpoint's parameters");
+        goto cleanup;
+    }
+    // Resuming: the checkpoint's configuration fills in (and must agree with) the flags.
+    if (c.resume_path && (rc = cli_checkpoint_load(c.resume_path, flags, &c.ck)))
+        goto cleanup;
+    c.ckpt_path = cli_get(flags, "checkpoint") ? cli_get(flags, "checkpoint") : c.resume_path;
+    if ((v = cli_get(flags, "checkpoint-every"))) {
+        if (!c.ckpt_path) {
+            rc = cli_error("--checkpoint-every needs --checkpoint PATH");
+            goto cleanup;
+        }
+        if ((rc = parse_every(v, &c)))
+            goto cleanup;
+    }
     if ((rc = cli_train_opts_get(flags, false, &c.o)))
+        goto cleanup;
+    if (c.ckpt_path && (rc = cli_check_output("checkpoint", c.ckpt_path)))
         goto cleanup;
     // Output paths are checked before the (possibly long) loading and training.
     if (c.o.save_path && (rc = cli_check_output("save", c.o.save_path)))
@@ -304,8 +422,9 @@ int cli_train(int argc, char **argv)
     if (c.o.save_path && (rc = save_model(&c, argc, argv)))
         goto cleanup;
     if (cli_interrupted()) {
-        cli_warn("interrupted after epoch %llu%s", (unsigned long long)c.run.last_epoch,
-                 c.o.save_path ? "; the model was saved" : "");
+        if (!c.ckpt_path)
+            cli_warn("interrupted after epoch %llu%s", (unsigned long long)c.run.last_epoch,
+                     c.o.save_path ? "; the model was saved" : "");
         rc = CLI_INTERRUPTED;
     }
 cleanup:
@@ -317,5 +436,6 @@ cleanup:
     dpt_schedule_destroy(c.sched);
     dpt_net_destroy(c.net);
     cli_train_data_cleanup(&c.d);
+    cli_checkpoint_cleanup(&c.ck);
     return rc;
 }

@@ -934,7 +934,7 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
 {
     enum dpt_status s = DPT_OK;
     struct dpt_epoch_stats st;
-    int finished = 1; // ended by a stopping rule (not interrupted, not failed)
+    int failed = 0; // interrupted or failed: the best parameters are not restored
     if (!tr || !train)
         return dpt_error(DPT_ERR_INVALID, "fit: trainer or data set is NULL");
     if (tr->p.patience > 0 && !val)
@@ -947,19 +947,18 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
     tr->fit_start = now_s();
     tr->fit_running = 1;
     memset(&st, 0, sizeof st);
-    while (tr->in_epoch || tr->epoch < tr->p.max_epochs) {
+    while (!tr->finished && (tr->in_epoch || tr->epoch < tr->p.max_epochs)) {
         s = dpt_trainer_epoch(tr, train, val, test, &st);
         if (s != DPT_OK) {
-            finished = 0;
+            failed = 1;
             break;
         }
         if (st.partial) {
             if (tr->stop_requested) {
                 s = dpt_error(DPT_ERR_INTERRUPTED,
-                              "training stopped at epoch %llu, step %zu of "
-                              "%zu",
+                              "training stopped at epoch %llu, step %zu of %zu",
                               (unsigned long long)tr->epoch, tr->next_batch, tr->n_batches);
-                finished = 0;
+                failed = 1;
             }
             break; // the time limit ends training with the epoch open
         }
@@ -973,23 +972,25 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
                 tr->since_best++;
             }
         }
+        // The stopping rules are decided before the callback, so a checkpoint written from it
+        // records whether the run is over.
+        tr->finished = st.train_loss <= tr->p.target_loss ||
+                       (tr->p.patience > 0 && tr->since_best >= tr->p.patience);
         if (tr->p.on_epoch && tr->p.on_epoch(&st, tr->p.user) != 0)
+            break;
+        if (tr->finished)
             break;
         if (tr->stop_now) { // a stop on the epoch's last step
             if (tr->stop_requested) {
                 s = dpt_error(DPT_ERR_INTERRUPTED, "training stopped after epoch %llu",
                               (unsigned long long)tr->epoch);
-                finished = 0;
+                failed = 1;
             }
             break;
         }
-        if (st.train_loss <= tr->p.target_loss)
-            break;
-        if (tr->p.patience > 0 && tr->since_best >= tr->p.patience)
-            break;
     }
     tr->fit_running = 0;
-    if (finished && tr->has_best)
+    if (!failed && tr->has_best)
         memcpy(dpt_net_params(tr->net), tr->best, tr->n_params * sizeof(float));
     if (last)
         *last = st;
@@ -1016,6 +1017,7 @@ void dpt_trainer_get_state(const struct dpt_trainer *tr, struct dpt_trainer_stat
     st->best_val = tr->best_val;
     st->since_best = tr->since_best;
     st->has_best = tr->has_best;
+    st->finished = tr->finished;
 }
 
 enum dpt_status dpt_trainer_set_state(struct dpt_trainer *tr, const struct dpt_trainer_state *st)
@@ -1046,6 +1048,7 @@ enum dpt_status dpt_trainer_set_state(struct dpt_trainer *tr, const struct dpt_t
     tr->best_val = st->best_val;
     tr->since_best = (size_t)st->since_best;
     tr->has_best = st->has_best != 0;
+    tr->finished = st->finished != 0;
     return DPT_OK;
 }
 

@@ -1,0 +1,141 @@
+// Checkpoints and resume through the command: a run stopped at an epoch end, mid-epoch by its time
+// limit, or by SIGINT, then resumed, ends with bitwise the parameters of an uninterrupted run;
+// contradicting flags are refused naming the flag; a model file is not a checkpoint.
+#include "cli_test.h"
+
+// The trained parameters of a model file (malloc'd), for bitwise comparison.
+static float *params_of(const char *path, size_t *n)
+{
+    struct dpt_net *net = NULL;
+    cr_assert_eq(dpt_model_load(path, &net, NULL), DPT_OK, "%s: %s", path, dpt_last_error());
+    *n = dpt_net_n_params(net);
+    float *p = malloc(*n * sizeof(float));
+    memcpy(p, dpt_net_params(net), *n * sizeof(float));
+    dpt_net_destroy(net);
+    return p;
+}
+
+static void expect_same_params(const char *a, const char *b)
+{
+    size_t na, nb;
+    float *pa = params_of(a, &na), *pb = params_of(b, &nb);
+    cr_assert_eq(na, nb);
+    cr_expect_eq(memcmp(pa, pb, na * sizeof(float)), 0, "%s and %s differ", a, b);
+    free(pa);
+    free(pb);
+}
+
+#define RUN_FLAGS                                                                                  \
+    "--data", "synth:spirals,n=3000,seed=2", "--layers", "2,32,32,2", "--batch", "16",             \
+        "--schedule", "cosine(adam:lr=0.01),t=2000", "--threads", "2", "--seed", "5", "--quiet"
+
+Test(cli, resume_at_an_epoch_end_is_bitwise_identical, CLI_FIXTURE)
+{
+    struct cli_result r =
+        expect_ok(run("train", RUN_FLAGS, "--epochs", "4", "--save", P("ref.st"), NULL));
+    result_free(&r);
+    // Two epochs with a checkpoint every epoch, then two more from the checkpoint.
+    r = expect_ok(run("train", RUN_FLAGS, "--epochs", "2", "--checkpoint", P("ck.st"),
+                      "--checkpoint-every", "1", NULL));
+    result_free(&r);
+    r = expect_ok(
+        run("train", "--resume", P("ck.st"), "--epochs", "4", "--save", P("res.st"), NULL));
+    result_free(&r);
+    expect_same_params(P("ref.st"), P("res.st"));
+}
+
+Test(cli, resume_mid_epoch_after_a_time_limit_is_bitwise_identical, CLI_FIXTURE)
+{
+    struct cli_result r =
+        expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=60000,seed=2", "--epochs", "2",
+                      "--save", P("ref.st"), NULL));
+    result_free(&r);
+    // The time limit stops in the middle of the first epoch (60000 samples take far longer than
+    // 0.2 s); the final checkpoint records the open epoch.
+    r = expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=60000,seed=2", "--epochs", "2",
+                      "--max-seconds", "0.2", "--checkpoint", P("ck.st"), NULL));
+    result_free(&r);
+    struct dpt_net *net = NULL;
+    struct dpt_model_extra_out x;
+    cr_assert_eq(dpt_model_load_ex(P("ck.st"), &net, NULL, &x), DPT_OK);
+    cr_expect_str_eq(dpt_model_extra_meta(&x, "ckpt.in_epoch"), "1");
+    dpt_model_extra_out_cleanup(&x);
+    dpt_net_destroy(net);
+    r = expect_ok(run("train", "--resume", P("ck.st"), "--save", P("res.st"), NULL));
+    result_free(&r);
+    expect_same_params(P("ref.st"), P("res.st"));
+}
+
+Test(cli, sigint_writes_a_checkpoint_and_resume_finishes_the_run, CLI_FIXTURE)
+{
+    struct cli_result r =
+        expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=20000,seed=2", "--epochs", "3",
+                      "--save", P("ref.st"), NULL));
+    result_free(&r);
+    const char *args[] = {"train",
+                          RUN_FLAGS,
+                          "--data",
+                          "synth:spirals,n=20000,seed=2",
+                          "--epochs",
+                          "3",
+                          "--checkpoint",
+                          P("ck.st"),
+                          "--log-json",
+                          P("l.jsonl"),
+                          NULL};
+    pid_t pid = cli_start(args, NULL, NULL, P("out"), P("err"));
+    bool started = false;
+    for (int i = 0; i < 6000 && !started; i++) {
+        char *log = read_text(P("l.jsonl"));
+        started = log && strstr(log, "\"event\":\"epoch\"");
+        free(log);
+        if (!started)
+            sleep_ms(5);
+    }
+    cr_assert(started, "training did not start");
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    const int code = cli_wait(pid);
+    char *err = read_text(P("err"));
+    cr_expect_eq(code, 130, "exit %d: %s", code, err);
+    cr_expect(strstr(err, "resume with: dptrain train --resume"), "%s", err);
+    free(err);
+    cr_expect_eq(count_prefixed(tdir, "ck.st.tmp"), 0u, "a temporary file was left");
+    r = expect_ok(run("train", "--resume", P("ck.st"), "--save", P("res.st"), NULL));
+    result_free(&r);
+    expect_same_params(P("ref.st"), P("res.st"));
+}
+
+Test(cli, seconds_checkpoints_do_not_change_the_result, CLI_FIXTURE)
+{
+    struct cli_result r =
+        expect_ok(run("train", RUN_FLAGS, "--epochs", "3", "--save", P("ref.st"), NULL));
+    result_free(&r);
+    // A checkpoint after (almost) every progress report: many stops and restarts in-process.
+    r = expect_ok(run("train", RUN_FLAGS, "--epochs", "3", "--save", P("b.st"), "--checkpoint",
+                      P("ck.st"), "--checkpoint-every", "0.001s", NULL));
+    result_free(&r);
+    expect_same_params(P("ref.st"), P("b.st"));
+}
+
+Test(cli, resume_refuses_contradicting_flags_and_plain_models, CLI_FIXTURE)
+{
+    struct cli_result r = expect_ok(run("train", RUN_FLAGS, "--epochs", "1", "--checkpoint",
+                                        P("ck.st"), "--save", P("m.st"), NULL));
+    result_free(&r);
+    expect_usage_error(run("train", "--resume", P("ck.st"), "--batch", "8", NULL), "--batch 8",
+                       "contradicts");
+    expect_usage_error(run("train", "--resume", P("ck.st"), "--schedule", "sgd", NULL),
+                       "--schedule", "contradicts");
+    expect_usage_error(run("train", "--resume", P("ck.st"), "--threads", "1", NULL), "--threads",
+                       NULL);
+    expect_usage_error(run("train", "--resume", P("ck.st"), "--reproducible", NULL),
+                       "--reproducible", NULL);
+    expect_usage_error(run("train", "--resume", P("ck.st"), "--init", P("m.st"), NULL), "--init",
+                       "--resume");
+    expect_usage_error(run("train", "--resume", P("m.st"), NULL), "not a checkpoint", NULL);
+    expect_usage_error(run("train", RUN_FLAGS, "--checkpoint-every", "2", NULL),
+                       "--checkpoint-every", NULL);
+    expect_usage_error(
+        run("train", RUN_FLAGS, "--checkpoint", P("c2.st"), "--checkpoint-every", "x", NULL),
+        "checkpoint-every", NULL);
+}
