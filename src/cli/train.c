@@ -8,6 +8,9 @@
 
 #include "cli_impl.h"
 #include "core/error_impl.h"
+#ifdef DPT_HAVE_MPI
+#include "dptrain/mpi.h"
+#endif
 
 static const char synopsis[] = "--data SPEC [options]\n\n"
                                "Trains a network; every other flag has a default, so\n"
@@ -176,6 +179,8 @@ struct train_cmd {
     struct dpt_trainer *tr;
     struct run run;
     const struct cli_flag *flags;
+    struct dpt_comm *comm;    // several processes (mpirun), or NULL
+    int rank;                 // 0 prints, logs, saves and writes checkpoints
     struct cli_checkpoint ck; // the checkpoint being resumed (--resume)
     const char *resume_path;
     const char *ckpt_path; // --checkpoint, or the --resume file
@@ -186,14 +191,19 @@ struct train_cmd {
 
 static int write_checkpoint(struct train_cmd *c)
 {
-    int rc = cli_checkpoint_write(c->ckpt_path, c->net, c->sched, c->tr, &c->d.info, c->flags);
+    int rc = 0;
+    if (c->rank == 0) // every rank holds the same state; one writes it
+        rc = cli_checkpoint_write(c->ckpt_path, c->net, c->sched, c->tr, &c->d.info, c->flags);
     c->ckpt_last = cli_now();
     return rc;
 }
 
+// Rank 0's clock decides; the trainer makes its stop global, and every rank then takes the
+// checkpoint stop in fit().
 static bool checkpoint_time_due(const struct train_cmd *c)
 {
-    return c && c->ckpt_path && c->ckpt_every_s > 0 && cli_now() - c->ckpt_last >= c->ckpt_every_s;
+    return c && c->rank == 0 && c->ckpt_path && c->ckpt_every_s > 0 &&
+           cli_now() - c->ckpt_last >= c->ckpt_every_s;
 }
 
 // Between epochs (called from the epoch callback, while no worker runs): every N epochs.
@@ -296,7 +306,9 @@ static int fit(struct train_cmd *c)
     enum dpt_status st;
     for (;;) {
         st = dpt_trainer_fit(c->tr, c->d.train, c->d.val, c->d.test, &last);
-        if (st != DPT_ERR_INTERRUPTED || !run->ckpt_due || cli_interrupted())
+        // A stop nobody signalled is a seconds-based checkpoint (on other ranks too: the stop
+        // flag is shared across processes).
+        if (st != DPT_ERR_INTERRUPTED || cli_interrupted() || !c->ckpt_path || c->ckpt_every_s <= 0)
             break;
         // Our own stop for a seconds-based checkpoint: write it and go on where we stopped.
         run->ckpt_due = false;
@@ -319,7 +331,9 @@ static int fit(struct train_cmd *c)
                 return rc;
             struct dpt_trainer_state ts;
             dpt_trainer_get_state(c->tr, &ts);
-            fprintf(stderr,
+            if (c->rank == 0)
+                fprintf(
+                    stderr,
                     "dptrain: interrupted at epoch %llu, step %llu; checkpoint written to '%s'\n"
                     "dptrain: resume with: dptrain train --resume %s\n",
                     (unsigned long long)ts.epoch, (unsigned long long)ts.steps, c->ckpt_path,
@@ -341,7 +355,8 @@ static int fit(struct train_cmd *c)
     double test_loss = NAN, test_acc = NAN;
     if (c->d.test && (st = dpt_trainer_evaluate(c->tr, c->d.test, &test_loss, &test_acc)) != DPT_OK)
         return cli_fail(st, "evaluation");
-    report_done(run, c->tr, &last, test_loss, test_acc, cli_now() - t0);
+    if (c->rank == 0)
+        report_done(run, c->tr, &last, test_loss, test_acc, cli_now() - t0);
     // The final checkpoint (a later --resume with more --epochs continues from here).
     if (c->ckpt_path && !cli_interrupted())
         return write_checkpoint(c);
@@ -403,7 +418,26 @@ int cli_train(int argc, char **argv)
     }
     if ((rc = cli_train_opts_get(flags, false, &c.o)))
         goto cleanup;
-    if (c.ckpt_path && (rc = cli_check_output("checkpoint", c.ckpt_path)))
+#ifdef DPT_HAVE_MPI
+    // Under mpirun: one model trained by every rank; rank 0 alone prints, logs and saves.
+    if (dpt_mpi_launched()) {
+        enum dpt_status st = dpt_mpi_init(&argc, &argv);
+        if (st == DPT_OK)
+            st = dpt_mpi_comm_create(&c.comm);
+        if (st != DPT_OK) {
+            rc = cli_fail(st, "MPI");
+            goto cleanup;
+        }
+        c.rank = c.comm->rank;
+        c.o.p.comm = c.comm;
+        if (c.rank != 0) {
+            c.o.quiet = true;
+            c.o.save_path = NULL;
+            c.o.log_path = NULL;
+        }
+    }
+#endif
+    if (c.ckpt_path && c.rank == 0 && (rc = cli_check_output("checkpoint", c.ckpt_path)))
         goto cleanup;
     // Output paths are checked before the (possibly long) loading and training.
     if (c.o.save_path && (rc = cli_check_output("save", c.o.save_path)))
@@ -411,9 +445,15 @@ int cli_train(int argc, char **argv)
     if (c.o.log_path && strcmp(c.o.log_path, "-") != 0 &&
         (rc = cli_check_output("log-json", c.o.log_path)))
         goto cleanup;
-    if ((rc = cli_train_prepare(&c.o, true, &c.d)))
-        goto cleanup;
-    if ((rc = build_trainer(&c)))
+    rc = cli_train_prepare(&c.o, true, &c.d);
+    if (!rc)
+        rc = build_trainer(&c);
+#ifdef DPT_HAVE_MPI
+    // Every rank stops together when one failed (else the others would wait in a collective).
+    if (c.comm && dpt_mpi_all_ok(c.comm, rc ? DPT_ERR_INVALID : DPT_OK) != DPT_OK && !rc)
+        rc = cli_fail(DPT_ERR_INVALID, "MPI");
+#endif
+    if (rc)
         goto cleanup;
     cli_interrupt_begin();
     signals = true;
@@ -437,5 +477,11 @@ cleanup:
     dpt_net_destroy(c.net);
     cli_train_data_cleanup(&c.d);
     cli_checkpoint_cleanup(&c.ck);
+#ifdef DPT_HAVE_MPI
+    if (c.comm) {
+        dpt_mpi_comm_destroy(c.comm);
+        dpt_mpi_finalize();
+    }
+#endif
     return rc;
 }
