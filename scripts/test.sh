@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (scripts/setup.sh), then builds and tests dptrain in
-# three configurations (CMakePresets.json), stopping at the first failure:
-#   release  optimised, -Werror; every criterion suite plus the packaging tests
-#            (install_consumer, readme_quickstart)
-#   asan     AddressSanitizer + UndefinedBehaviorSanitizer; the criterion suites again, with leak
-#            detection (abort_on_error=1 makes a leak in a criterion worker fail its test)
+# four configurations (CMakePresets.json), stopping at the first failure:
+#   release  optimised, -Werror; every criterion suite (allocation-failure walks included), the
+#            packaging tests (install_consumer, readme_quickstart), valgrind_train (memcheck of
+#            a 2-thread training) and the fuzz corpus replayed (fuzz_replay_*)
+#   asan     AddressSanitizer + UndefinedBehaviorSanitizer; the criterion suites, stress programs
+#            and corpus replay again, with leak detection (a sanitizer report in a criterion
+#            suite's output fails it: tests/CMakeLists.txt)
 #   tsan     ThreadSanitizer; the plain stress_* programs (criterion cannot run under TSan)
+#   fuzz     clang + libFuzzer; each tests/fuzz harness fuzzed for 60 s from the committed corpus
+#            (two at a time: about 3 minutes)
+# docs/reliability.md describes each.
 #
-#   scripts/test.sh              # all three
+#   scripts/test.sh              # all four
 #   scripts/test.sh asan tsan    # only these presets, in this order
 # Prints a one-line summary at the end; exits non-zero when anything failed.
 set -euo pipefail
@@ -15,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 presets=("$@")
 if ((${#presets[@]} == 0)); then
-    presets=(release asan tsan)
+    presets=(release asan tsan fuzz)
 fi
 
 start=$SECONDS

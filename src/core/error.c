@@ -1,5 +1,7 @@
-// Status names, the per-thread error message, aligned allocation and the internal assert.
+// Status names, the per-thread error message, the allocation wrappers (with their test hooks:
+// injected failures, a count of live allocations) and the internal assert.
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +72,64 @@ void dpt_assert_fail(const char *expr, const char *file, int line)
     abort();
 }
 
+// ---- allocation ----
+
+// Countdown to an injected failure: the allocation that finds it at 0 fails; negative means
+// disarmed (the normal state, one relaxed load per allocation). Relaxed order suffices: the
+// fetch_sub itself is atomic, so exactly one allocation takes the counter from 0 to -1, whatever
+// thread it runs on, and no other memory is published through it.
+static _Atomic long fail_countdown = -1;
+// Set when the armed failure happened; read by the test after the call under test returned.
+static _Atomic int fail_fired;
+// Live allocations through the wrappers (tests only; a relaxed counter on a rare path).
+static _Atomic long outstanding;
+
+void dpt_alloc_fail_after(long n)
+{
+    atomic_store_explicit(&fail_fired, 0, memory_order_relaxed);
+    atomic_store_explicit(&fail_countdown, n < 0 ? -1 : n, memory_order_relaxed);
+}
+
+int dpt_alloc_fail_fired(void)
+{
+    return atomic_load_explicit(&fail_fired, memory_order_relaxed);
+}
+
+long dpt_alloc_outstanding(void)
+{
+    return atomic_load_explicit(&outstanding, memory_order_relaxed);
+}
+
+// Nonzero when this allocation is the injected failure.
+static int inject_failure(void)
+{
+    if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) < 0)
+        return 0;
+    // Several threads may race past the check above; the decrement decides which one fails.
+    // Counters that go further below -1 are harmless: any negative value means disarmed.
+    if (atomic_fetch_sub_explicit(&fail_countdown, 1, memory_order_relaxed) != 0)
+        return 0;
+    atomic_store_explicit(&fail_fired, 1, memory_order_relaxed);
+    return 1;
+}
+
+static void *counted(void *p)
+{
+    if (p)
+        atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed);
+    return p;
+}
+
+static void uncount(void *p)
+{
+    if (p)
+        atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+}
+
 void *dpt_alloc_aligned(size_t bytes)
 {
     size_t rounded;
-    if (dpt_add_overflow(bytes, 63, &rounded))
+    if (dpt_add_overflow(bytes, 63, &rounded) || inject_failure())
         return NULL;
     rounded &= ~(size_t)63;
     if (rounded == 0)
@@ -81,30 +137,41 @@ void *dpt_alloc_aligned(size_t bytes)
     void *p = aligned_alloc(64, rounded);
     if (p)
         memset(p, 0, rounded);
-    return p;
+    return counted(p);
 }
 
 void dpt_free_aligned(void *p)
 {
+    uncount(p);
     free(p);
 }
 
 void *dpt_malloc(size_t bytes)
 {
-    return malloc(bytes ? bytes : 1);
+    if (inject_failure())
+        return NULL;
+    return counted(malloc(bytes ? bytes : 1));
 }
 
 void *dpt_calloc(size_t n, size_t size)
 {
-    return calloc(n ? n : 1, size ? size : 1);
+    if (inject_failure())
+        return NULL;
+    return counted(calloc(n ? n : 1, size ? size : 1));
 }
 
 void *dpt_realloc(void *p, size_t bytes)
 {
-    return realloc(p, bytes ? bytes : 1);
+    if (inject_failure())
+        return NULL; // like a failed realloc: p stays valid and owned by the caller
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (q && !p)
+        counted(q);
+    return q;
 }
 
 void dpt_free(void *p)
 {
+    uncount(p);
     free(p);
 }

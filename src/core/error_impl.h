@@ -44,6 +44,23 @@ void *dpt_calloc(size_t n, size_t size);
 void *dpt_realloc(void *p, size_t bytes);
 void dpt_free(void *p);
 
+// ---- allocation test hooks (tests only; not part of the public API) ----
+
+// Makes the n-th allocation from now through the wrappers above fail (n = 0: the next one), once;
+// a negative n disarms. Every wrapper call counts, from any thread (an atomic countdown), so a
+// test can walk k = 0, 1, 2, ... through every allocation of a creation function.
+void dpt_alloc_fail_after(long n);
+
+// Nonzero when the failure armed by the last dpt_alloc_fail_after has happened (then the hook is
+// disarmed). Lets a test tell "creation succeeded because it made fewer than k allocations" from
+// "creation tolerated the failure".
+int dpt_alloc_fail_fired(void);
+
+// Allocations made through the wrappers and not yet freed, counted from any thread. Tests compare
+// it before and after a call to find leaks in builds without a leak checker. Only meaningful
+// when every pointer given to dpt_free / dpt_free_aligned came from these wrappers.
+long dpt_alloc_outstanding(void);
+
 // Number of floats rounded up to a whole 64-byte cache line.
 static inline size_t dpt_round_floats(size_t n)
 {

@@ -135,8 +135,9 @@ static enum dpt_status csv_row(struct csv *c, char *line, size_t line_no, size_t
     return DPT_OK;
 }
 
-// Fixes the label column and creates the data set once the column count is known.
-static enum dpt_status csv_setup(struct csv *c, size_t cap, size_t line_no)
+// Fixes the label column and creates the data set once the column count is known. `lines` bounds
+// the rows by line count, `rest` is the number of bytes from the first data row to the end.
+static enum dpt_status csv_setup(struct csv *c, size_t lines, size_t rest, size_t line_no)
 {
     if (c->ncols < 2)
         return dpt_error(DPT_ERR_FORMAT,
@@ -151,7 +152,13 @@ static enum dpt_status csv_setup(struct csv *c, size_t cap, size_t line_no)
     } else {
         c->label_col = c->opt->label_col;
     }
-    return dpt_dataset_create(c->opt->task, cap, c->ncols - 1, 1, &c->ds);
+    // Every row that parses has ncols non-empty cells and ncols - 1 commas, and a newline before
+    // the next row: row r is only reached after r rows of at least 2 * ncols bytes each, so
+    // r <= (rest - 1) / (2 * ncols). Counting lines alone would let blank lines multiply a wide
+    // first row: 70 KB of text (10000 columns, then 50000 empty lines) asked for 2 GB.
+    size_t by_bytes = (rest - 1) / (2 * c->ncols) + 1;
+    return dpt_dataset_create(c->opt->task, lines < by_bytes ? lines : by_bytes, c->ncols - 1, 1,
+                              &c->ds);
 }
 
 enum dpt_status dpt_data_load_csv(const char *path, const struct dpt_text_options *opt,
@@ -176,10 +183,11 @@ enum dpt_status dpt_data_load_csv(const char *path, const struct dpt_text_option
     char *p = buf, *end = buf + len;
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
-    // Upper bound on the rows, so the data set is allocated once and filled in place.
-    size_t cap = 1;
+    // Upper bound on the rows, so the data set is allocated once and filled in place (csv_setup
+    // tightens it by the bytes a row needs).
+    size_t lines = 1;
     for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
-        cap++;
+        lines++;
 
     size_t line_no = 0, header_line = 0, rows = 0;
     while (p < end) {
@@ -205,10 +213,11 @@ enum dpt_status dpt_data_load_csv(const char *path, const struct dpt_text_option
             }
         }
         if (!c.ds) {
-            st = csv_setup(&c, cap, line_no);
+            st = csv_setup(&c, lines, (size_t)(end - line), line_no);
             if (st != DPT_OK)
                 goto cleanup;
         }
+        DPT_ASSERT(rows < c.ds->cap); // the bounds of csv_setup hold for every row reached
         st = csv_row(&c, line, line_no, rows);
         if (st != DPT_OK)
             goto cleanup;

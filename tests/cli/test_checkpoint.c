@@ -46,14 +46,16 @@ Test(cli, resume_at_an_epoch_end_is_bitwise_identical, CLI_FIXTURE)
 
 Test(cli, resume_mid_epoch_after_a_time_limit_is_bitwise_identical, CLI_FIXTURE)
 {
+    // A wide network: one epoch takes ~0.15 s here (8 GFLOP), far beyond the 0.02 s time limit.
     struct cli_result r =
-        expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=60000,seed=2", "--epochs", "2",
-                      "--save", P("ref.st"), NULL));
+        expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=20000,seed=2", "--layers",
+                      "2,256,256,2", "--epochs", "2", "--save", P("ref.st"), NULL));
     result_free(&r);
-    // The time limit stops in the middle of the first epoch (60000 samples take far longer than
-    // 0.2 s); the final checkpoint records the open epoch.
-    r = expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=60000,seed=2", "--epochs", "2",
-                      "--max-seconds", "0.2", "--checkpoint", P("ck.st"), NULL));
+    // The time limit stops in the middle of the first epoch; the final checkpoint records the
+    // open epoch.
+    r = expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=20000,seed=2", "--layers",
+                      "2,256,256,2", "--epochs", "2", "--max-seconds", "0.02", "--checkpoint",
+                      P("ck.st"), NULL));
     result_free(&r);
     struct dpt_net *net = NULL;
     struct dpt_model_extra_out x;
@@ -68,16 +70,20 @@ Test(cli, resume_mid_epoch_after_a_time_limit_is_bitwise_identical, CLI_FIXTURE)
 
 Test(cli, sigint_writes_a_checkpoint_and_resume_finishes_the_run, CLI_FIXTURE)
 {
+    // A wide network (one epoch ~1 s), so the signal after the first epoch line lands in the
+    // second epoch.
     struct cli_result r =
-        expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=20000,seed=2", "--epochs", "3",
-                      "--save", P("ref.st"), NULL));
+        expect_ok(run("train", RUN_FLAGS, "--data", "synth:spirals,n=20000,seed=2", "--layers",
+                      "2,256,256,2", "--epochs", "2", "--save", P("ref.st"), NULL));
     result_free(&r);
     const char *args[] = {"train",
                           RUN_FLAGS,
                           "--data",
                           "synth:spirals,n=20000,seed=2",
+                          "--layers",
+                          "2,256,256,2",
                           "--epochs",
-                          "3",
+                          "2",
                           "--checkpoint",
                           P("ck.st"),
                           "--log-json",
@@ -96,7 +102,7 @@ Test(cli, sigint_writes_a_checkpoint_and_resume_finishes_the_run, CLI_FIXTURE)
     cr_assert_eq(kill(pid, SIGINT), 0);
     const int code = cli_wait(pid);
     char *err = read_text(P("err"));
-    cr_expect_eq(code, 130, "exit %d: %s", code, err);
+    cr_assert_eq(code, 130, "exit %d: %s", code, err);
     cr_expect(strstr(err, "resume with: dptrain train --resume"), "%s", err);
     free(err);
     cr_expect_eq(count_prefixed(tdir, "ck.st.tmp"), 0u, "a temporary file was left");

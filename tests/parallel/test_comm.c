@@ -174,7 +174,7 @@ static float *run(struct dpt_dataset *ds, int R, size_t T, int repro, size_t *np
     return rr[0].out;
 }
 
-Test(comm, reproducible_mode_is_bitwise_identical_for_any_ranks_x_threads, .timeout = 300)
+Test(comm, reproducible_mode_is_bitwise_identical_for_any_ranks_x_threads)
 {
     struct dpt_dataset *ds;
     cr_assert_eq(dpt_synth("blobs", 310, 3, 3, &ds), DPT_OK);
@@ -197,7 +197,7 @@ Test(comm, reproducible_mode_is_bitwise_identical_for_any_ranks_x_threads, .time
 // Normal mode: ranks agree bitwise with each other; with a single process the parameters agree
 // within rounding (a different summation order: 1e-4 of the norm after ~50 steps, as in
 // test_trainer.c).
-Test(comm, normal_mode_matches_one_process_within_rounding, .timeout = 300)
+Test(comm, normal_mode_matches_one_process_within_rounding)
 {
     struct dpt_dataset *ds;
     cr_assert_eq(dpt_synth("blobs", 310, 3, 3, &ds), DPT_OK);

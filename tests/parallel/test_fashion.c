@@ -44,7 +44,7 @@ static double train_and_test(const size_t *sizes, size_t n_layers, const char *s
 
 // Workload S: 784-128-10, ReLU, softmax + cross-entropy, batch 32, plain SGD rate 0.05, mean
 // reduction, 1 epoch.
-Test(fashion, workload_s_one_epoch_reaches_80_percent, .timeout = 900)
+Test(fashion, workload_s_one_epoch_reaches_80_percent)
 {
     const size_t sizes[] = {784, 128, 10};
     const double acc = train_and_test(sizes, 2, "fixed:lr=0.05", 32, 1);
@@ -52,7 +52,7 @@ Test(fashion, workload_s_one_epoch_reaches_80_percent, .timeout = 900)
 }
 
 // 784-256-10 with Adam (rate 1e-3, batch 64), 5 epochs.
-Test(fashion, adam_five_epochs_reaches_87_percent, .timeout = 1800)
+Test(fashion, adam_five_epochs_reaches_87_percent)
 {
     const size_t sizes[] = {784, 256, 10};
     const double acc = train_and_test(sizes, 2, "adam:lr=1e-3", 64, 5);

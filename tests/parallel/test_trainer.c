@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error_impl.h"
 #include "dptrain/dptrain.h"
 
 static const size_t thread_counts[] = {1, 2, 3, 4, 7}; // 7 > the 2 cores of the CI machine
@@ -145,17 +146,17 @@ static void learns_everywhere(const struct setup *s, size_t epochs, size_t agree
     dpt_dataset_destroy(ds);
 }
 
-Test(trainer, xor_reaches_100_percent_at_every_thread_count, .timeout = 600)
+Test(trainer, xor_reaches_100_percent_at_every_thread_count)
 {
     learns_everywhere(&xor_setup, 100, 2, 1.0);
 }
 
-Test(trainer, spirals_reach_100_percent_at_every_thread_count, .timeout = 600)
+Test(trainer, spirals_reach_100_percent_at_every_thread_count)
 {
     learns_everywhere(&spirals_setup, 60, 2, 1.0);
 }
 
-Test(trainer, fashion_subset_learns_at_every_thread_count, .timeout = 600)
+Test(trainer, fashion_subset_learns_at_every_thread_count)
 {
     learns_everywhere(&fashion_setup, 5, 1, 0.75);
 }
@@ -187,17 +188,17 @@ static void reproducible_everywhere(const struct setup *s, size_t epochs)
     dpt_dataset_destroy(ds);
 }
 
-Test(trainer, reproducible_mode_is_bitwise_identical_xor, .timeout = 600)
+Test(trainer, reproducible_mode_is_bitwise_identical_xor)
 {
     reproducible_everywhere(&xor_setup, 5);
 }
 
-Test(trainer, reproducible_mode_is_bitwise_identical_spirals, .timeout = 600)
+Test(trainer, reproducible_mode_is_bitwise_identical_spirals)
 {
     reproducible_everywhere(&spirals_setup, 5);
 }
 
-Test(trainer, reproducible_mode_is_bitwise_identical_fashion, .timeout = 600)
+Test(trainer, reproducible_mode_is_bitwise_identical_fashion)
 {
     reproducible_everywhere(&fashion_setup, 1);
 }
@@ -237,7 +238,7 @@ Test(trainer, same_seed_same_threads_is_bitwise_identical_and_seeds_differ)
 
 // Batches smaller than T (empty shards), not divisible by T, and of size 1: the result agrees
 // with T = 1 (same tolerance argument as above) and reproducible mode stays bitwise identical.
-Test(trainer, shard_edge_cases, .timeout = 600)
+Test(trainer, shard_edge_cases)
 {
     struct dpt_dataset *ds = load("synth:blobs,n=203,classes=3,seed=2");
     const size_t batches[] = {3, 10, 1};
@@ -468,5 +469,34 @@ Test(trainer, timing_breakdown_is_reported)
     dpt_trainer_destroy(tr);
     dpt_schedule_destroy(sched);
     dpt_net_destroy(net);
+    dpt_dataset_destroy(ds);
+}
+
+// No allocation inside the step loop: after a first epoch (which sizes the permutation), a whole
+// epoch at T = 1, 2 and 3 makes no allocation through the library's allocator (a failure armed
+// for the very next allocation never fires).
+Test(trainer, epochs_allocate_nothing_after_the_first)
+{
+    struct dpt_dataset *ds = load("synth:blobs,n=500,classes=3,seed=2");
+    for (size_t T = 1; T <= 3; T++) {
+        struct setup s = {"", {2, 16, 3}, 2, DPT_ACT_RELU, "", 8};
+        struct dpt_net *net = make_net(&s, 1);
+        struct dpt_schedule *sched;
+        dpt_schedule_parse("clip(adam:lr=0.01),max_norm=1", &sched);
+        struct dpt_train_params p = dpt_train_params_default();
+        p.threads = T;
+        p.batch = 8;
+        struct dpt_trainer *tr;
+        cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+        struct dpt_epoch_stats st;
+        cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_OK);
+        dpt_alloc_fail_after(0);
+        cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_OK, "%s", dpt_last_error());
+        cr_assert_eq(dpt_alloc_fail_fired(), 0, "T=%zu: an epoch allocated", T);
+        dpt_alloc_fail_after(-1);
+        dpt_trainer_destroy(tr);
+        dpt_schedule_destroy(sched);
+        dpt_net_destroy(net);
+    }
     dpt_dataset_destroy(ds);
 }

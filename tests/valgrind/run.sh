@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The ctest test valgrind_train: runs PROGRAM (tests/valgrind/train_small.c) under valgrind
+# memcheck. Any memory error, or a definite or indirect leak, fails it; exit 77 (ctest: skipped)
+# when valgrind is not installed. No suppressions: OpenBLAS, libgomp, hwloc and cJSON leave
+# nothing worse than "still reachable" or "possibly lost" (thread stacks) blocks, which do not
+# count as errors here.
+#   run.sh PROGRAM
+set -euo pipefail
+command -v valgrind >/dev/null 2>&1 || {
+    echo "valgrind_train: valgrind not installed: skipped" >&2
+    exit 77
+}
+# hwloc's x86 CPUID backend cannot run under valgrind; it disables itself with a warning.
+export HWLOC_COMPONENTS=-x86
+exec valgrind --quiet --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --track-origins=yes "$1"
