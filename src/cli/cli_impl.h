@@ -227,6 +227,11 @@ int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli
 int cli_train_new_net(const struct cli_train_data *d, uint64_t seed, struct dpt_net **out);
 void cli_train_data_cleanup(struct cli_train_data *d);
 
+// The --model, --data and --part flags of eval and predict (both required but --part); returns 0
+// or an exit code after printing.
+int cli_model_data_flags(const struct cli_flag *flags, const char *cmd, const char **model,
+                         const char **data, int *part);
+
 // ---- checkpoints (checkpoint.c) ----
 
 // A checkpoint being resumed: its network (parameters) and its extras (state, configuration).

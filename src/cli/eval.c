@@ -190,15 +190,10 @@ int cli_eval(int argc, char **argv)
         return CLI_OK;
     if (rc)
         return rc;
-    const char *model = cli_get(flags, "model"), *data = cli_get(flags, "data");
-    if (!model)
-        return cli_error("eval: --model is required");
-    if (!data)
-        return cli_error("eval: --data is required");
-    int part = 0;
-    static const char *const parts[] = {"train", "test"};
-    if (cli_get(flags, "part") && cli_choice("part", cli_get(flags, "part"), parts, 2, &part))
-        return CLI_USAGE;
+    const char *model, *data;
+    int part;
+    if ((rc = cli_model_data_flags(flags, "eval", &model, &data, &part)))
+        return rc;
     const bool json = cli_get(flags, "json") != NULL;
 
     struct dpt_net *net = NULL;

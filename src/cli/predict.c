@@ -58,15 +58,10 @@ int cli_predict(int argc, char **argv)
         return CLI_OK;
     if (rc)
         return rc;
-    const char *model = cli_get(flags, "model"), *data = cli_get(flags, "data");
-    if (!model)
-        return cli_error("predict: --model is required");
-    if (!data)
-        return cli_error("predict: --data is required");
-    int part = 0;
-    static const char *const parts[] = {"train", "test"};
-    if (cli_get(flags, "part") && cli_choice("part", cli_get(flags, "part"), parts, 2, &part))
-        return CLI_USAGE;
+    const char *model, *data;
+    int part;
+    if ((rc = cli_model_data_flags(flags, "predict", &model, &data, &part)))
+        return rc;
 
     struct dpt_net *net = NULL;
     struct dpt_model_info info;

@@ -318,3 +318,19 @@ size_t cli_predict_class(const float *row, size_t n_out)
         best = row[j] > row[best] ? j : best;
     return best;
 }
+
+int cli_model_data_flags(const struct cli_flag *flags, const char *cmd, const char **model,
+                         const char **data, int *part)
+{
+    static const char *const parts[] = {"train", "test"};
+    *model = cli_get(flags, "model");
+    *data = cli_get(flags, "data");
+    *part = 0;
+    if (!*model)
+        return cli_error("%s: --model is required", cmd);
+    if (!*data)
+        return cli_error("%s: --data is required", cmd);
+    if (cli_get(flags, "part") && cli_choice("part", cli_get(flags, "part"), parts, 2, part))
+        return CLI_USAGE;
+    return 0;
+}

@@ -404,6 +404,55 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+static int parse_engine(const char *name, int *out)
+{
+    enum dpt_engine e;
+    enum dpt_status st = dpt_engine_parse(name, &e);
+    *out = (int)e;
+    return st;
+}
+
+static int parse_pin(const char *name, int *out)
+{
+    enum dpt_pin p;
+    enum dpt_status st = dpt_pin_parse(name, &p);
+    *out = (int)p;
+    return st;
+}
+
+// A comma-separated list of names (--engines, --pins) into out[]: each parsed by `parse`, none
+// twice. Returns the count, or -1 after printing an error naming the flag.
+static int name_list(const struct cli_flag *flags, const char *flag, const char *dflt, int max,
+                     const char *all, int (*parse)(const char *, int *), int *out)
+{
+    const char *v = cli_get(flags, flag);
+    char *buf = NULL;
+    const char *parts[8];
+    int k = cli_split(v ? v : dflt, &buf, parts, (size_t)max);
+    if (k < 0) {
+        free(buf);
+        cli_error("--%s: '%s': at most %s", flag, v, all);
+        return -1;
+    }
+    for (int i = 0; i < k; i++) {
+        if (parse(parts[i], &out[i]) != DPT_OK) {
+            free(buf);
+            char ctx[32];
+            snprintf(ctx, sizeof ctx, "--%s", flag);
+            cli_fail(DPT_ERR_INVALID, ctx);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (out[i] == out[j]) {
+                cli_error("--%s: '%s' is listed twice", flag, parts[i]);
+                free(buf);
+                return -1;
+            }
+    }
+    free(buf);
+    return k;
+}
+
 static int parse_lists(const struct cli_flag *flags, size_t *threads, size_t *n_threads,
                        enum dpt_engine *engines, size_t *n_engines, enum dpt_pin *pins,
                        size_t *n_pins)
@@ -428,47 +477,20 @@ static int parse_lists(const struct cli_flag *flags, size_t *threads, size_t *n_
         cli_warn("scale: adding 1 to --threads-list: speedups are measured over one thread");
     }
 
-    char *buf = NULL;
-    const char *parts[8];
-    v = cli_get(flags, "engines");
-    int k = cli_split(v ? v : "pthreads", &buf, parts, MAX_ENGINES);
-    if (k < 0) {
-        free(buf);
-        return cli_error("--engines: '%s': at most pthreads,openmp", v);
-    }
-    for (int i = 0; i < k; i++) {
-        if (dpt_engine_parse(parts[i], &engines[i]) != DPT_OK) {
-            free(buf);
-            return cli_fail(DPT_ERR_INVALID, "--engines");
-        }
-        for (int j = 0; j < i; j++)
-            if (engines[i] == engines[j]) {
-                free(buf);
-                return cli_error("--engines: '%s' is listed twice", parts[i]);
-            }
-    }
+    int vals[MAX_PINS];
+    int k =
+        name_list(flags, "engines", "pthreads", MAX_ENGINES, "pthreads,openmp", parse_engine, vals);
+    if (k < 0)
+        return CLI_USAGE;
+    for (int i = 0; i < k; i++)
+        engines[i] = (enum dpt_engine)vals[i];
     *n_engines = (size_t)k;
-    free(buf);
-    buf = NULL;
-    v = cli_get(flags, "pins");
-    k = cli_split(v ? v : "compact", &buf, parts, MAX_PINS);
-    if (k < 0) {
-        free(buf);
-        return cli_error("--pins: '%s': at most compact,scatter,none", v);
-    }
-    for (int i = 0; i < k; i++) {
-        if (dpt_pin_parse(parts[i], &pins[i]) != DPT_OK) {
-            free(buf);
-            return cli_fail(DPT_ERR_INVALID, "--pins");
-        }
-        for (int j = 0; j < i; j++)
-            if (pins[i] == pins[j]) {
-                free(buf);
-                return cli_error("--pins: '%s' is listed twice", parts[i]);
-            }
-    }
+    k = name_list(flags, "pins", "compact", MAX_PINS, "compact,scatter,none", parse_pin, vals);
+    if (k < 0)
+        return CLI_USAGE;
+    for (int i = 0; i < k; i++)
+        pins[i] = (enum dpt_pin)vals[i];
     *n_pins = (size_t)k;
-    free(buf);
     return 0;
 }
 
