@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh                 # compilers, libraries, test tools, the Fashion-MNIST data
 #   scripts/setup.sh --with-torch    # also python3-torch (large; only for the PyTorch comparison)
+#   scripts/setup.sh --with-mpi      # also Open MPI (only for -DDPT_MPI=ON builds, docs/mpi.md)
 #
 # Idempotent and silent when everything is already installed: dpkg-query decides what is missing,
 # and only then does it run apt-get update and install, as root or through sudo.
@@ -14,13 +15,15 @@ die() {
 }
 
 usage() {
-    sed -n '2,8s/^# \{0,1\}//p' "$0"
+    sed -n '2,9s/^# \{0,1\}//p' "$0"
 }
 
 with_torch=0
+with_mpi=0
 for arg in "$@"; do
     case "$arg" in
     --with-torch) with_torch=1 ;;
+    --with-mpi) with_mpi=1 ;;
     -h | --help)
         usage
         exit 0
@@ -45,6 +48,7 @@ done
 #   gnuplot-nox                         scaling plots
 #   dataset-fashion-mnist               the reference data set (/usr/share/datasets/fashion-mnist)
 #   valgrind                            memory checks outside the sanitizer builds
+#   libopenmpi-dev, openmpi-bin         --with-mpi: the MPI library, headers and mpirun
 packages=(
     cmake pkg-config build-essential
     clang libomp-dev clang-format
@@ -59,6 +63,9 @@ packages=(
 )
 if ((with_torch)); then
     packages+=(python3-torch)
+fi
+if ((with_mpi)); then
+    packages+=(libopenmpi-dev openmpi-bin)
 fi
 
 command -v dpkg-query >/dev/null 2>&1 ||
