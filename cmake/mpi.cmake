@@ -50,9 +50,10 @@ if(DPT_SANITIZE STREQUAL "address")
   list(APPEND DPT_MPI_TEST_ENV ASAN_OPTIONS=detect_leaks=0)
 endif()
 enable_testing()
-foreach(mode collectives repro normal resume dead_rank hung_rank)
+foreach(mode collectives repro normal resume dead_rank hung_rank cli)
   add_test(NAME mpi_${mode} COMMAND ${CMAKE_COMMAND} -DMODE=${mode}
     -DTRAIN=$<TARGET_FILE:mpi_train> -DCOLLECTIVES=$<TARGET_FILE:mpi_collectives>
+    -DCLI=$<TARGET_FILE:dptrain_cli>
     -DMPIEXEC=${MPIEXEC_EXECUTABLE} "-DMPIEXEC_FLAGS=${DPT_MPIEXEC_FLAGS}"
     -DWORK_DIR=${PROJECT_BINARY_DIR}/tests/mpi/work_${mode}
     -P ${CMAKE_CURRENT_SOURCE_DIR}/tests/mpi/run.cmake)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (scripts/setup.sh), then builds and tests dptrain in
-# four configurations (CMakePresets.json), stopping at the first failure:
+# five configurations (CMakePresets.json), stopping at the first failure:
 #   release  optimised, -Werror; every criterion suite (allocation-failure walks included), the
 #            packaging tests (install_consumer, readme_quickstart), valgrind_train (memcheck of
 #            a 2-thread training) and the fuzz corpus replayed (fuzz_replay_*)
@@ -10,9 +10,11 @@
 #   tsan     ThreadSanitizer; the plain stress_* programs (criterion cannot run under TSan)
 #   fuzz     clang + libFuzzer; each tests/fuzz harness fuzzed for 60 s from the committed corpus
 #            (two at a time: about 3 minutes)
+#   mpi      Release with -DDPT_MPI=ON (Open MPI, installed by scripts/setup.sh --with-mpi): the
+#            mpi-labelled tests, 1-3 ranks under mpirun (about 30 s after the build)
 # docs/reliability.md describes each.
 #
-#   scripts/test.sh              # all four
+#   scripts/test.sh              # all five
 #   scripts/test.sh asan tsan    # only these presets, in this order
 # Prints a one-line summary at the end; exits non-zero when anything failed.
 set -euo pipefail
@@ -20,7 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 presets=("$@")
 if ((${#presets[@]} == 0)); then
-    presets=(release asan tsan fuzz)
+    presets=(release asan tsan fuzz mpi)
 fi
 
 start=$SECONDS
@@ -29,7 +31,13 @@ elapsed() {
     printf '%dm%02ds' $((s / 60)) $((s % 60))
 }
 
-if ! scripts/setup.sh; then
+setup_args=()
+for preset in "${presets[@]}"; do
+    if [[ "$preset" == mpi ]]; then
+        setup_args=(--with-mpi)
+    fi
+done
+if ! scripts/setup.sh "${setup_args[@]}"; then
     echo "test.sh: FAILED: scripts/setup.sh could not install the dependencies ($(elapsed))" >&2
     exit 1
 fi

@@ -84,9 +84,9 @@ DPT_API void dpt_mpi_comm_destroy(struct dpt_comm *comm);
 DPT_API enum dpt_status dpt_mpi_all_ok(struct dpt_comm *comm, enum dpt_status local);
 
 // A collective: DPT_OK when `bytes` bytes at `data` are the same on every rank (compared by a
-// 64-bit hash), else DPT_ERR_INVALID with "WHAT differs between ranks (rank R disagrees with rank
-// 0)" on every rank. For checking that every rank loaded the same data and built the same
-// initial network before training.
+// 64-bit hash), else DPT_ERR_INVALID with "WHAT: not the same on every rank (rank R disagrees
+// with rank 0)" on every rank. For checking that every rank loaded the same data and built the
+// same initial network before training.
 DPT_API enum dpt_status dpt_mpi_check_same(struct dpt_comm *comm, const void *data, size_t bytes,
                                            const char *what);
 

@@ -195,7 +195,25 @@ static int write_checkpoint(struct train_cmd *c)
     if (c->rank == 0) // every rank holds the same state; one writes it
         rc = cli_checkpoint_write(c->ckpt_path, c->net, c->sched, c->tr, &c->d.info, c->flags);
     c->ckpt_last = cli_now();
+#ifdef DPT_HAVE_MPI
+    // Only rank 0 knows whether the write worked: every rank stops together when it failed.
+    if (c->comm && dpt_mpi_all_ok(c->comm, rc ? DPT_ERR_IO : DPT_OK) != DPT_OK && !rc)
+        rc = cli_fail(DPT_ERR_IO, "checkpoint on rank 0");
+#endif
     return rc;
+}
+
+// Whether a signal stopped training, agreed by every rank (a signal may reach only some).
+static bool interrupted(struct train_cmd *c)
+{
+    double why = cli_interrupted() ? 1.0 : 0.0;
+#ifdef DPT_HAVE_MPI
+    if (c->comm)
+        c->comm->allreduce_f64(c->comm, &why, 1);
+#else
+    (void)c;
+#endif
+    return why > 0.0;
 }
 
 // Rank 0's clock decides; the trainer makes its stop global, and every rank then takes the
@@ -304,11 +322,14 @@ static int fit(struct train_cmd *c)
     c->ckpt_last = t0;
     cli_interrupt_trainer(c->tr);
     enum dpt_status st;
+    bool signalled = false;
     for (;;) {
         st = dpt_trainer_fit(c->tr, c->d.train, c->d.val, c->d.test, &last);
         // A stop nobody signalled is a seconds-based checkpoint (on other ranks too: the stop
         // flag is shared across processes).
-        if (st != DPT_ERR_INTERRUPTED || cli_interrupted() || !c->ckpt_path || c->ckpt_every_s <= 0)
+        if (st != DPT_ERR_INTERRUPTED)
+            break;
+        if ((signalled = interrupted(c)) || !c->ckpt_path || c->ckpt_every_s <= 0)
             break;
         // Our own stop for a seconds-based checkpoint: write it and go on where we stopped.
         run->ckpt_due = false;
@@ -323,7 +344,7 @@ static int fit(struct train_cmd *c)
         fprintf(stderr, "\r%*s\r", 100, "");
     if (run->ckpt_rc)
         return run->ckpt_rc;
-    if (st == DPT_ERR_INTERRUPTED && cli_interrupted()) {
+    if (st == DPT_ERR_INTERRUPTED && signalled) {
         st = DPT_OK;
         if (c->ckpt_path) {
             int rc = write_checkpoint(c);
@@ -437,15 +458,16 @@ int cli_train(int argc, char **argv)
         }
     }
 #endif
-    if (c.ckpt_path && c.rank == 0 && (rc = cli_check_output("checkpoint", c.ckpt_path)))
-        goto cleanup;
-    // Output paths are checked before the (possibly long) loading and training.
-    if (c.o.save_path && (rc = cli_check_output("save", c.o.save_path)))
-        goto cleanup;
-    if (c.o.log_path && strcmp(c.o.log_path, "-") != 0 &&
-        (rc = cli_check_output("log-json", c.o.log_path)))
-        goto cleanup;
-    rc = cli_train_prepare(&c.o, true, &c.d);
+    // Output paths are checked before the (possibly long) loading and training. No early exit
+    // from here to the agreement below: a rank that left would leave the others waiting.
+    if (c.ckpt_path && c.rank == 0)
+        rc = cli_check_output("checkpoint", c.ckpt_path);
+    if (!rc && c.o.save_path)
+        rc = cli_check_output("save", c.o.save_path);
+    if (!rc && c.o.log_path && strcmp(c.o.log_path, "-") != 0)
+        rc = cli_check_output("log-json", c.o.log_path);
+    if (!rc)
+        rc = cli_train_prepare(&c.o, true, &c.d);
     if (!rc)
         rc = build_trainer(&c);
 #ifdef DPT_HAVE_MPI

@@ -672,7 +672,8 @@ enum dpt_status dpt_mpi_check_same(struct dpt_comm *comm, const void *data, size
     for (int r = 1; r < comm->size; r++)
         if (all[r] != all[0])
             return dpt_error(DPT_ERR_INVALID,
-                             "%s differs between ranks (rank %d disagrees with rank 0)", name, r);
+                             "%s: not the same on every rank (rank %d disagrees with rank 0)", name,
+                             r);
     return DPT_OK;
 }
 

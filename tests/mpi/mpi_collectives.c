@@ -132,7 +132,8 @@ static void check_agreement(struct dpt_comm *c)
     if (R > 1) {
         CHECK(st == DPT_ERR_INVALID, "status %d", (int)st);
         char want[128];
-        snprintf(want, sizeof want, "the data set differs between ranks (rank %d disagrees", R - 1);
+        snprintf(want, sizeof want, "the data set: not the same on every rank (rank %d disagrees",
+                 R - 1);
         CHECK(strstr(dpt_last_error(), want) != NULL, "message '%s'", dpt_last_error());
     } else {
         CHECK(st == DPT_OK, "%s", dpt_last_error());

@@ -6,14 +6,17 @@
 #   collectives  mpi_collectives alone (MPI singleton) and under 1, 2 and 3 ranks
 #   repro        reproducible mode: 1 process without MPI, the singleton, 2 and 3 ranks x 1 and 2
 #                threads, both engines: all bitwise identical, on every rank
-#   normal       normal mode: ranks agree bitwise; a rerun and another piece size give the same
-#                bits; within 1e-4 of one process
+#   normal       normal mode: ranks agree bitwise; a rerun, another piece size and TCP instead of
+#                shared memory give the same bits; within 1e-4 of one process
 #   resume       stop mid-epoch on rank 0's request, save, resume: bitwise the uninterrupted run
 #                (and in reproducible mode also when resumed with another number of ranks)
 #   dead_rank    rank 1 of 3 exits mid-training: mpirun ends the job, non-zero, well within the
 #                watchdog deadline
 #   hung_rank    rank 2 of 3 hangs mid-training: the watchdog of the others aborts the job after
 #                DPT_MPI_TIMEOUT = 3 s with its one-line message
+#   cli          `mpirun dptrain train`: reproducible runs on 2 and 3 ranks save bitwise the model of
+#                one process; normal runs repeat bitwise; only rank 0 prints; a set-up error on one
+#                rank or on all ends the job at once (needs -DCLI=)
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var MODE TRAIN COLLECTIVES MPIEXEC WORK_DIR)
@@ -24,14 +27,15 @@ endforeach()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-# dpt_run(<np> <timeout s> <expect: ok|fail> <program> args...): np 0 runs the program alone.
+# dpt_run(<np> <timeout s> <expect: ok|fail> <program> args...): np 0 runs the program alone;
+# DPT_MPIRUN_EXTRA, when set, adds mpirun flags.
 # Leaves the output in RUN_OUT and the exit status in RUN_RC; on an unexpected status, fails the
 # test showing the command and its output.
 function(dpt_run np timeout expect)
   if(np EQUAL 0)
     set(cmd ${ARGN})
   else()
-    set(cmd ${MPIEXEC} -np ${np} ${MPIEXEC_FLAGS} -x DPT_MPI_TIMEOUT ${ARGN})
+    set(cmd ${MPIEXEC} -np ${np} ${MPIEXEC_FLAGS} ${DPT_MPIRUN_EXTRA} -x DPT_MPI_TIMEOUT ${ARGN})
   endif()
   string(TIMESTAMP t0 "%s")
   execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
@@ -96,6 +100,11 @@ elseif(MODE STREQUAL "normal")
   dpt_same(${W}/a ${W}/b 0)
   dpt_run(2 120 ok ${TRAIN} --threads 1 --piece 1000 --out ${W}/c)
   dpt_same(${W}/a ${W}/c 0)
+  # Over TCP (the transport between hosts) instead of shared memory: the same bits again.
+  set(DPT_MPIRUN_EXTRA --mca btl self,tcp)
+  dpt_run(2 120 ok ${TRAIN} --threads 1 --out ${W}/tcp)
+  unset(DPT_MPIRUN_EXTRA)
+  dpt_same(${W}/a ${W}/tcp 0)
   # Against one process: a different summation order; after 48 Adam steps the parameters agree
   # to ~1e-6 of their norm (as in tests/parallel/test_comm.c), so 1e-4 has a wide margin and
   # still catches a missing or doubled contribution (off by whole percents).
@@ -156,6 +165,57 @@ elseif(MODE STREQUAL "hung_rank")
     message(FATAL_ERROR "the job took ${RUN_SECONDS} s to end with a 3 s deadline\n${RUN_OUT}")
   endif()
   message(STATUS "output of the job:\n${RUN_OUT}")
+
+elseif(MODE STREQUAL "cli")
+  if(NOT DEFINED CLI)
+    message(FATAL_ERROR "mpi tests: -DCLI=<dptrain> is required for MODE cli")
+  endif()
+  set(args train --data synth:blobs,n=600,classes=3 --layers 2,32,3 --act tanh,softmax --batch 20
+    --epochs 3 --pin none)
+  # The models' tensors, bitwise (the files themselves also hold the command line).
+  function(dpt_same_model a b)
+    foreach(m ${a} ${b})
+      dpt_run(0 60 ok ${CLI} export --model ${m} --npy ${m}.npy)
+    endforeach()
+    file(GLOB tensors RELATIVE ${a}.npy ${a}.npy/*.npy)
+    if(NOT tensors)
+      message(FATAL_ERROR "no tensors exported from ${a}")
+    endif()
+    foreach(t ${tensors})
+      file(SHA256 ${a}.npy/${t} ha)
+      file(SHA256 ${b}.npy/${t} hb)
+      if(NOT ha STREQUAL hb)
+        message(FATAL_ERROR "${t} differs between ${a} and ${b}")
+      endif()
+    endforeach()
+  endfunction()
+  dpt_run(0 120 ok ${CLI} ${args} --reproducible --threads 1 --quiet --save ${W}/ref.st)
+  dpt_run(2 120 ok ${CLI} ${args} --reproducible --threads 1 --save ${W}/r2.st)
+  # Only rank 0 prints: one header line and one line per epoch.
+  string(REGEX MATCHALL "dptrain [0-9.]+: [0-9]+ training samples" headers "${RUN_OUT}")
+  string(REGEX MATCHALL "epoch +3/3" last_epochs "${RUN_OUT}")
+  list(LENGTH headers n_headers)
+  list(LENGTH last_epochs n_last)
+  if(NOT n_headers EQUAL 1 OR NOT n_last EQUAL 1)
+    message(FATAL_ERROR "expected one header and one 'epoch 3/3' line (rank 0 only), got "
+      "${n_headers} and ${n_last}\n${RUN_OUT}")
+  endif()
+  dpt_same_model(${W}/ref.st ${W}/r2.st)
+  dpt_run(3 120 ok ${CLI} ${args} --reproducible --threads 2 --quiet --save ${W}/r3.st)
+  dpt_same_model(${W}/ref.st ${W}/r3.st)
+  dpt_run(2 120 ok ${CLI} ${args} --threads 1 --quiet --save ${W}/n1.st)
+  dpt_run(2 120 ok ${CLI} ${args} --threads 1 --quiet --save ${W}/n2.st)
+  dpt_same_model(${W}/n1.st ${W}/n2.st)
+  # Set-up errors stop every rank at once, well before the 60 s watchdog: one that every rank
+  # meets (missing data), and one that only rank 0 checks (the --save directory).
+  dpt_run(2 120 fail ${CLI} train --data csv:${W}/missing.csv --quiet)
+  if(RUN_SECONDS GREATER 20 OR NOT RUN_OUT MATCHES "missing.csv")
+    message(FATAL_ERROR "missing data: ${RUN_SECONDS} s\n${RUN_OUT}")
+  endif()
+  dpt_run(2 120 fail ${CLI} ${args} --quiet --save ${W}/no/such/dir/m.st)
+  if(RUN_SECONDS GREATER 20 OR NOT RUN_OUT MATCHES "--save")
+    message(FATAL_ERROR "rank 0's --save error took ${RUN_SECONDS} s to end the job\n${RUN_OUT}")
+  endif()
 
 else()
   message(FATAL_ERROR "mpi tests: unknown MODE '${MODE}'")

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Thread-scaling measurements of the reference workloads (DESIGN.md) on Fashion-MNIST, with
+# `dptrain scale`: workload S (784-128-10, batch 32, SGD 0.05) at 1, 2 and 8 threads on both
+# engines, workload L (784-1024-1024-10, batch 256, SGD 0.05) at 1 and 2 threads, and L again in
+# reproducible mode (time cost) plus the peak memory of L at 2 threads with and without it.
+#   scripts/scaling.sh [--out DIR] [--repeat R] [--threads-s LIST] [--threads-l LIST]
+# Results (CSV with the machine and versions in the header, plots when gnuplot is installed, and
+# memory.txt) go to DIR (default build/scaling/<UTC time>). Builds the release preset first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+out="build/scaling/$(date -u +%Y%m%dT%H%M%SZ)"
+repeat=3
+threads_s=1,2,8
+threads_l=1,2
+while (($#)); do
+    case "$1" in
+    --out) out=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --threads-s) threads_s=$2; shift 2 ;;
+    --threads-l) threads_l=$2; shift 2 ;;
+    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "scaling.sh: unknown option '$1'" >&2; exit 2 ;;
+    esac
+done
+cmake --workflow --preset release-build >/dev/null
+bin=build/release/dptrain
+mkdir -p "$out"
+S=(--data fashion-mnist --layers 784,128,10 --act relu,softmax --schedule fixed:lr=0.05 --batch 32)
+L=(--data fashion-mnist --layers 784,1024,1024,10 --act relu,relu,softmax --schedule fixed:lr=0.05
+    --batch 256)
+
+echo "== S: threads $threads_s, pthreads and openmp" >&2
+"$bin" scale "${S[@]}" --threads-list "$threads_s" --engines pthreads,openmp --repeat "$repeat" \
+    --csv "$out/scale_S.csv" --plot "$out/scale_S.svg"
+echo "== L: threads $threads_l" >&2
+"$bin" scale "${L[@]}" --threads-list "$threads_l" --repeat "$repeat" --csv "$out/scale_L.csv" \
+    --plot "$out/scale_L.svg"
+echo "== L, reproducible: threads $threads_l" >&2
+"$bin" scale "${L[@]}" --reproducible --threads-list "$threads_l" --repeat "$repeat" \
+    --csv "$out/scale_L_reproducible.csv"
+echo "== L at 2 threads, 1 epoch: peak RSS (KiB) without and with --reproducible" >&2
+if [[ ! -x /usr/bin/time ]]; then
+    echo "scaling.sh: /usr/bin/time is missing (Debian package 'time'): no memory figures" >&2
+    exit 0
+fi
+{
+    for mode in normal reproducible; do
+        extra=()
+        [[ $mode == reproducible ]] && extra=(--reproducible)
+        kib=$( { /usr/bin/time -f '%M' "$bin" train "${L[@]}" --epochs 1 --threads 2 --quiet \
+            "${extra[@]}" >/dev/null; } 2>&1 | tail -n 1)
+        echo "$mode peak_rss_kib=$kib"
+    done
+} | tee "$out/memory.txt"
+echo "scaling.sh: results in $out" >&2
