@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error_impl.h"
 #include "net_impl.h"
@@ -199,6 +200,17 @@ enum dpt_status dpt_net_create(const struct dpt_net_spec *spec, struct dpt_net *
     st = layout(spec, net->w_off, net->b_off, &net->n_params, &net->n_trainable);
     if (st != DPT_OK)
         goto cleanup;
+    // Refused before allocating: a parameter vector larger than physical memory would be
+    // allocated lazily and get the process killed later instead of returning a status.
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 &&
+        (double)net->n_params * sizeof(float) > (double)pages * (double)page) {
+        st = dpt_error(DPT_ERR_RANGE,
+                       "sizes: %zu parameters (%.1f GiB) exceed this machine's %.1f GiB of memory",
+                       net->n_params, (double)net->n_params * sizeof(float) / 1073741824.0,
+                       (double)pages * (double)page / 1073741824.0);
+        goto cleanup;
+    }
     net->params = dpt_alloc_aligned(net->n_params * sizeof(float));
     if (!net->params) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating %zu parameters", net->n_params);

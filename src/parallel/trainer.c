@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -509,6 +510,36 @@ static void add_warning(struct dpt_trainer *tr, const char *fmt, size_t a, size_
     snprintf(tr->warnings + used, sizeof tr->warnings - used, fmt, a, b);
 }
 
+// Refuses, before allocating anything big, a trainer whose buffers (T private gradients, the
+// micro-shard gradients of reproducible mode, the sum buffer, T workspaces) would not fit in
+// this machine's physical memory: the allocations could succeed lazily and the process would be
+// killed mid-run instead of getting a status.
+static enum dpt_status check_memory(const struct dpt_trainer *tr)
+{
+    const size_t pbytes = tr->n_params * sizeof(float);
+    size_t vectors = tr->nth, total = 0, t;
+    const int multi = tr->p.comm && tr->p.comm->size > 1;
+    if (tr->p.reproducible)
+        vectors += DPT_REPRO_SHARDS + 1;
+    else if (multi)
+        vectors += 1;
+    if (dpt_mul_overflow(pbytes, vectors, &total) ||
+        dpt_mul_overflow(dpt_workspace_bytes(tr->net, tr->ws_rows), tr->nth, &t) ||
+        dpt_add_overflow(total, t, &total))
+        return dpt_error(DPT_ERR_RANGE, "the trainer's buffers' size overflows");
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return DPT_OK; // unknown: nothing to compare with
+    const double phys = (double)pages * (double)page;
+    if ((double)total > phys)
+        return dpt_error(DPT_ERR_RANGE,
+                         "%zu threads need %.1f GiB for gradients and workspaces, more "
+                         "than this machine's %.1f GiB of memory (use fewer threads or a smaller "
+                         "network)",
+                         tr->nth, (double)total / 1073741824.0, phys / 1073741824.0);
+    return DPT_OK;
+}
+
 enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,
                                    const struct dpt_train_params *params, struct dpt_trainer **out)
 {
@@ -574,6 +605,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
                     "%zu threads on %zu usable cores: oversubscribed (the barrier blocks instead "
                     "of spinning)",
                     tr->nth, cores);
+    if ((st = check_memory(tr)) != DPT_OK)
+        goto cleanup;
     tr->pu = dpt_calloc(tr->nth, sizeof *tr->pu);
     tr->slots = dpt_alloc_aligned(tr->nth * sizeof *tr->slots);
     tr->wtime = dpt_calloc(tr->nth, sizeof *tr->wtime);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error_impl.h"
 #include "dptrain/dptrain.h"
@@ -499,4 +500,26 @@ Test(trainer, epochs_allocate_nothing_after_the_first)
         dpt_net_destroy(net);
     }
     dpt_dataset_destroy(ds);
+}
+
+// Buffers beyond physical memory are refused before they are allocated, with a status.
+Test(trainer, refuses_buffers_beyond_physical_memory)
+{
+    const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    // A network of about phys / 1000 bytes, trained by 1024 threads: ~phys x 1.02 of gradients.
+    const size_t width = (size_t)(phys / 1000.0 / 4.0 / 784.0) + 1;
+    if (width > ((size_t)1 << 24))
+        cr_skip_test("this machine has too much memory for the test's layer width limit");
+    struct setup s = {"", {784, width, 2}, 2, DPT_ACT_RELU, "", 8};
+    struct dpt_net *net = make_net(&s, 1);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("sgd", &sched);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.threads = 1024;
+    struct dpt_trainer *tr = (void *)1;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_ERR_RANGE);
+    cr_assert_null(tr);
+    cr_assert(strstr(dpt_last_error(), "GiB of memory"), "%s", dpt_last_error());
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
 }
