@@ -72,8 +72,8 @@ DPT_API enum dpt_status dpt_schedule_parse(const char *text, struct dpt_schedule
 DPT_API enum dpt_status dpt_schedule_init(struct dpt_schedule *s, size_t n_params);
 
 // Calls s->step. Thread-safe for disjoint slices.
-DPT_API void dpt_schedule_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx,
-                               float *theta, float *grad, size_t lo, size_t hi);
+DPT_API void dpt_schedule_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
+                               float *grad, size_t lo, size_t hi);
 
 // Effective rate at a step (NAN when the schedule has no rate()).
 DPT_API double dpt_schedule_rate(const struct dpt_schedule *s, uint64_t step);

@@ -39,7 +39,7 @@ void dpt_barrier_arrive(struct dpt_barrier *b);
 // oversubscribed. Measured on 2 cores, 10^5 rounds (tests/parallel/stress_barrier): T=8 blocking
 // at once ~60 us/round, yielding 64 times first ~8-20 us/round; T=2 spinning ~0.15 us/round. A
 // longer budget wastes the core when the partner thread was descheduled by another process.
-#define DPT_BARRIER_SPIN_DEFAULT 2000u
+#define DPT_BARRIER_SPIN_DEFAULT        2000u
 #define DPT_BARRIER_SPIN_OVERSUBSCRIBED 64u
 
 #endif
