@@ -220,6 +220,25 @@ static inline struct cli_result cli_runv(const char *const *args, const char *st
     return r;
 }
 
+// Starts `dptrain train` with args (which must log JSON to log_path), waits for its first epoch
+// line so the trainer is running, sends SIGINT and returns the exit code; stderr goes to err_path.
+static inline int interrupt_after_first_epoch(const char *const *args, const char *log_path,
+                                              const char *err_path)
+{
+    pid_t pid = cli_start(args, NULL, NULL, P("out"), err_path);
+    bool started = false;
+    for (int i = 0; i < 6000 && !started; i++) {
+        char *log = read_text(log_path);
+        started = log && strstr(log, "\"event\":\"epoch\"");
+        free(log);
+        if (!started)
+            sleep_ms(5);
+    }
+    cr_assert(started, "training did not start");
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    return cli_wait(pid);
+}
+
 // run("train", "--data", spec, NULL): dptrain with these arguments.
 static inline struct cli_result run(const char *first, ...)
 {

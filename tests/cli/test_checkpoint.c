@@ -89,18 +89,7 @@ Test(cli, sigint_writes_a_checkpoint_and_resume_finishes_the_run, CLI_FIXTURE)
                           "--log-json",
                           P("l.jsonl"),
                           NULL};
-    pid_t pid = cli_start(args, NULL, NULL, P("out"), P("err"));
-    bool started = false;
-    for (int i = 0; i < 6000 && !started; i++) {
-        char *log = read_text(P("l.jsonl"));
-        started = log && strstr(log, "\"event\":\"epoch\"");
-        free(log);
-        if (!started)
-            sleep_ms(5);
-    }
-    cr_assert(started, "training did not start");
-    cr_assert_eq(kill(pid, SIGINT), 0);
-    const int code = cli_wait(pid);
+    const int code = interrupt_after_first_epoch(args, P("l.jsonl"), P("err"));
     char *err = read_text(P("err"));
     cr_assert_eq(code, 130, "exit %d: %s", code, err);
     cr_expect(strstr(err, "resume with: dptrain train --resume"), "%s", err);

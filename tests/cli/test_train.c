@@ -326,19 +326,7 @@ Test(cli, train_interrupted_saves_and_exits_130, CLI_FIXTURE)
                           "--save",
                           P("m.st"),
                           NULL};
-    pid_t pid = cli_start(args, NULL, NULL, P("out"), P("err"));
-    // Wait for the first epoch line, so the trainer is running when the signal comes.
-    bool started = false;
-    for (int i = 0; i < 6000 && !started; i++) {
-        char *log = read_text(P("l.jsonl"));
-        started = log && strstr(log, "\"event\":\"epoch\"");
-        free(log);
-        if (!started)
-            sleep_ms(10);
-    }
-    cr_assert(started, "training did not start");
-    cr_assert_eq(kill(pid, SIGINT), 0);
-    const int code = cli_wait(pid);
+    const int code = interrupt_after_first_epoch(args, P("l.jsonl"), P("err"));
     char *err = read_text(P("err"));
     cr_expect_eq(code, 130, "exit %d: %s", code, err);
     cr_expect(strstr(err, "interrupted"), "%s", err);
