@@ -1,5 +1,6 @@
 // The data set object: creation with size checks, accessors, subsets, the seeded split, and the
 // class mapping (original label values <-> classes 0..K-1).
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,15 @@ enum dpt_status dpt_dataset_create(enum dpt_task task, size_t n, size_t n_in, si
                          "data set of %zu samples x %zu inputs needs %zu bytes, more than the "
                          "limit of %zu",
                          n, n_in, total, (size_t)DPT_DATA_MAX_BYTES);
+    // Nor more than this machine has: the zero-filled buffer would be touched page by page and
+    // the process killed, instead of getting a status.
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && (double)total > (double)pages * (double)page)
+        return dpt_error(DPT_ERR_RANGE,
+                         "data set of %zu samples x %zu inputs needs %.1f GiB, more than this "
+                         "machine's %.1f GiB of memory",
+                         n, n_in, (double)total / 1073741824.0,
+                         (double)pages * (double)page / 1073741824.0);
 
     struct dpt_dataset *ds = dpt_calloc(1, sizeof *ds);
     if (!ds)

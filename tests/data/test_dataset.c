@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dptrain/dptrain.h"
 #include "test_helpers.h"
@@ -68,6 +69,15 @@ Test(data, create_refuses_bad_sizes_before_allocating)
     cr_assert_eq(dpt_dataset_create(DPT_TASK_REGRESS, (size_t)1 << 20, 1, (size_t)1 << 20, &ds),
                  DPT_ERR_RANGE);
     cr_assert_null(ds);
+    // Below the limit but above this machine's memory (phys bytes / 4 floats of 1 input, twice):
+    // refused before allocating, naming the memory.
+    const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    const size_t n_big = (size_t)(phys / 4.0 * 2.0);
+    if ((double)n_big * 8.0 < (double)DPT_DATA_MAX_BYTES) {
+        cr_assert_eq(dpt_dataset_create(DPT_TASK_REGRESS, n_big, 1, 1, &ds), DPT_ERR_RANGE);
+        cr_assert_not_null(strstr(dpt_last_error(), "GiB of memory"), "%s", dpt_last_error());
+        cr_assert_null(ds);
+    }
     dpt_dataset_destroy(NULL);
 }
 
