@@ -51,7 +51,7 @@ done
 #   libopenmpi-dev, openmpi-bin         --with-mpi: the MPI library, headers and mpirun
 packages=(
     cmake pkg-config build-essential
-    clang libomp-dev clang-format
+    clang libclang-rt-dev libomp-dev clang-format
     libhwloc-dev hwloc
     libopenblas-dev
     libcriterion-dev
