@@ -563,25 +563,7 @@ struct machine {
 static void machine_info(struct machine *m, const struct dpt_topo *topo)
 {
     memset(m, 0, sizeof *m);
-    snprintf(m->cpu, sizeof m->cpu, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                const char *c = strchr(line, ':');
-                if (c) {
-                    c++;
-                    while (*c == ' ' || *c == '\t')
-                        c++;
-                    snprintf(m->cpu, sizeof m->cpu, "%s", c);
-                    m->cpu[strcspn(m->cpu, "\n")] = '\0';
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
+    cli_cpu_model(m->cpu, sizeof m->cpu);
     m->cores = dpt_topo_n_cores(topo);
     dpt_topo_describe(topo, m->topo, sizeof m->topo);
 #ifdef OPENBLAS_VERSION

@@ -72,6 +72,9 @@ bool cli_isatty_stderr(void);
 // Monotonic seconds.
 double cli_now(void);
 
+// The CPU's model name from /proc/cpuinfo ("unknown" when it cannot be read), for reports.
+void cli_cpu_model(char *buf, size_t len);
+
 // JSON: `,"key":%.9g` (null when not finite) and `,"key":"escaped"`.
 void cli_json_num(FILE *f, const char *key, double v);
 void cli_json_str(FILE *f, const char *key, const char *v);

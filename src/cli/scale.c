@@ -189,23 +189,7 @@ static void csv_num(FILE *f, double v)
 
 static void cpu_model(char *buf, size_t len)
 {
-    snprintf(buf, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                const char *c = strchr(line, ':');
-                if (c) {
-                    c += strspn(c + 1, " \t") + 1;
-                    snprintf(buf, len, "%s", c);
-                    buf[strcspn(buf, "\r\n")] = '\0';
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
+    cli_cpu_model(buf, len);
     struct utsname u;
     if (uname(&u) == 0) {
         size_t n = strlen(buf);

@@ -143,3 +143,24 @@ void cli_interrupt_end(void)
     sigaction(SIGINT, &g_old_int, NULL);
     sigaction(SIGTERM, &g_old_term, NULL);
 }
+
+void cli_cpu_model(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *c = strchr(line, ':');
+            if (c) {
+                c += strspn(c + 1, " \t") + 1;
+                snprintf(buf, len, "%s", c);
+                buf[strcspn(buf, "\r\n")] = '\0';
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
