@@ -25,6 +25,10 @@ struct dpt_step_ctx {
 
 // Flag: step() needs ctx->grad_sq_norm (the trainer computes it in an extra phase).
 #define DPT_SCHEDULE_NEEDS_NORM 1u
+// Flag: step() is exactly theta[i] -= rate(step) * grad[i] for every i, with rate() set. The
+// trainer may then fold the step into the product that forms the gradient (no gradient vector, no
+// separate pass; docs/architecture.md). Wrappers that only scale the rate keep it; clip drops it.
+#define DPT_SCHEDULE_LINEAR 2u
 
 // The interface. Users write their own by filling this struct (name, flags, step and, if they keep
 // per-parameter state, init/destroy) and passing it to the trainer; see the README example.

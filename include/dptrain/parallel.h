@@ -67,6 +67,25 @@ enum dpt_engine {
 DPT_API const char *dpt_engine_name(enum dpt_engine e);
 DPT_API enum dpt_status dpt_engine_parse(const char *name, enum dpt_engine *out);
 
+// How a step's gradient is formed from the workers' shards (docs/architecture.md):
+enum dpt_grad_mode {
+    // SLICED when the batch's inputs, activations and deltas take no more memory than the T
+    // private gradients would, and neither reproducible mode nor several processes are in use;
+    // PRIVATE otherwise.
+    DPT_GRAD_AUTO = 0,
+    // Every worker accumulates its shard's whole gradient in its own buffer; after a barrier
+    // worker t sums slice t of all buffers in worker order and applies the schedule to it.
+    DPT_GRAD_PRIVATE,
+    // Every worker runs forward and backward deltas on its shard; after a barrier worker t forms
+    // the gradient of its own rows of every layer over the whole batch and applies the schedule
+    // to them (a fixed-rate step is folded into that product). No private gradients, no
+    // reduction. Not with reproducible mode or several processes.
+    DPT_GRAD_SLICED,
+};
+
+DPT_API const char *dpt_grad_mode_name(enum dpt_grad_mode g);
+DPT_API enum dpt_status dpt_grad_mode_parse(const char *name, enum dpt_grad_mode *out);
+
 // Time breakdown, seconds summed over the epoch; per worker and averaged.
 struct dpt_timing {
     double compute_s; // forward + backprop
@@ -141,6 +160,7 @@ struct dpt_train_params {
     size_t progress_every; // steps between on_progress calls (default 50)
     void *user;
     struct dpt_comm *comm; // processes training together (borrowed), or NULL: this process alone
+    enum dpt_grad_mode grad_mode; // default auto
 };
 
 DPT_API struct dpt_train_params dpt_train_params_default(void);
@@ -158,6 +178,11 @@ DPT_API void dpt_trainer_destroy(struct dpt_trainer *tr);
 
 // Number of worker threads actually used.
 DPT_API size_t dpt_trainer_threads(const struct dpt_trainer *tr);
+// The gradient mode in use (PRIVATE or SLICED; AUTO is resolved at creation).
+DPT_API enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr);
+// Nonzero when the schedule's step is folded into the gradient product (sliced mode with a
+// schedule flagged DPT_SCHEDULE_LINEAR): then update_s is part of compute_s.
+DPT_API int dpt_trainer_fused_step(const struct dpt_trainer *tr);
 // Newline-separated warnings collected at creation ("" when none). Borrowed.
 DPT_API const char *dpt_trainer_warnings(const struct dpt_trainer *tr);
 // OS index of the PU each worker is bound to (-1 when unbound), nth entries. Borrowed.

@@ -300,7 +300,7 @@ static int step_progress(uint64_t epoch, size_t step, size_t steps, void *user)
 // the test set. Fills *res; prints errors.
 static int run_workload(const struct workload *w, size_t nth, size_t warmup, size_t samples,
                         double max_seconds, uint64_t seed, const char *dir, enum dpt_engine engine,
-                        enum dpt_pin pin, struct run_result *res)
+                        enum dpt_pin pin, enum dpt_grad_mode grad, struct run_result *res)
 {
     struct dpt_dataset *train = NULL, *test = NULL, *sub = NULL;
     struct dpt_net *net = NULL;
@@ -369,6 +369,7 @@ static int run_workload(const struct workload *w, size_t nth, size_t warmup, siz
     p.max_epochs = 1;
     p.engine = engine;
     p.pin = pin;
+    p.grad_mode = grad;
     p.on_progress = step_progress;
     p.progress_every = 1;
     p.user = &clock;
@@ -427,13 +428,12 @@ cleanup:
 }
 
 // The child: `dptrain bench --internal-child FD W T WARMUP SAMPLES MAX_SECONDS SEED DIR ENGINE
-// PIN`.
-// Writes one
-// struct run_result to FD. Not a user interface: the parent builds these arguments.
+// PIN GRAD`. Writes one struct run_result to FD. Not a user interface: the parent builds these
+// arguments.
 static int child_main(int argc, char **argv)
 {
-    if (argc != 13)
-        return cli_error("bench: --internal-child: expected 10 arguments");
+    if (argc != 14)
+        return cli_error("bench: --internal-child: expected 11 arguments");
     const int fd = atoi(argv[3]);
     const struct workload *w = find_workload(argv[4]);
     const size_t nth = (size_t)strtoull(argv[5], NULL, 10);
@@ -444,12 +444,14 @@ static int child_main(int argc, char **argv)
     const char *dir = strcmp(argv[10], "-") == 0 ? NULL : argv[10];
     enum dpt_engine engine;
     enum dpt_pin pin;
+    enum dpt_grad_mode grad;
     if (fd < 0 || !w || nth == 0 || !(max_seconds >= 0) ||
-        dpt_engine_parse(argv[11], &engine) != DPT_OK || dpt_pin_parse(argv[12], &pin) != DPT_OK)
+        dpt_engine_parse(argv[11], &engine) != DPT_OK || dpt_pin_parse(argv[12], &pin) != DPT_OK ||
+        dpt_grad_mode_parse(argv[13], &grad) != DPT_OK)
         return cli_error("bench: --internal-child: bad arguments");
     struct run_result res;
     memset(&res, 0, sizeof res);
-    int rc = run_workload(w, nth, warmup, samples, max_seconds, seed, dir, engine, pin, &res);
+    int rc = run_workload(w, nth, warmup, samples, max_seconds, seed, dir, engine, pin, grad, &res);
     if (rc != CLI_OK)
         return rc;
     const char *p = (const char *)&res;
@@ -473,6 +475,7 @@ struct bench_opts {
     const char *dir;    // "-" for the default directory
     const char *engine;
     const char *pin;
+    const char *grad;
 };
 
 // Runs one configuration in a fresh process and collects its result. Returns CLI_OK or an exit
@@ -490,20 +493,11 @@ static int run_child(const struct bench_opts *o, const struct workload *w, size_
     snprintf(a_samples, sizeof a_samples, "%zu", o->samples);
     snprintf(a_max, sizeof a_max, "%.17g", o->max_seconds);
     snprintf(a_seed, sizeof a_seed, "%llu", (unsigned long long)seed);
-    char *args[] = {"dptrain",
-                    "bench",
-                    "--internal-child",
-                    a_fd,
-                    (char *)w->name,
-                    a_nth,
-                    a_warm,
-                    a_samples,
-                    a_max,
-                    a_seed,
-                    (char *)o->dir,
-                    (char *)o->engine,
-                    (char *)o->pin,
-                    NULL};
+    char *args[] = {"dptrain",      "bench",         "--internal-child",
+                    a_fd,           (char *)w->name, a_nth,
+                    a_warm,         a_samples,       a_max,
+                    a_seed,         (char *)o->dir,  (char *)o->engine,
+                    (char *)o->pin, (char *)o->grad, NULL};
     fflush(NULL);
     const pid_t pid = fork();
     if (pid < 0) {
@@ -665,9 +659,9 @@ static void print_header(FILE *f, const struct machine *m, const size_t *threads
     fprintf(f, "\n");
     fprintf(f,
             "medians of %zu run%s, each a fresh process training 1 epoch (%s); samples/s timed "
-            "after the first %zu samples (warm-up); engine %s, pin %s\n\n",
+            "after the first %zu samples (warm-up); engine %s, pin %s, gradients %s\n\n",
             repeat, repeat == 1 ? "" : "s", o->samples ? "--samples given" : "60000 samples",
-            o->warmup, o->engine, o->pin);
+            o->warmup, o->engine, o->pin, o->grad);
     fprintf(f, "%-4s %-17s %5s %-14s %3s %10s %8s %7s %5s %8s %9s %9s %8s %5s %6s %6s\n", "work",
             "layers", "batch", "schedule", "T", "samples/s", "GFLOP/s", "%limit", "cpu", "test acc",
             "peak RSS", "model", "compute", "wait", "reduce", "update");
@@ -702,6 +696,7 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
     json_str(f, "compiler", m->compiler);
     json_str(f, "engine", o->engine);
     json_str(f, "pin", o->pin);
+    json_str(f, "grad", o->grad);
     fprintf(f, ",\"repeat\":%zu,\"warmup_samples\":%zu,\"samples_limit\":%zu,\"seed\":%llu}\n",
             repeat, o->warmup, o->samples, (unsigned long long)o->seed);
 }
@@ -850,6 +845,7 @@ int cli_bench(int argc, char **argv)
         {"data", "DIR", "Fashion-MNIST directory (default " DPT_FASHION_MNIST_DIR ")", 0},
         {"engine", "E", "pthreads (default) or openmp", 0},
         {"pin", "P", "compact (default), scatter or none", 0},
+        {"grad", "G", "gradient mode: auto (default), private or sliced", 0},
         {"sgemm-n", "N", "size of the square sgemm that measures the limit (default 2048)", 0},
         {"json", NULL, "print one JSON object per line instead of the table", 0},
         {NULL, NULL, NULL, NULL},
@@ -873,7 +869,8 @@ int cli_bench(int argc, char **argv)
                            .seed = 1,
                            .dir = "-",
                            .engine = "pthreads",
-                           .pin = "compact"};
+                           .pin = "compact",
+                           .grad = "auto"};
     const bool json = cli_get(flags, "json") != NULL;
     enum dpt_status st;
     const char *v;
@@ -916,6 +913,14 @@ int cli_bench(int argc, char **argv)
             goto cleanup;
         }
         o.pin = dpt_pin_name(pin);
+    }
+    enum dpt_grad_mode grad;
+    if ((v = cli_get(flags, "grad"))) {
+        if (dpt_grad_mode_parse(v, &grad) != DPT_OK) {
+            rc = cli_fail(DPT_ERR_INVALID, "--grad");
+            goto cleanup;
+        }
+        o.grad = dpt_grad_mode_name(grad);
     }
     if ((st = dpt_topo_create(&topo)) != DPT_OK) {
         rc = cli_fail(st, "bench: topology");

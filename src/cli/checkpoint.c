@@ -10,12 +10,12 @@
 #include "cli_impl.h"
 
 // Flags that decide the numbers a run produces: a resumed run must use the checkpoint's values.
-// (--epochs may grow, to extend a run; --threads only matters outside --reproducible; placement,
-// engine, output and time-limit flags may change freely.)
+// (--epochs may grow, to extend a run; --threads and --grad only matter outside --reproducible;
+// placement, engine, output and time-limit flags may change freely.)
 static const char *const identity_flags[] = {
     "data",      "test",        "val-split", "layers",    "act",  "loss",
     "reduction", "schedule",    "batch",     "drop-last", "seed", "reproducible",
-    "normalize", "target-loss", "patience",  "threads",
+    "normalize", "target-loss", "patience",  "threads",   "grad",
 };
 #define N_IDENTITY (sizeof identity_flags / sizeof identity_flags[0])
 
@@ -59,6 +59,7 @@ int cli_checkpoint_write(const char *path, struct dpt_net *net, struct dpt_sched
     META("ckpt.in_epoch", "%d", s.in_epoch);
     META("ckpt.has_best", "%d", s.has_best);
     META("cfg.threads.effective", "%zu", dpt_trainer_threads(tr));
+    META("cfg.grad.effective", "%s", dpt_grad_mode_name(dpt_trainer_grad_mode(tr)));
 #undef META
     // The configuration: every identity or inherited flag that was given (values kept whole).
     char cfg_keys[N_IDENTITY + N_INHERITED][32];
@@ -139,6 +140,10 @@ int cli_checkpoint_load(const char *path, struct cli_flag *flags, struct cli_che
                          "writes version %s)",
                          path, ver, CKPT_VERSION);
     const char *eff_threads = dpt_model_extra_meta(&ck->extra, "cfg.threads.effective");
+    // Checkpoints written before the gradient modes existed come from private mode.
+    const char *eff_grad = dpt_model_extra_meta(&ck->extra, "cfg.grad.effective");
+    if (!eff_grad)
+        eff_grad = "private";
     const bool repro = dpt_model_extra_meta(&ck->extra, "cfg.reproducible") != NULL;
     // Merge: a flag given now must equal the stored one; a stored one not given now is used.
     for (size_t i = 0; i < N_IDENTITY; i++) {
@@ -155,6 +160,15 @@ int cli_checkpoint_load(const char *path, struct cli_flag *flags, struct cli_che
             if (repro)
                 continue;
             old = eff_threads;
+        }
+        if (strcmp(name, "grad") == 0) {
+            // Likewise the gradient mode actually used (auto resolves to it again, since every
+            // flag it depends on is an identity flag).
+            if (repro)
+                continue;
+            old = eff_grad;
+            if (f->value && strcmp(f->value, "auto") == 0)
+                f->value = old;
         }
         if (f->value && old && strcmp(f->value, old) != 0 && !is_bool_flag(flags, name))
             return cli_error("--%s %s contradicts the checkpoint '%s' (which has --%s %s); "

@@ -37,6 +37,7 @@ struct result {
     struct dpt_timing t;
     double train_loss;
     size_t threads_used;
+    const char *grad; // the gradient mode in use ("private" or "sliced")
     char placement[256];
 };
 
@@ -131,6 +132,7 @@ static int run_one(const struct cli_train_opts *o, const struct cli_train_data *
         snprintf(warned, warned_len, "%s", w);
     }
     r->threads_used = dpt_trainer_threads(tr);
+    r->grad = dpt_grad_mode_name(dpt_trainer_grad_mode(tr));
     placement_text(dpt_trainer_placement(tr), r->threads_used, r->placement, sizeof r->placement);
     cli_interrupt_trainer(tr);
     for (size_t e = 0; e < o->p.max_epochs && !cli_interrupted(); e++) {
@@ -228,7 +230,7 @@ static void csv_header(FILE *f, int argc, char **argv)
                "speedup is over the median of 1 thread with the same engine and placement\n");
     free(cmd);
     fputs("kind,engine,pin,threads,repeat,placement,data,n_train,layers,act,loss,reduction,"
-          "schedule,batch,epochs,seed,reproducible,normalize,init,samples,seconds,"
+          "schedule,batch,epochs,seed,reproducible,grad,normalize,init,samples,seconds,"
           "samples_per_s,speedup,efficiency,karp_flatt,compute_s,wait_s,reduce_s,update_s,"
           "compute_pct,wait_pct,reduce_pct,update_pct,train_loss\n",
           f);
@@ -241,8 +243,9 @@ struct setup {
 };
 
 static void csv_row(FILE *f, const struct setup *su, const char *kind, const struct config *c,
-                    const char *repeat, const char *placement, size_t samples, double seconds,
-                    double sps, double base_sps, const struct dpt_timing *t, double train_loss)
+                    const char *repeat, const char *placement, const char *grad, size_t samples,
+                    double seconds, double sps, double base_sps, const struct dpt_timing *t,
+                    double train_loss)
 {
     static const char *const norms[] = {"none", "minmax", "standard"};
     const struct cli_train_opts *o = su->o;
@@ -263,6 +266,7 @@ static void csv_row(FILE *f, const struct setup *su, const char *kind, const str
     csv_field(f, o->schedule, true);
     fprintf(f, ",%zu,%zu,%llu,%d", o->p.batch, o->p.max_epochs, (unsigned long long)o->p.seed,
             o->p.reproducible ? 1 : 0);
+    csv_field(f, grad, true);
     csv_field(f, norms[su->d->info.norm.kind], true);
     csv_field(f, o->init_path ? o->init_path : "", true);
     snprintf(num, sizeof num, "%zu", samples);
@@ -643,14 +647,14 @@ int cli_scale(int argc, char **argv)
             const struct result *x = &res[i * repeat + r];
             char rep[32];
             snprintf(rep, sizeof rep, "%zu", r + 1);
-            csv_row(out.f, &su, "run", &cfg[i], rep, x->placement, x->samples, x->seconds, x->sps,
-                    b, &x->t, x->train_loss);
+            csv_row(out.f, &su, "run", &cfg[i], rep, x->placement, x->grad, x->samples, x->seconds,
+                    x->sps, b, &x->t, x->train_loss);
         }
     }
     for (size_t i = 0; i < n_cfg; i++)
         csv_row(out.f, &su, "median", &cfg[i], "median", res[i * repeat].placement,
-                res[i * repeat].samples, sum[i].seconds, sum[i].sps, sum[cfg[i].base].sps,
-                &sum[i].t, sum[i].train_loss);
+                res[i * repeat].grad, res[i * repeat].samples, sum[i].seconds, sum[i].sps,
+                sum[cfg[i].base].sps, &sum[i].t, sum[i].train_loss);
     if ((rc = cli_out_commit(&out)))
         goto cleanup;
     if (!o.quiet)

@@ -27,7 +27,8 @@ struct run {
     size_t batch;
     size_t threads;
     const char *engine;
-    double t_epoch; // start of the current epoch's steps, for the bar's rate and ETA
+    const char *grad; // the gradient mode in use: private or sliced
+    double t_epoch;   // start of the current epoch's steps, for the bar's rate and ETA
     bool classify;
     bool has_test;
     uint64_t last_epoch;
@@ -113,6 +114,7 @@ static void json_epoch(const struct run *r, const struct dpt_epoch_stats *st)
     cli_json_num(f, "seconds", st->seconds);
     fprintf(f, ",\"steps\":%llu,\"threads\":%zu", (unsigned long long)st->steps, r->threads);
     cli_json_str(f, "engine", r->engine);
+    cli_json_str(f, "grad", r->grad);
     cli_json_num(f, "compute_s", st->time.compute_s);
     cli_json_num(f, "wait_s", st->time.wait_s);
     cli_json_num(f, "reduce_s", st->time.reduce_s);
@@ -157,6 +159,7 @@ static void report_done(const struct run *r, struct dpt_trainer *tr,
         cli_json_num(f, "seconds", seconds);
         fprintf(f, ",\"threads\":%zu", r->threads);
         cli_json_str(f, "engine", r->engine);
+        cli_json_str(f, "grad", r->grad);
         fprintf(f, ",\"interrupted\":%s}\n", cli_interrupted() ? "true" : "false");
         fflush(f);
     }
@@ -295,14 +298,15 @@ static int build_trainer(struct train_cmd *c)
         cli_warn("%s", w);
     run->threads = dpt_trainer_threads(c->tr);
     run->engine = dpt_engine_name(p.engine);
+    run->grad = dpt_grad_mode_name(dpt_trainer_grad_mode(c->tr));
     if (!run->quiet) {
         char layers[256];
         cli_format_layers(&c->d.spec, layers, sizeof layers);
         fprintf(run->human,
-                "dptrain %s: %zu training samples, layers %s, %zu parameters, %zu threads (%s), "
-                "schedule %s, batch %zu\n",
+                "dptrain %s: %zu training samples, layers %s, %zu parameters, %zu threads (%s, "
+                "%s gradients), schedule %s, batch %zu\n",
                 dpt_version(), dpt_dataset_n(c->d.train), layers, dpt_net_n_trainable(c->net),
-                run->threads, run->engine, c->o.schedule, p.batch);
+                run->threads, run->engine, run->grad, c->o.schedule, p.batch);
         fflush(run->human);
     }
     return 0;

@@ -40,6 +40,8 @@ static const struct {
     {{"threads", "T", "worker threads (default: one per usable core)", 0}, TRAIN_ONLY},
     {{"engine", "E", "pthreads (default) or openmp", 0}, TRAIN_ONLY},
     {{"pin", "P", "thread placement: compact (default), scatter or none", 0}, TRAIN_ONLY},
+    {{"grad", "G", "gradient mode: auto (default), private or sliced (docs/architecture.md)", 0},
+     BOTH},
     {{"seed", "S", "seed for initialisation, shuffling and --val-split (default 1)", 0}, BOTH},
     {{"reproducible", NULL, "bitwise identical results for every thread count (slower)", 0}, BOTH},
     {{"normalize", "N", "none (default), minmax or standard, fitted on the training data", 0},
@@ -117,6 +119,8 @@ int cli_train_opts_get(const struct cli_flag *flags, bool for_scale, struct cli_
         return cli_fail(DPT_ERR_INVALID, "--engine");
     if ((v = cli_get(flags, "pin")) && dpt_pin_parse(v, &p->pin) != DPT_OK)
         return cli_fail(DPT_ERR_INVALID, "--pin");
+    if ((v = cli_get(flags, "grad")) && dpt_grad_mode_parse(v, &p->grad_mode) != DPT_OK)
+        return cli_fail(DPT_ERR_INVALID, "--grad");
     if ((v = cli_get(flags, "normalize"))) {
         static const char *const names[] = {"none", "minmax", "standard"};
         int k;

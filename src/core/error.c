@@ -1,10 +1,12 @@
 // Status names, the per-thread error message, the allocation wrappers (with their test hooks:
 // injected failures, a count of live allocations) and the internal assert.
+#define _DEFAULT_SOURCE // madvise(MADV_HUGEPAGE) on Linux
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "error_impl.h"
 
@@ -134,6 +136,21 @@ void *dpt_alloc_aligned(size_t bytes)
     rounded &= ~(size_t)63;
     if (rounded == 0)
         rounded = 64;
+#ifdef MADV_HUGEPAGE
+    // Big buffers (a data set visited in random row order, the parameters and gradients streamed
+    // every step) on transparent huge pages where the system allows them on request: one TLB entry
+    // per 2 MiB instead of per 4 KiB. Advised before the zero-fill touches the pages.
+    enum { HUGE = 2u << 20 };
+    if (rounded >= 2 * (size_t)HUGE && rounded <= SIZE_MAX - HUGE) {
+        const size_t huge = (rounded + HUGE - 1) & ~(size_t)(HUGE - 1);
+        void *p = aligned_alloc(HUGE, huge);
+        if (p) {
+            (void)madvise(p, huge, MADV_HUGEPAGE); // advice only: failure changes nothing
+            memset(p, 0, huge);
+        }
+        return counted(p);
+    }
+#endif
     void *p = aligned_alloc(64, rounded);
     if (p)
         memset(p, 0, rounded);

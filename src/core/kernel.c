@@ -13,6 +13,7 @@
 #include "error_impl.h"
 #include "gemm_impl.h"
 #include "net_impl.h"
+#include "sliced_impl.h"
 
 // ---- workspace ----
 
@@ -118,11 +119,12 @@ static inline float sigmoidf(float z)
     return 1.0f / (1.0f + expf(-z));
 }
 
-// a = act(z + b) in place over n rows of width w (not softmax).
-static void bias_act(float *z, size_t n, size_t w, const float *b, enum dpt_act act, float slope)
+// a = act(z + b) in place over n rows of width w, ld floats apart (not softmax).
+static void bias_act(float *z, size_t n, size_t w, size_t ld, const float *b, enum dpt_act act,
+                     float slope)
 {
     for (size_t i = 0; i < n; i++) {
-        float *restrict r = z + i * w;
+        float *restrict r = z + i * ld;
         switch (act) {
         case DPT_ACT_RELU:
 #pragma omp simd
@@ -276,7 +278,7 @@ static void output_pass(const struct dpt_net_spec *spec, float *z, const float *
                     d[j] = scale * (r[j] - y);
             }
         } else { // squared: C_k = sum_j (a_j - y_j)^2, dC/da = 2 (a - y)
-            bias_act(r, 1, w, b, act, spec->leaky_slope);
+            bias_act(r, 1, w, w, b, act, spec->leaky_slope);
             for (size_t j = 0; j < w; j++) {
                 const float e = r[j] - target(t, row, j, w);
                 loss += (double)e * e;
@@ -297,19 +299,22 @@ static void output_pass(const struct dpt_net_spec *spec, float *z, const float *
     st->n += n;
 }
 
-// Forward through layers 1..upto, leaving a[l] = activations (a[upto] only z when raw != 0).
+// Forward through layers from..upto over n rows starting at workspace row r0 (in: the n input
+// rows of layer `from`), leaving a[l] = activations (a[upto] only z when raw != 0).
 static const float *forward_layers(const struct dpt_net *net, struct dpt_workspace *ws,
-                                   const float *in, size_t n, size_t upto, int raw_last)
+                                   const float *in, size_t r0, size_t n, size_t from, size_t upto,
+                                   int raw_last)
 {
     const struct dpt_net_spec *spec = &net->spec;
     const float *prev = in;
-    for (size_t l = 1; l <= upto; l++) {
+    for (size_t l = from; l <= upto; l++) {
         const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
-        float *a = ws->a[l];
+        float *a = ws->a[l] + r0 * n_out;
         dpt_gemm(0, 1, n, n_out, n_in, 1.0f, prev, n_in, net->params + net->w_off[l], n_in, 0.0f, a,
                  n_out);
         if (!(raw_last && l == upto))
-            bias_act(a, n, n_out, net->params + net->b_off[l], spec->act[l - 1], spec->leaky_slope);
+            bias_act(a, n, n_out, n_out, net->params + net->b_off[l], spec->act[l - 1],
+                     spec->leaky_slope);
         prev = a;
     }
     return prev;
@@ -329,7 +334,7 @@ enum dpt_status dpt_net_forward(const struct dpt_net *net, struct dpt_workspace 
         return DPT_OK;
     const size_t L = net->spec.n_layers;
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
-    const float *a = forward_layers(net, ws, in, n, L, 0);
+    const float *a = forward_layers(net, ws, in, 0, n, 1, L, 0);
     if (out)
         memcpy(out, a, n * net->spec.sizes[L] * sizeof(float));
     return DPT_OK;
@@ -349,7 +354,7 @@ enum dpt_status dpt_net_evaluate(const struct dpt_net *net, struct dpt_workspace
         return DPT_OK;
     const size_t L = net->spec.n_layers;
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
-    forward_layers(net, ws, in, n, L, 1);
+    forward_layers(net, ws, in, 0, n, 1, L, 1);
     output_pass(&net->spec, ws->a[L], net->params + net->b_off[L], n, t, idx, NULL, 1.0f, st);
     return DPT_OK;
 }
@@ -367,7 +372,7 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
         return;
     }
     const float *in = gather(ws, x, idx, n, spec->sizes[0]);
-    forward_layers(net, ws, in, n, L, 1);
+    forward_layers(net, ws, in, 0, n, 1, L, 1);
     int cur = 0;
     output_pass(spec, ws->a[L], net->params + net->b_off[L], n, t, idx, ws->d[cur], scale, st);
 
@@ -415,4 +420,149 @@ enum dpt_status dpt_net_gradient(const struct dpt_net *net, const float *x, size
         *loss = bs.loss_sum * scale;
     dpt_workspace_destroy(ws);
     return DPT_OK;
+}
+
+// ---- batch workspaces and the sliced weight gradient (sliced_impl.h) ----
+
+// Floats of a batch workspace: inputs, then activations and deltas of every layer; 0 on overflow.
+static size_t batch_floats(const struct dpt_net_spec *spec, size_t rows)
+{
+    size_t total = 0, t;
+    if (dpt_mul_overflow(rows, spec->sizes[0], &t))
+        return 0;
+    total = dpt_round_floats(t);
+    for (size_t l = 1; l <= spec->n_layers; l++) {
+        if (dpt_mul_overflow(rows, spec->sizes[l], &t) ||
+            dpt_add_overflow(total, 2 * dpt_round_floats(t), &total))
+            return 0;
+    }
+    return total;
+}
+
+size_t dpt_batch_workspace_bytes(const struct dpt_net *net, size_t rows)
+{
+    size_t floats = batch_floats(&net->spec, rows), bytes;
+    return dpt_mul_overflow(floats, sizeof(float), &bytes) ? 0 : bytes;
+}
+
+enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t rows,
+                                           struct dpt_workspace **out)
+{
+    *out = NULL;
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t floats = batch_floats(spec, rows);
+    if (rows == 0 || floats == 0 || floats > ((size_t)1 << 34))
+        return dpt_error(DPT_ERR_RANGE, "batch workspace: %zu rows of this network are too large",
+                         rows);
+    struct dpt_workspace *ws = dpt_calloc(1, sizeof *ws);
+    if (!ws)
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a batch workspace");
+    ws->block = dpt_alloc_aligned(floats * sizeof(float));
+    if (!ws->block) {
+        dpt_free(ws);
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a batch workspace of %zu bytes",
+                         floats * sizeof(float));
+    }
+    ws->max_rows = rows;
+    ws->n_layers = spec->n_layers;
+    memcpy(ws->sizes, spec->sizes, sizeof ws->sizes);
+    float *p = ws->block;
+    ws->x = p;
+    p += dpt_round_floats(rows * spec->sizes[0]);
+    for (size_t l = 1; l <= spec->n_layers; l++) {
+        ws->a[l] = p;
+        p += dpt_round_floats(rows * spec->sizes[l]);
+        ws->dl[l] = p;
+        p += dpt_round_floats(rows * spec->sizes[l]);
+    }
+    *out = ws;
+    return DPT_OK;
+}
+
+void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,
+                      size_t n)
+{
+    const size_t n0 = net->spec.sizes[0];
+    for (size_t i = 0; i < n; i++)
+        memcpy(dst + i * n0, x + row_of(idx, i) * n0, n0 * sizeof(float));
+}
+
+void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l,
+                          const float *in, size_t m, size_t j0, size_t j1)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
+    if (j1 <= j0 || m == 0)
+        return;
+    float *z = ws->a[l] + j0;
+    dpt_gemm(0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, net->params + net->w_off[l] + j0 * n_in, n_in,
+             0.0f, z, n_out);
+    bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],
+             spec->leaky_slope);
+}
+
+void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
+                    const float *x, const size_t *idx, size_t r0, size_t n,
+                    const struct dpt_targets *t, float scale, struct dpt_block_stats *st)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t L = spec->n_layers, n0 = spec->sizes[0];
+    memset(st, 0, sizeof *st);
+    if (n == 0)
+        return;
+    const float *in;
+    if (from == 1) {
+        // The inputs are copied: layer 1's weight gradient reads them for the whole batch.
+        float *dst = ws->x + r0 * n0;
+        dpt_batch_gather(net, dst, x, idx, n);
+        in = dst;
+    } else {
+        in = ws->a[from - 1] + r0 * spec->sizes[from - 1];
+    }
+    forward_layers(net, ws, in, r0, n, from, L, 1);
+    output_pass(spec, ws->a[L] + r0 * spec->sizes[L], net->params + net->b_off[L], n, t, idx,
+                ws->dl[L] + r0 * spec->sizes[L], scale, st);
+    // Backward: Delta_(l-1) = (Delta_l W_l) .* act'(A_(l-1)), down to layer 1.
+    for (size_t l = L; l >= 2; l--) {
+        const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
+        float *next = ws->dl[l - 1] + r0 * n_in;
+        dpt_gemm(0, 0, n, n_in, n_out, 1.0f, ws->dl[l] + r0 * n_out, n_out,
+                 net->params + net->w_off[l], n_in, 0.0f, next, n_in);
+        mul_act_grad(next, ws->a[l - 1] + r0 * n_in, n, n_in, spec->act[l - 2], spec->leaky_slope);
+    }
+}
+
+void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                        const float *x, size_t j0, size_t j1, size_t m, float alpha, float beta,
+                        float *w, float *b)
+{
+    enum { BLOCK = 256 };
+    const size_t n_in = net->spec.sizes[l - 1], n_out = net->spec.sizes[l];
+    if (j1 <= j0)
+        return;
+    const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
+    const float *delta = ws->dl[l];
+    dpt_gemm(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta, w, n_in);
+    // Bias: column sums of Delta_l over the batch, a block of columns at a time in L1.
+    float acc[BLOCK];
+    for (size_t c = j0; c < j1; c += BLOCK) {
+        const size_t len = j1 - c < BLOCK ? j1 - c : BLOCK;
+        memset(acc, 0, len * sizeof(float));
+        for (size_t i = 0; i < m; i++) {
+            const float *restrict dr = delta + i * n_out + c;
+#pragma omp simd
+            for (size_t k = 0; k < len; k++)
+                acc[k] += dr[k];
+        }
+        float *restrict bb = b + (c - j0);
+        if (beta == 0.0f) {
+#pragma omp simd
+            for (size_t k = 0; k < len; k++)
+                bb[k] = alpha * acc[k];
+        } else {
+#pragma omp simd
+            for (size_t k = 0; k < len; k++)
+                bb[k] = beta * bb[k] + alpha * acc[k];
+        }
+    }
 }

@@ -20,7 +20,10 @@ struct dpt_workspace {
     float *x;                     // gathered inputs, max_rows x n_0
     float *a[DPT_MAX_LAYERS + 1]; // a[l]: activations of layer l (l >= 1), max_rows x n_l
     float *d[2];                  // deltas, max_rows x max(n_l), ping-pong
-    float *block;                 // one allocation holding all of the above
+    // Batch workspaces only (sliced_impl.h): every layer's delta, max_rows x n_l, kept until the
+    // weight gradients of the whole batch are formed. NULL in ordinary workspaces.
+    float *dl[DPT_MAX_LAYERS + 1];
+    float *block; // one allocation holding all of the above
 };
 
 #endif

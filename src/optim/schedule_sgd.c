@@ -78,7 +78,9 @@ static void nesterov_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx
 
 enum dpt_status dpt_sched_make_fixed(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("fixed", 0, 0, fixed_step, h, out);
+    // With weight decay the step also depends on theta itself: not a plain rate times gradient.
+    return dpt_sched_base_create("fixed", h->wd == 0.0 ? DPT_SCHEDULE_LINEAR : 0, 0, fixed_step, h,
+                                 out);
 }
 
 enum dpt_status dpt_sched_make_normalized(const struct dpt_sched_hyper *h,

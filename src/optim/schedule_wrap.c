@@ -112,7 +112,10 @@ wrap_create(const char *name, unsigned flags,
     if (!inner)
         return dpt_error(DPT_ERR_INVALID, "schedule '%s': no inner schedule", name);
     struct dpt_schedule *s = NULL;
-    enum dpt_status st = dpt_sched_alloc(name, flags | inner->flags, sizeof(struct wrap_impl), &s);
+    // Clipping rescales the gradient by its norm: the result is no longer linear in it.
+    const unsigned inherited =
+        step_fn == clip_step ? inner->flags & ~DPT_SCHEDULE_LINEAR : inner->flags;
+    enum dpt_status st = dpt_sched_alloc(name, flags | inherited, sizeof(struct wrap_impl), &s);
     if (st != DPT_OK)
         return st;
     struct wrap_impl *w = s->impl;

@@ -12,6 +12,18 @@
 //            (a schedule that needs the global norm gets one more barrier between the two;
 //            with a single non-empty source, e.g. T = 1, the schedule reads it directly)
 //   barrier B
+// That is private mode. Sliced mode (the default when the batch is small next to the model, see
+// enum dpt_grad_mode) keeps the barriers and changes what happens around them:
+//   phase 1  worker t: forward, loss and backward deltas of its shard into its rows of one batch
+//            workspace (inputs, activations and deltas of every sample of the step)
+//   barrier A
+//   phase 2  worker t, for its rows j0..j1 of every layer (split_rows: about equal work each):
+//              g[W_l rows] = Delta_l[:, j0:j1]^T A_(l-1) over the whole batch, g[b_l rows] too
+//              schedule step on exactly those rows; a linear schedule (fixed-rate SGD) is folded
+//              into the product instead: W_l rows += -rate Delta^T A, no gradient vector at all
+//   barrier B
+// Nothing is reduced: each gradient row is formed once, by the worker that owns it, with K = the
+// whole batch, so the per-step cost that grows with T x the parameter count disappears.
 // Shared flags (stop, divergence) are written only in phase 2 by worker 0 and read by every
 // worker after barrier B, so they need no atomics: the barriers order them. Divergence is
 // detected from the step's loss: a non-finite gradient makes the next loss non-finite.
@@ -31,6 +43,7 @@
 
 #include "core/error_impl.h"
 #include "core/gemm_impl.h"
+#include "core/sliced_impl.h"
 #include "pool_impl.h"
 #include "trainer_impl.h"
 
@@ -67,6 +80,26 @@ enum dpt_status dpt_engine_parse(const char *name, enum dpt_engine *out)
         *out = DPT_ENGINE_OPENMP;
     else
         return dpt_error(DPT_ERR_INVALID, "unknown engine '%s' (expected pthreads or openmp)",
+                         name ? name : "(null)");
+    return DPT_OK;
+}
+
+const char *dpt_grad_mode_name(enum dpt_grad_mode g)
+{
+    return g == DPT_GRAD_SLICED ? "sliced" : g == DPT_GRAD_PRIVATE ? "private" : "auto";
+}
+
+enum dpt_status dpt_grad_mode_parse(const char *name, enum dpt_grad_mode *out)
+{
+    if (name && strcmp(name, "auto") == 0)
+        *out = DPT_GRAD_AUTO;
+    else if (name && strcmp(name, "private") == 0)
+        *out = DPT_GRAD_PRIVATE;
+    else if (name && strcmp(name, "sliced") == 0)
+        *out = DPT_GRAD_SLICED;
+    else
+        return dpt_error(DPT_ERR_INVALID,
+                         "unknown gradient mode '%s' (expected auto, private or sliced)",
                          name ? name : "(null)");
     return DPT_OK;
 }
@@ -123,9 +156,15 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
     slot->status = DPT_OK;
     // dpt_alloc_aligned zero-fills: the pages are first touched by this (pinned) thread, so on a
     // NUMA machine they live on its node.
-    if (!tr->p.reproducible) {
+    if (!tr->p.reproducible && !tr->sliced) {
         tr->grad[ith] = dpt_alloc_aligned(tr->n_params * sizeof(float));
         if (!tr->grad[ith])
+            slot->status = DPT_ERR_NOMEM;
+    }
+    if (slot->status == DPT_OK && tr->split_first) {
+        tr->xbuf[ith] =
+            dpt_alloc_aligned(tr->p.batch * dpt_net_spec(tr->net)->sizes[0] * sizeof(float));
+        if (!tr->xbuf[ith])
             slot->status = DPT_ERR_NOMEM;
     }
     if (slot->status == DPT_OK &&
@@ -156,6 +195,24 @@ static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *per
         acc->loss_sum += bs.loss_sum;
         acc->correct += bs.correct;
         acc->n += bs.n;
+    }
+}
+
+// Sliced mode: forward from layer `from`, loss and deltas of batch rows [lo, hi) (batch starting
+// at bs) into the batch workspace, in blocks of mb rows.
+static void shard_deltas(struct dpt_trainer *tr, size_t from, const size_t *perm, size_t bs,
+                         size_t lo, size_t hi, float scale, struct dpt_block_stats *acc)
+{
+    const float *x = dpt_dataset_x(tr->ds);
+    const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
+    memset(acc, 0, sizeof *acc);
+    for (size_t s = lo; s < hi; s += tr->mb) {
+        const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
+        struct dpt_block_stats b;
+        dpt_net_deltas(tr->net, tr->bws, from, x, perm + s, s - bs, cnt, &tg, scale, &b);
+        acc->loss_sum += b.loss_sum;
+        acc->correct += b.correct;
+        acc->n += b.n;
     }
 }
 
@@ -286,6 +343,165 @@ static void exchange(struct dpt_trainer *tr, size_t m)
         snprintf(tr->x_msg, sizeof tr->x_msg, "%s", dpt_last_error());
 }
 
+// Asks the memory system for the input rows perm[lo..hi) of the training set, one prefetch per
+// cache line, into the outer caches. Issued at the start of phase 2 for the rows the worker will
+// gather at the next step: the data set is far larger than the caches and its rows are visited
+// in random order, so without this every gathered row starts with a miss to DRAM (measured: the
+// gather was 15% of workload S's step at 2 threads); with it the misses overlap the
+// weight-gradient products.
+static void prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi)
+{
+    const float *x = dpt_dataset_x(tr->ds);
+    const size_t n0 = dpt_dataset_n_in(tr->ds);
+    for (size_t i = lo; i < hi; i++) {
+        const char *row = (const char *)(x + tr->perm[i] * n0);
+        for (size_t off = 0; off < n0 * sizeof(float); off += 64)
+            __builtin_prefetch(row + off, 0, 2);
+    }
+}
+
+// Phase 2 of sliced mode: this worker's rows of every layer's gradient over the whole batch (m
+// rows of the batch workspace), then the schedule step on exactly those rows; a linear schedule's
+// step is folded into the product instead (W += -rate Delta^T A). The gradient products are
+// backprop work and count as compute; the schedule step counts as update.
+static void sliced_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
+                         struct dpt_timing *tm)
+{
+    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
+    const size_t L = spec->n_layers;
+    const size_t *lo = tr->row_lo + ith * (L + 1), *hi = tr->row_hi + ith * (L + 1);
+    float *theta = dpt_net_params(tr->net);
+    const float alpha = tr->fused ? -(float)dpt_schedule_rate(tr->sched, ctx->step) : 1.0f;
+    float *dst = tr->fused ? theta : tr->gsum;
+    double t0 = now_s();
+    for (size_t l = 1; l <= L; l++) {
+        size_t w, b;
+        dpt_net_layer_offsets(tr->net, l, &w, &b);
+        dpt_net_layer_grad(tr->net, tr->bws, l, tr->split_first ? tr->xbuf[ith] : NULL, lo[l],
+                           hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
+                           dst + w + lo[l] * spec->sizes[l - 1], dst + b + lo[l]);
+    }
+    double t1 = now_s();
+    tm->compute_s += t1 - t0;
+    if (tr->fused)
+        return;
+    if (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) {
+        double sq = 0.0;
+        for (size_t l = 1; l <= L; l++) {
+            size_t w, b;
+            dpt_net_layer_offsets(tr->net, l, &w, &b);
+            const size_t n_in = spec->sizes[l - 1];
+            sq += sq_norm(tr->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
+            sq += sq_norm(tr->gsum, b + lo[l], b + hi[l]);
+        }
+        tr->slots[ith].sq = sq;
+        const double tw0 = now_s();
+        tm->update_s += tw0 - t1;
+        dpt_team_barrier(&tr->team); // every worker's partial norm is written
+        t1 = now_s();
+        tm->wait_s += t1 - tw0;
+        double total = 0.0;
+        for (size_t t = 0; t < tr->nth; t++) // fixed order: the same sum on every worker
+            total += tr->slots[t].sq;
+        ctx->grad_sq_norm = total;
+    }
+    for (size_t l = 1; l <= L; l++) {
+        size_t w, b;
+        dpt_net_layer_offsets(tr->net, l, &w, &b);
+        const size_t n_in = spec->sizes[l - 1];
+        if (hi[l] > lo[l]) {
+            dpt_schedule_step(tr->sched, ctx, theta, tr->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
+            dpt_schedule_step(tr->sched, ctx, theta, tr->gsum, b + lo[l], b + hi[l]);
+        }
+    }
+    tm->update_s += now_s() - t1;
+}
+
+// Phase 2 of private mode: reduce this worker's slice of the private gradients (and exchange the
+// sum with the other processes), then apply the schedule to the slice.
+static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ctx *ctx, size_t b,
+                          size_t m, struct dpt_timing *tm)
+{
+    struct dpt_team *team = &tr->team;
+    const size_t nth = tr->nth;
+    const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) != 0;
+    float *theta = dpt_net_params(tr->net);
+    const size_t c_lo = split(tr->n_chunks, ith, nth), c_hi = split(tr->n_chunks, ith + 1, nth);
+    const float **srcs = tr->srcs + ith * tr->srcs_stride;
+    const int multi = tr->p.comm && tr->p.comm->size > 1;
+    double tr_s = 0.0, tu_s = 0.0, tc = now_s();
+    if (multi) {
+        // ---- the cross-process exchange (the seam between reduce and update) ----
+        if (!tr->p.reproducible) {
+            // This process's sum into gsum, then the sum across processes.
+            const size_t n_local = step_sources(tr, srcs);
+            for (size_t c = c_lo; c < c_hi; c++) {
+                const size_t lo = c * DPT_CHUNK;
+                const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
+                if (n_local > 1)
+                    reduce_chunk(tr->gsum, srcs, n_local, lo, hi);
+                else if (n_local == 1)
+                    memcpy(tr->gsum + lo, srcs[0] + lo, (hi - lo) * sizeof(float));
+                else
+                    memset(tr->gsum + lo, 0, (hi - lo) * sizeof(float));
+            }
+            dpt_team_barrier(team);
+        }
+        if (ith == 0) {
+            tr->x_batch = b;
+            exchange(tr, m);
+        }
+        const double tx = now_s();
+        tr_s += tx - tc;
+        dpt_team_barrier(team); // the exchange is complete
+        tc = now_s();
+        tm->wait_s += tc - tx;
+    }
+    // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
+    // reduction pass at all. Otherwise the sum goes into this worker's own buffer (its slice
+    // of it is hot in this core's cache and nobody else reads that slice now), or, in
+    // reproducible mode (and across processes), into gsum.
+    const size_t n_src = multi && !tr->p.reproducible ? 1 : step_sources(tr, srcs);
+    float *grad = multi && !tr->p.reproducible ? tr->gsum
+                  : n_src == 1                 ? (float *)srcs[0]
+                  : tr->p.reproducible         ? tr->gsum
+                                               : tr->grad[ith];
+    for (size_t c = c_lo; c < c_hi; c++) {
+        const size_t lo = c * DPT_CHUNK;
+        const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
+        if (n_src > 1)
+            reduce_chunk(grad, srcs, n_src, lo, hi);
+        if (needs_norm) {
+            tr->chunk_sq[c] = sq_norm(grad, lo, hi);
+        } else {
+            const double tc1 = now_s();
+            tr_s += tc1 - tc;
+            dpt_schedule_step(tr->sched, ctx, theta, grad, lo, hi);
+            tc = now_s();
+            tu_s += tc - tc1;
+        }
+    }
+    if (needs_norm) {
+        const double tw0 = now_s();
+        tr_s += tw0 - tc;
+        dpt_team_barrier(team); // every chunk's partial norm is written
+        const double tw1 = now_s();
+        tm->wait_s += tw1 - tw0;
+        double total = 0.0;
+        for (size_t c = 0; c < tr->n_chunks; c++) // fixed order: same sum for every T
+            total += tr->chunk_sq[c];
+        ctx->grad_sq_norm = total;
+        for (size_t c = c_lo; c < c_hi; c++) {
+            const size_t lo = c * DPT_CHUNK;
+            const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
+            dpt_schedule_step(tr->sched, ctx, theta, grad, lo, hi);
+        }
+        tu_s += now_s() - tw1;
+    }
+    tm->reduce_s += tr_s;
+    tm->update_s += tu_s;
+}
+
 static void epoch_job(void *arg, size_t ith, size_t nth)
 {
     struct dpt_trainer *tr = arg;
@@ -302,12 +518,8 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     const size_t B = tr->p.batch;
     const size_t N = tr->epoch_samples;
     const size_t *perm = tr->perm;
-    const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) != 0;
     const int mean = dpt_net_spec(tr->net)->reduction == DPT_REDUCTION_MEAN;
-    float *theta = dpt_net_params(tr->net);
-    const size_t c_lo = split(tr->n_chunks, ith, nth), c_hi = split(tr->n_chunks, ith + 1, nth);
     struct dpt_timing tm = {0};
-    const float **srcs = tr->srcs + ith * tr->srcs_stride;
     const int multi = tr->p.comm && tr->p.comm->size > 1;
     const size_t rank = multi ? (size_t)tr->p.comm->rank : 0;
     const size_t n_ranks = multi ? (size_t)tr->p.comm->size : 1;
@@ -316,11 +528,34 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     for (b = tr->first_batch; b < tr->n_batches; b++) {
         const size_t bs = b * B;
         const size_t m = N - bs < B ? N - bs : B;
-        const double t0 = now_s();
+        double t0 = now_s();
 
         // ---- phase 1: forward + backprop of this worker's shard ----
         const float scale = mean ? 1.0f / (float)m : 1.0f;
-        if (!tr->p.reproducible) {
+        if (tr->sliced) {
+            size_t from = 1;
+            if (tr->split_first) {
+                // Layer 1 by output rows: this worker's rows of W_1 over the whole batch (its own
+                // copy of the inputs), so W_1 never leaves its owner's cache; then, after a
+                // barrier, the rest by samples.
+                const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1;
+                dpt_batch_gather(tr->net, tr->xbuf[ith], dpt_dataset_x(tr->ds), perm + bs, m);
+                dpt_net_forward_cols(tr->net, tr->bws, 1, tr->xbuf[ith], m,
+                                     tr->row_lo[ith * L1 + 1], tr->row_hi[ith * L1 + 1]);
+                const double tb0 = now_s();
+                tm.compute_s += tb0 - t0;
+                dpt_team_barrier(team); // every column of layer 1 is computed
+                const double tb1 = now_s();
+                tm.wait_s += tb1 - tb0;
+                t0 = tb1;
+                from = 2;
+            }
+            struct dpt_block_stats acc;
+            shard_deltas(tr, from, perm, bs, bs + split(m, ith, nth), bs + split(m, ith + 1, nth),
+                         scale, &acc);
+            slot->loss = acc.loss_sum;
+            slot->correct = acc.correct;
+        } else if (!tr->p.reproducible) {
             // This process's part of the global batch, then this worker's part of that.
             const size_t r_lo = bs + split(m, rank, n_ranks),
                          r_n = split(m, rank + 1, n_ranks) - split(m, rank, n_ranks);
@@ -351,8 +586,17 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         dpt_team_barrier(team); // A: every private gradient is complete
         const double t2 = now_s();
         tm.wait_s += t2 - t1;
+        if (b + 1 < tr->n_batches && !tr->p.reproducible && !multi) {
+            // The rows this worker gathers at the next step: all of them when layer 1 is split
+            // by rows, else its shard.
+            const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
+            if (tr->split_first)
+                prefetch_rows(tr, nbs, nbs + nm);
+            else
+                prefetch_rows(tr, nbs + split(nm, ith, nth), nbs + split(nm, ith + 1, nth));
+        }
 
-        // ---- phase 2: reduce this worker's slice, then apply the schedule to it ----
+        // ---- phase 2: form / reduce this worker's slice, then apply the schedule to it ----
         struct dpt_step_ctx ctx = {
             .step = tr->steps + (b - tr->first_batch) + 1,
             .epoch = tr->epoch,
@@ -360,77 +604,10 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             .grad_sq_norm = 0.0,
             .lr_mult = 1.0,
         };
-        double tr_s = 0.0, tu_s = 0.0, tc = t2;
-        if (multi) {
-            // ---- the cross-process exchange (the seam between reduce and update) ----
-            if (!tr->p.reproducible) {
-                // This process's sum into gsum, then the sum across processes.
-                const size_t n_local = step_sources(tr, srcs);
-                for (size_t c = c_lo; c < c_hi; c++) {
-                    const size_t lo = c * DPT_CHUNK;
-                    const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-                    if (n_local > 1)
-                        reduce_chunk(tr->gsum, srcs, n_local, lo, hi);
-                    else if (n_local == 1)
-                        memcpy(tr->gsum + lo, srcs[0] + lo, (hi - lo) * sizeof(float));
-                    else
-                        memset(tr->gsum + lo, 0, (hi - lo) * sizeof(float));
-                }
-                dpt_team_barrier(team);
-            }
-            if (ith == 0) {
-                tr->x_batch = b;
-                exchange(tr, m);
-            }
-            const double tx = now_s();
-            tr_s += tx - tc;
-            dpt_team_barrier(team); // the exchange is complete
-            tc = now_s();
-            tm.wait_s += tc - tx;
-        }
-        // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
-        // reduction pass at all. Otherwise the sum goes into this worker's own buffer (its slice
-        // of it is hot in this core's cache and nobody else reads that slice now), or, in
-        // reproducible mode (and across processes), into gsum.
-        const size_t n_src = multi && !tr->p.reproducible ? 1 : step_sources(tr, srcs);
-        float *grad = multi && !tr->p.reproducible ? tr->gsum
-                      : n_src == 1                 ? (float *)srcs[0]
-                      : tr->p.reproducible         ? tr->gsum
-                                                   : tr->grad[ith];
-        for (size_t c = c_lo; c < c_hi; c++) {
-            const size_t lo = c * DPT_CHUNK;
-            const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-            if (n_src > 1)
-                reduce_chunk(grad, srcs, n_src, lo, hi);
-            if (needs_norm) {
-                tr->chunk_sq[c] = sq_norm(grad, lo, hi);
-            } else {
-                const double tc1 = now_s();
-                tr_s += tc1 - tc;
-                dpt_schedule_step(tr->sched, &ctx, theta, grad, lo, hi);
-                tc = now_s();
-                tu_s += tc - tc1;
-            }
-        }
-        if (needs_norm) {
-            const double tw0 = now_s();
-            tr_s += tw0 - tc;
-            dpt_team_barrier(team); // every chunk's partial norm is written
-            const double tw1 = now_s();
-            tm.wait_s += tw1 - tw0;
-            double total = 0.0;
-            for (size_t c = 0; c < tr->n_chunks; c++) // fixed order: same sum for every T
-                total += tr->chunk_sq[c];
-            ctx.grad_sq_norm = total;
-            for (size_t c = c_lo; c < c_hi; c++) {
-                const size_t lo = c * DPT_CHUNK;
-                const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-                dpt_schedule_step(tr->sched, &ctx, theta, grad, lo, hi);
-            }
-            tu_s += now_s() - tw1;
-        }
-        tm.reduce_s += tr_s;
-        tm.update_s += tu_s;
+        if (tr->sliced)
+            sliced_phase(tr, ith, &ctx, m, &tm);
+        else
+            private_phase(tr, ith, &ctx, b, m, &tm);
         if (ith == 0) {
             if (!multi) {
                 step_loss(tr, &tr->x_loss, &tr->x_correct);
@@ -519,11 +696,18 @@ static enum dpt_status check_memory(const struct dpt_trainer *tr)
     const size_t pbytes = tr->n_params * sizeof(float);
     size_t vectors = tr->nth, total = 0, t;
     const int multi = tr->p.comm && tr->p.comm->size > 1;
-    if (tr->p.reproducible)
+    if (tr->sliced)
+        vectors = tr->fused ? 0 : 1;
+    else if (tr->p.reproducible)
         vectors += DPT_REPRO_SHARDS + 1;
     else if (multi)
         vectors += 1;
     if (dpt_mul_overflow(pbytes, vectors, &total) ||
+        dpt_add_overflow(total, tr->sliced ? dpt_batch_workspace_bytes(tr->net, tr->p.batch) : 0,
+                         &total) ||
+        (tr->split_first &&
+         (dpt_mul_overflow(tr->nth * tr->p.batch, dpt_net_spec(tr->net)->sizes[0], &t) ||
+          dpt_mul_overflow(t, sizeof(float), &t) || dpt_add_overflow(total, t, &total))) ||
         dpt_mul_overflow(dpt_workspace_bytes(tr->net, tr->ws_rows), tr->nth, &t) ||
         dpt_add_overflow(total, t, &total))
         return dpt_error(DPT_ERR_RANGE, "the trainer's buffers' size overflows");
@@ -538,6 +722,68 @@ static enum dpt_status check_memory(const struct dpt_trainer *tr)
                          "network)",
                          tr->nth, (double)total / 1073741824.0, phys / 1073741824.0);
     return DPT_OK;
+}
+
+// Resolves the gradient mode (see enum dpt_grad_mode). Auto picks sliced when the batch
+// workspace is no larger than the T private gradients it replaces: then sliced mode also moves
+// fewer bytes between cores per step (each worker reads the others' rows of the batch's
+// activations and deltas instead of their slices of T full gradients).
+static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
+{
+    const int multi = tr->p.comm && tr->p.comm->size > 1;
+    const enum dpt_grad_mode g = tr->p.grad_mode;
+    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
+    if (g == DPT_GRAD_SLICED && (tr->p.reproducible || multi))
+        return dpt_error(DPT_ERR_INVALID, "grad_mode: sliced cannot be combined with %s",
+                         tr->p.reproducible ? "reproducible mode" : "several processes");
+    // Layer 1 (a hidden layer) is split by output rows when every worker gets at least 4 units
+    // of 16 rows (so the split is balanced to within 25%); each worker then keeps its own copy of
+    // the batch's inputs.
+    const int split_first =
+        tr->nth >= 2 && spec->n_layers >= 2 && (spec->sizes[1] + 15) / 16 >= 4 * tr->nth;
+    size_t xbytes = 0;
+    if (split_first && (dpt_mul_overflow(tr->nth * tr->p.batch, spec->sizes[0], &xbytes) ||
+                        dpt_mul_overflow(xbytes, sizeof(float), &xbytes)))
+        xbytes = SIZE_MAX;
+    if (g == DPT_GRAD_SLICED) {
+        tr->sliced = 1;
+    } else if (g == DPT_GRAD_AUTO && !tr->p.reproducible && !multi) {
+        const size_t bws = dpt_batch_workspace_bytes(tr->net, tr->p.batch);
+        size_t priv, need;
+        tr->sliced = bws > 0 && !dpt_mul_overflow(tr->nth, tr->n_params * sizeof(float), &priv) &&
+                     !dpt_add_overflow(bws, xbytes, &need) && need <= priv;
+    }
+    tr->split_first = tr->sliced && split_first;
+    const unsigned f = tr->sched->flags;
+    tr->fused = tr->sliced && (f & DPT_SCHEDULE_LINEAR) && !(f & DPT_SCHEDULE_NEEDS_NORM) &&
+                tr->sched->rate != NULL;
+    return DPT_OK;
+}
+
+// Sliced mode: splits the rows of every layer among the workers in units of 16 rows (one cache
+// line of a bias vector, so no two workers write the same line of one): a layer of at least T
+// units is split evenly, a smaller one (typically the output layer) goes whole to one worker,
+// taking the workers in turn from the last one (worker 0 also publishes the step's flags).
+// lo/hi: nth x (L + 1), row range of worker t in layer l.
+static void split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
+{
+    enum { UNIT = 16 };
+    const size_t L = spec->n_layers;
+    size_t next = nth - 1;
+    for (size_t l = 1; l <= L; l++) {
+        const size_t n = spec->sizes[l], units = (n + UNIT - 1) / UNIT;
+        if (units >= nth) {
+            for (size_t t = 0; t < nth; t++) {
+                const size_t u0 = split(units, t, nth), u1 = split(units, t + 1, nth);
+                lo[t * (L + 1) + l] = u0 * UNIT;
+                hi[t * (L + 1) + l] = u1 * UNIT < n ? u1 * UNIT : n;
+            }
+        } else {
+            lo[next * (L + 1) + l] = 0;
+            hi[next * (L + 1) + l] = n;
+            next = next ? next - 1 : nth - 1;
+        }
+    }
 }
 
 enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,
@@ -559,6 +805,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         return dpt_error(DPT_ERR_RANGE, "batch: %zu is too large", params->batch);
     if ((unsigned)params->engine > DPT_ENGINE_OPENMP)
         return dpt_error(DPT_ERR_INVALID, "engine: invalid value %d", (int)params->engine);
+    if ((unsigned)params->grad_mode > DPT_GRAD_SLICED)
+        return dpt_error(DPT_ERR_INVALID, "grad_mode: invalid value %d", (int)params->grad_mode);
     if ((unsigned)params->pin > DPT_PIN_NONE)
         return dpt_error(DPT_ERR_INVALID, "pin: invalid value %d", (int)params->pin);
     if (params->threads > 1024)
@@ -605,7 +853,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
                     "%zu threads on %zu usable cores: oversubscribed (the barrier blocks instead "
                     "of spinning)",
                     tr->nth, cores);
-    if ((st = check_memory(tr)) != DPT_OK)
+    if ((st = choose_grad_mode(tr)) != DPT_OK || (st = check_memory(tr)) != DPT_OK)
         goto cleanup;
     tr->pu = dpt_calloc(tr->nth, sizeof *tr->pu);
     tr->slots = dpt_alloc_aligned(tr->nth * sizeof *tr->slots);
@@ -613,7 +861,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->grad = dpt_calloc(tr->nth, sizeof *tr->grad);
     tr->ws = dpt_calloc(tr->nth, sizeof *tr->ws);
     const int multi = params->comm && params->comm->size > 1;
-    if (params->reproducible || multi)
+    const int need_gsum = params->reproducible || multi || (tr->sliced && !tr->fused);
+    if (need_gsum)
         tr->gsum = dpt_alloc_aligned(tr->n_params * sizeof(float));
     tr->chunk_sq = dpt_calloc(tr->n_chunks, sizeof *tr->chunk_sq);
     // Room for every source pointer of a step, padded to a cache line per worker.
@@ -622,9 +871,25 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     if (params->patience > 0)
         tr->best = dpt_alloc_aligned(tr->n_params * sizeof(float));
     if ((params->patience > 0 && !tr->best) || !tr->srcs || !tr->pu || !tr->slots || !tr->wtime ||
-        !tr->grad || !tr->ws || ((params->reproducible || multi) && !tr->gsum) || !tr->chunk_sq) {
+        !tr->grad || !tr->ws || (need_gsum && !tr->gsum) || !tr->chunk_sq) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
+    }
+    if (tr->split_first && !(tr->xbuf = dpt_calloc(tr->nth, sizeof *tr->xbuf))) {
+        st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
+        goto cleanup;
+    }
+    if (tr->sliced) {
+        const size_t L = dpt_net_spec(net)->n_layers;
+        tr->row_lo = dpt_calloc(tr->nth * (L + 1), sizeof *tr->row_lo);
+        tr->row_hi = dpt_calloc(tr->nth * (L + 1), sizeof *tr->row_hi);
+        if (!tr->row_lo || !tr->row_hi) {
+            st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
+            goto cleanup;
+        }
+        split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
+        if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
+            goto cleanup;
     }
     if (params->reproducible) {
         // One block, so the micro-shard gradients can be gathered across processes in place.
@@ -703,6 +968,12 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
     for (size_t t = 0; tr->ws && t < tr->nth; t++)
         dpt_workspace_destroy(tr->ws[t]);
     dpt_free_aligned(tr->rgrad_block);
+    dpt_workspace_destroy(tr->bws);
+    for (size_t t = 0; tr->xbuf && t < tr->nth; t++)
+        dpt_free_aligned(tr->xbuf[t]);
+    dpt_free(tr->xbuf);
+    dpt_free(tr->row_lo);
+    dpt_free(tr->row_hi);
     dpt_free(tr->x_counts);
     dpt_free(tr->x_displs);
     dpt_free(tr->grad);
@@ -724,6 +995,16 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
 size_t dpt_trainer_threads(const struct dpt_trainer *tr)
 {
     return tr->nth;
+}
+
+enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr)
+{
+    return tr->sliced ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
+}
+
+int dpt_trainer_fused_step(const struct dpt_trainer *tr)
+{
+    return tr->fused;
 }
 
 const char *dpt_trainer_warnings(const struct dpt_trainer *tr)

@@ -16,6 +16,7 @@ struct worker_slot {
     alignas(64) double loss; // loss sum of this step's shard
     size_t correct;
     int has_grad; // the shard was non-empty, so grad[t] holds this step's gradient
+    double sq;    // sliced mode: squared norm of this worker's rows of the gradient
     enum dpt_status status;
 };
 
@@ -38,9 +39,16 @@ struct dpt_trainer {
     struct dpt_workspace **ws;          // nth
     struct worker_slot *slots;          // nth
     struct dpt_timing *wtime;           // nth, last epoch
-    float *gsum;                        // the reduced gradient (reproducible mode)
-    double *chunk_sq;                   // per-chunk squared norms
-    const float **srcs;                 // per-worker scratch: srcs_stride source pointers each
+    float *gsum;                        // the reduced gradient (reproducible mode, processes),
+                                        // or the sliced gradient (sliced mode, unfused)
+    int sliced;                         // DPT_GRAD_SLICED in use
+    int fused;                 // sliced, and the schedule's step is folded into the product
+    struct dpt_workspace *bws; // sliced: the step's batch workspace (every row of the batch)
+    size_t *row_lo, *row_hi;   // sliced: nth x (L + 1) row ranges of each worker in each layer
+    int split_first;           // sliced: layer 1's forward is split by output rows too
+    float **xbuf;              // split_first: each worker's copy of the batch's inputs
+    double *chunk_sq;          // per-chunk squared norms
+    const float **srcs;        // per-worker scratch: srcs_stride source pointers each
     size_t srcs_stride;
     float *rgrad_block; // the micro-shard buffers, contiguous
     double shard_loss[DPT_REPRO_SHARDS_MAX];

@@ -98,7 +98,7 @@ Test(cli, plot_errors_leave_no_image, CLI_FIXTURE)
 
 // ---- scale ----
 
-enum { COLS = 34 };
+enum { COLS = 35 };
 
 struct row {
     char buf[2048];
@@ -161,6 +161,9 @@ Test(cli, scale_writes_runs_medians_and_the_machine, CLI_FIXTURE)
         cr_expect_str_eq(x.f[6], "synth:xor,n=256");
         cr_expect_str_eq(x.f[8], "2,8,2");
         cr_expect_str_eq(x.f[12], "fixed:lr=0.05");
+        // The gradient mode in use: auto picks private here, because the batch workspace of
+        // 32 rows x (2 + 2 x 8 + 2 x 2) floats is larger than 1 or 2 gradients of 42 parameters.
+        cr_expect_str_eq(x.f[17], "private");
         cr_expect_eq(col(&x, head.f, "batch"), 32.0);
         cr_expect_eq(col(&x, head.f, "epochs"), 1.0, "one epoch unless told");
         cr_expect_eq(col(&x, head.f, "samples"), 256.0);

@@ -47,11 +47,11 @@ Test(cli, train_learns_and_logs_every_epoch, CLI_FIXTURE)
     cr_expect_eq(count_lines(log, "{\"event\":\"epoch\""), 6u, "%s", log);
     cr_expect_eq(count_lines(log, "{\"event\":\"done\""), 1u, "%s", log);
     static const char *const keys[] = {
-        "\"epoch\":",     "\"train_loss\":", "\"train_acc\":",
-        "\"test_loss\":", "\"test_acc\":",   "\"samples_per_s\":",
-        "\"seconds\":",   "\"threads\":2",   "\"engine\":\"pthreads\"",
-        "\"compute_s\":", "\"wait_s\":",     "\"reduce_s\":",
-        "\"update_s\":"};
+        "\"epoch\":",     "\"train_loss\":",     "\"train_acc\":",
+        "\"test_loss\":", "\"test_acc\":",       "\"samples_per_s\":",
+        "\"seconds\":",   "\"threads\":2",       "\"engine\":\"pthreads\"",
+        "\"compute_s\":", "\"wait_s\":",         "\"reduce_s\":",
+        "\"update_s\":",  "\"grad\":\"private\""}; // 64 rows of 2-256-2 outweigh 2 gradients
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_expect(strstr(log, keys[i]), "%s missing from the log", keys[i]);
     // The loss falls and the network learns XOR (a 2-256-2 ReLU net with Adam at 0.02 reaches
@@ -251,6 +251,9 @@ Test(cli, train_rejects_bad_flags_with_one_line, CLI_FIXTURE)
                        "--val-split");
     expect_usage_error(run("train", "--data", d, "--engine", "cuda", NULL), "--engine", "cuda");
     expect_usage_error(run("train", "--data", d, "--pin", "middle", NULL), "--pin", NULL);
+    expect_usage_error(run("train", "--data", d, "--grad", "shared", NULL), "--grad", "shared");
+    expect_usage_error(run("train", "--data", d, "--grad", "sliced", "--reproducible", NULL),
+                       "sliced", "reproducible");
     expect_usage_error(run("train", "--data", d, "--normalize", "zscore", NULL), "--normalize",
                        NULL);
     expect_usage_error(run("train", "--data", d, "--schedule", "adam:lr=-1", NULL), "--schedule",

@@ -286,8 +286,9 @@ Test(optim, base_rates_and_flags)
         unsigned flags;
         size_t n_state;
     } cases[] = {
-        {"fixed", 0.01, 0, 0},
-        {"sgd:lr=2", 2.0, 0, 0},
+        {"fixed", 0.01, DPT_SCHEDULE_LINEAR, 0},
+        {"sgd:lr=2", 2.0, DPT_SCHEDULE_LINEAR, 0},
+        {"sgd:lr=2,wd=0.1", 2.0, 0, 0}, // decay makes the step depend on theta: not linear
         {"normalized", 0.01, DPT_SCHEDULE_NEEDS_NORM, 0},
         {"adagrad", 0.01, 0, 1},
         {"momentum:lr=0.5", 0.5, 0, 1},

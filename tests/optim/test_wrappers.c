@@ -289,11 +289,14 @@ Test(optim, wrapper_flags_include_inner)
         const char *spec;
         unsigned flags;
     } cases[] = {
-        {"warmup(fixed),t=3", 0},
+        // Rate wrappers keep a linear step linear; clipping does not (it divides by the norm).
+        {"warmup(fixed),t=3", DPT_SCHEDULE_LINEAR},
         {"warmup(normalized),t=3", DPT_SCHEDULE_NEEDS_NORM},
         {"clip(adam)", DPT_SCHEDULE_NEEDS_NORM},
+        {"clip(sgd)", DPT_SCHEDULE_NEEDS_NORM},
         {"cosine(step(exp(invtime(warmup(clip(sgd))))))", DPT_SCHEDULE_NEEDS_NORM},
-        {"cosine(step(exp(invtime(warmup(sgd)))))", 0},
+        {"cosine(step(exp(invtime(warmup(sgd)))))", DPT_SCHEDULE_LINEAR},
+        {"cosine(adam)", 0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct dpt_schedule *s = parse_ok(cases[c].spec);

@@ -24,13 +24,16 @@ static int stop_at(uint64_t epoch, size_t step, size_t steps, void *user)
     return 0;
 }
 
+// How the runs form their gradients.
+enum { MODE_PRIVATE, MODE_REPRO, MODE_SLICED };
+
 struct run {
     struct dpt_net *net;
     struct dpt_schedule *sched;
     struct dpt_trainer *tr;
 };
 
-static struct run make(size_t threads, int reproducible, size_t patience, struct stopper *stop)
+static struct run make(size_t threads, int mode, size_t patience, struct stopper *stop)
 {
     struct dpt_net_spec spec = dpt_net_spec_default();
     spec.n_layers = 2;
@@ -49,7 +52,8 @@ static struct run make(size_t threads, int reproducible, size_t patience, struct
     p.max_epochs = 4;
     p.seed = 99;
     p.patience = patience;
-    p.reproducible = reproducible != 0;
+    p.reproducible = mode == MODE_REPRO;
+    p.grad_mode = mode == MODE_SLICED ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
     if (stop) {
         p.on_progress = stop_at;
         p.progress_every = 1;
@@ -66,18 +70,18 @@ static void drop(struct run *r)
     dpt_net_destroy(r->net);
 }
 
-static void resume_is_identical(size_t threads, int reproducible, size_t patience,
-                                uint64_t stop_epoch, size_t stop_step)
+static void resume_is_identical(size_t threads, int mode, size_t patience, uint64_t stop_epoch,
+                                size_t stop_step)
 {
     struct dpt_dataset *ds, *tr_ds, *val;
     cr_assert_eq(dpt_synth("blobs", 240, 3, 4, &ds), DPT_OK);
     cr_assert_eq(dpt_dataset_split(ds, 0.25, 1, &tr_ds, &val), DPT_OK);
 
-    struct run ref = make(threads, reproducible, patience, NULL);
+    struct run ref = make(threads, mode, patience, NULL);
     cr_assert_eq(dpt_trainer_fit(ref.tr, tr_ds, val, NULL, NULL), DPT_OK);
 
     struct stopper stop = {stop_epoch, stop_step, 0};
-    struct run a = make(threads, reproducible, patience, &stop);
+    struct run a = make(threads, mode, patience, &stop);
     cr_assert_eq(dpt_trainer_fit(a.tr, tr_ds, val, NULL, NULL), DPT_ERR_INTERRUPTED);
     cr_assert(stop.fired);
     // Capture everything a checkpoint holds.
@@ -98,7 +102,7 @@ static void resume_is_identical(size_t threads, int reproducible, size_t patienc
     drop(&a);
 
     // A fresh process would rebuild everything from the checkpoint: do exactly that.
-    struct run b = make(threads, reproducible, patience, NULL);
+    struct run b = make(threads, mode, patience, NULL);
     memcpy(dpt_net_params(b.net), params, np * sizeof(float));
     cr_assert_eq(dpt_schedule_state_len(b.sched), sl);
     dpt_schedule_state_load(b.sched, sstate);
@@ -109,8 +113,8 @@ static void resume_is_identical(size_t threads, int reproducible, size_t patienc
     cr_assert_eq(dpt_trainer_fit(b.tr, tr_ds, val, NULL, &last), DPT_OK, "%s", dpt_last_error());
     cr_assert_eq(dpt_trainer_steps(b.tr), dpt_trainer_steps(ref.tr));
     cr_assert_eq(memcmp(dpt_net_params(b.net), dpt_net_params(ref.net), np * sizeof(float)), 0,
-                 "T=%zu repro=%d patience=%zu stop %llu/%zu: parameters differ", threads,
-                 reproducible, patience, (unsigned long long)stop_epoch, stop_step);
+                 "T=%zu mode=%d patience=%zu stop %llu/%zu: parameters differ", threads, mode,
+                 patience, (unsigned long long)stop_epoch, stop_step);
     drop(&b);
     drop(&ref);
     free(params);
@@ -123,19 +127,23 @@ static void resume_is_identical(size_t threads, int reproducible, size_t patienc
 
 Test(resume, mid_epoch_is_bitwise_identical)
 {
-    resume_is_identical(1, 0, 0, 2, 11);
-    resume_is_identical(2, 0, 0, 1, 3);
-    resume_is_identical(3, 1, 0, 3, 20);
+    resume_is_identical(1, MODE_PRIVATE, 0, 2, 11);
+    resume_is_identical(2, MODE_PRIVATE, 0, 1, 3);
+    resume_is_identical(3, MODE_REPRO, 0, 3, 20);
+    resume_is_identical(1, MODE_SLICED, 0, 2, 11);
+    resume_is_identical(3, MODE_SLICED, 0, 1, 3);
 }
 
 Test(resume, at_epoch_end_is_bitwise_identical)
 {
-    resume_is_identical(2, 0, 0, 2, 26);
+    resume_is_identical(2, MODE_PRIVATE, 0, 2, 26);
+    resume_is_identical(2, MODE_SLICED, 0, 2, 26);
 }
 
 Test(resume, with_early_stopping_state)
 {
-    resume_is_identical(2, 0, 2, 3, 5);
+    resume_is_identical(2, MODE_PRIVATE, 2, 3, 5);
+    resume_is_identical(2, MODE_SLICED, 2, 3, 5);
 }
 
 Test(resume, rejects_inconsistent_state)

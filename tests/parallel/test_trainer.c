@@ -68,8 +68,9 @@ struct result {
     double eval_loss, eval_acc;
 };
 
-static struct result train(const struct setup *s, struct dpt_dataset *ds, size_t threads,
-                           enum dpt_engine engine, bool reproducible, size_t epochs)
+static struct result train_mode(const struct setup *s, struct dpt_dataset *ds, size_t threads,
+                                enum dpt_engine engine, bool reproducible, size_t epochs,
+                                enum dpt_grad_mode grad)
 {
     struct dpt_net *net = make_net(s, 11);
     struct dpt_schedule *sched;
@@ -80,6 +81,7 @@ static struct result train(const struct setup *s, struct dpt_dataset *ds, size_t
     p.threads = threads;
     p.engine = engine;
     p.reproducible = reproducible;
+    p.grad_mode = grad;
     p.seed = 3;
     struct dpt_trainer *tr;
     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s", dpt_last_error());
@@ -94,6 +96,12 @@ static struct result train(const struct setup *s, struct dpt_dataset *ds, size_t
     dpt_schedule_destroy(sched);
     dpt_net_destroy(net);
     return r;
+}
+
+static struct result train(const struct setup *s, struct dpt_dataset *ds, size_t threads,
+                           enum dpt_engine engine, bool reproducible, size_t epochs)
+{
+    return train_mode(s, ds, threads, engine, reproducible, epochs, DPT_GRAD_AUTO);
 }
 
 // ||a - b|| / ||b||
@@ -456,6 +464,7 @@ Test(trainer, timing_breakdown_is_reported)
     dpt_schedule_parse("adam", &sched);
     struct dpt_train_params p = dpt_train_params_default();
     p.threads = 2;
+    p.grad_mode = DPT_GRAD_PRIVATE;
     struct dpt_trainer *tr;
     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
     struct dpt_epoch_stats st;
@@ -516,10 +525,130 @@ Test(trainer, refuses_buffers_beyond_physical_memory)
     dpt_schedule_parse("sgd", &sched);
     struct dpt_train_params p = dpt_train_params_default();
     p.threads = 1024;
+    p.grad_mode = DPT_GRAD_PRIVATE; // the T private gradients are what does not fit
     struct dpt_trainer *tr = (void *)1;
     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_ERR_RANGE);
     cr_assert_null(tr);
     cr_assert(strstr(dpt_last_error(), "GiB of memory"), "%s", dpt_last_error());
     dpt_schedule_destroy(sched);
     dpt_net_destroy(net);
+}
+
+// Sliced mode forms each row of the gradient once, over the whole batch, instead of summing
+// private gradients: the same step up to the order of float additions. Checked against private
+// mode at T = 1 for a fused fixed-rate step, an unfused schedule with state (adam) and one that
+// needs the global norm (clip), at thread counts that split the layers' rows unevenly (widths 37,
+// 21 and 200 are not multiples of the 16-row unit; T = 7 leaves some workers without rows of a
+// layer), with layer 1's forward pass split by rows too (the 200-wide first layer at T = 2 and 3)
+// or not, and batches of 1, 10 (not divisible by T) and 64. Tolerance as in learns_everywhere:
+// rounding differences of ~1e-7 per step over a few dozen steps stay below 1e-4 of the parameter
+// norm, while a row updated twice or not at all, or a wrong scale, moves the parameters by
+// O(1e-2).
+Test(trainer, sliced_mode_matches_private_mode)
+{
+    struct dpt_dataset *ds = load("synth:blobs,n=203,classes=3,seed=2");
+    static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
+                                         "clip(fixed:lr=0.05),max_norm=0.5"};
+    const size_t first[] = {37, 200};
+    const size_t batches[] = {1, 10, 64};
+    const size_t ts[] = {1, 2, 3, 7};
+    for (size_t w = 0; w < 2; w++) {
+        for (size_t k = 0; k < 3; k++) {
+            for (size_t i = 0; i < 3; i++) {
+                struct setup s = {"", {2, first[w], 21, 3}, 3, DPT_ACT_TANH, scheds[k], batches[i]};
+                // Two epochs of batch 1 are 406 steps; the others a few dozen. Batch 1 gets one
+                // epoch so that every case compares a comparable number of steps.
+                const size_t epochs = batches[i] == 1 ? 1 : 2;
+                struct result ref =
+                    train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, epochs, DPT_GRAD_PRIVATE);
+                for (size_t t = 0; t < 4; t++) {
+                    struct result r = train_mode(&s, ds, ts[t], DPT_ENGINE_PTHREADS, false, epochs,
+                                                 DPT_GRAD_SLICED);
+                    const double d = rel_diff(&r, &ref);
+                    cr_assert(d < 1e-4, "2-%zu-21-3, %s, batch %zu, T=%zu: relative difference %g",
+                              first[w], scheds[k], batches[i], ts[t], d);
+                    cr_assert_eq(r.last.steps, epochs * ((203 + batches[i] - 1) / batches[i]));
+                    free(r.params);
+                }
+                free(ref.params);
+            }
+        }
+    }
+    dpt_dataset_destroy(ds);
+}
+
+static struct dpt_trainer *create_mode(struct dpt_net *net, struct dpt_schedule *sched,
+                                       size_t batch, size_t threads, enum dpt_grad_mode g,
+                                       bool reproducible, enum dpt_status want)
+{
+    struct dpt_train_params p = dpt_train_params_default();
+    p.batch = batch;
+    p.threads = threads;
+    p.grad_mode = g;
+    p.reproducible = reproducible;
+    struct dpt_trainer *tr = NULL;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), want, "%s", dpt_last_error());
+    return tr;
+}
+
+// Auto picks sliced while the batch workspace is no larger than the T private gradients, and
+// private mode for big batches and in reproducible mode; the step is fused only for a linear
+// schedule; an explicit sliced request that cannot be honoured is an error naming the conflict.
+Test(trainer, gradient_mode_resolution)
+{
+    struct setup s = {"", {20, 30, 3}, 2, DPT_ACT_RELU, "", 8};
+    struct dpt_net *net = make_net(&s, 1); // 20*30 + 30 + 30*3 + 3 = 723 parameters
+    struct dpt_schedule *sgd, *adam;
+    dpt_schedule_parse("sgd", &sgd);
+    dpt_schedule_parse("adam", &adam);
+    struct dpt_trainer *tr = create_mode(net, sgd, 8, 2, DPT_GRAD_AUTO, false, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_SLICED);
+    cr_assert(dpt_trainer_fused_step(tr));
+    dpt_trainer_destroy(tr);
+    tr = create_mode(net, adam, 8, 2, DPT_GRAD_AUTO, false, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_SLICED);
+    cr_assert(!dpt_trainer_fused_step(tr));
+    dpt_trainer_destroy(tr);
+    // 512 rows x (20 + 2 x 30 + 2 x 3) floats is far more than 2 x 723.
+    tr = create_mode(net, sgd, 512, 2, DPT_GRAD_AUTO, false, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_PRIVATE);
+    cr_assert(!dpt_trainer_fused_step(tr));
+    dpt_trainer_destroy(tr);
+    tr = create_mode(net, sgd, 512, 2, DPT_GRAD_SLICED, false, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_SLICED);
+    dpt_trainer_destroy(tr);
+    tr = create_mode(net, sgd, 8, 2, DPT_GRAD_AUTO, true, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_PRIVATE);
+    dpt_trainer_destroy(tr);
+    create_mode(net, sgd, 8, 2, DPT_GRAD_SLICED, true, DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "reproducible"), "%s", dpt_last_error());
+    create_mode(net, sgd, 8, 2, (enum dpt_grad_mode)7, false, DPT_ERR_INVALID);
+    enum dpt_grad_mode g;
+    cr_assert_eq(dpt_grad_mode_parse("sliced", &g), DPT_OK);
+    cr_assert_eq(g, DPT_GRAD_SLICED);
+    cr_assert_str_eq(dpt_grad_mode_name(DPT_GRAD_PRIVATE), "private");
+    cr_assert_eq(dpt_grad_mode_parse("shared", &g), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "'shared'"), "%s", dpt_last_error());
+    dpt_schedule_destroy(sgd);
+    dpt_schedule_destroy(adam);
+    dpt_net_destroy(net);
+}
+
+// In sliced mode nothing is reduced: the breakdown has compute, waits and (for a schedule that is
+// not folded into the product) update time, and no reduction time.
+Test(trainer, sliced_timing_has_no_reduction)
+{
+    struct dpt_dataset *ds = load("synth:spirals,n=2000,seed=1");
+    struct dpt_net *net = make_net(&spirals_setup, 1);
+    struct dpt_schedule *sched;
+    dpt_schedule_parse("adam", &sched);
+    struct dpt_trainer *tr = create_mode(net, sched, 32, 2, DPT_GRAD_SLICED, false, DPT_OK);
+    struct dpt_epoch_stats st;
+    cr_assert_eq(dpt_trainer_epoch(tr, ds, NULL, NULL, &st), DPT_OK);
+    cr_assert(st.time.compute_s > 0 && st.time.update_s > 0 && st.time.wait_s >= 0);
+    cr_assert_eq(st.time.reduce_s, 0.0);
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+    dpt_dataset_destroy(ds);
 }

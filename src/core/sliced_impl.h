@@ -1,0 +1,48 @@
+// Private: the kernels of the sliced weight gradient (docs/architecture.md, "Two ways to form the
+// gradient"). A batch workspace keeps the inputs, activations and deltas of every sample of a step;
+// each worker fills the rows of its shard with dpt_net_deltas (forward, loss, backward deltas, no
+// weight gradients), and after a barrier forms the gradient of its own rows of W_l and b_l over
+// the whole batch with dpt_net_layer_grad: no per-worker full gradients, no reduction.
+#ifndef DPT_SLICED_IMPL_H
+#define DPT_SLICED_IMPL_H
+
+#include "dptrain/core.h"
+
+// Bytes of a batch workspace of `rows` rows (0 on overflow).
+size_t dpt_batch_workspace_bytes(const struct dpt_net *net, size_t rows);
+
+// A workspace holding, for `rows` samples, the gathered inputs, every layer's activations and
+// every layer's delta. Free with dpt_workspace_destroy.
+enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t rows,
+                                           struct dpt_workspace **out);
+
+// Copies samples x[idx[i]] (x[i] when idx is NULL), i < n, into dst (n x n_0).
+void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,
+                      size_t n);
+
+// Output columns j0 .. j1 of hidden layer l (not the output layer) for all m rows of the batch:
+// a_l[:, j0:j1] = act(in W_l[j0:j1]^T + b_l[j0:j1]), in: m x n_(l-1). Reads only rows j0 .. j1 of
+// W_l, so a worker that owns those rows keeps them in its cache.
+void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l,
+                          const float *in, size_t m, size_t j0, size_t j1);
+
+// Forward from layer `from`, loss and backward deltas of the samples x[idx[i]] (x[i] when idx is
+// NULL), i < n, in rows r0 .. r0 + n of a batch workspace. from == 1: the inputs are gathered
+// into the workspace first; from > 1: the activations of layer from - 1 in those rows must be in
+// place. Deltas carry `scale` (1/batch for mean reduction), as in dpt_net_backprop; statistics
+// (unscaled) in *st. Several threads may fill disjoint row ranges.
+void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
+                    const float *x, const size_t *idx, size_t r0, size_t n,
+                    const struct dpt_targets *t, float scale, struct dpt_block_stats *st);
+
+// Rows j0 .. j1 of layer l's gradient over batch rows 0 .. m (m >= 1) of a filled batch workspace:
+//   w = alpha * Delta_l[:, j0:j1]^T A_(l-1) + beta * w     ((j1 - j0) x n_(l-1), row-major)
+//   b = alpha * Delta_l[:, j0:j1]^T 1 + beta * b           (j1 - j0)
+// A_0 is x when non-NULL (a worker's own copy of the batch's inputs), else the workspace's.
+// With w, b the gradient's rows and (alpha, beta) = (1, 0) this is the gradient; with w, b the
+// parameters' rows and (-rate, 1) it is a fixed-rate SGD step folded into the product.
+void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                        const float *x, size_t j0, size_t j1, size_t m, float alpha, float beta,
+                        float *w, float *b);
+
+#endif
