@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Thread-scaling measurements of the reference workloads (DESIGN.md) on Fashion-MNIST, with
 # `dptrain scale`: workload S (784-128-10, batch 32, SGD 0.05) at 1, 2 and 8 threads on both
-# engines, workload L (784-1024-1024-10, batch 256, SGD 0.05) at 1 and 2 threads, and L again in
-# reproducible mode (time cost) plus the peak memory of L at 2 threads with and without it.
+# engines, workload L (784-1024-1024-10, batch 256, SGD 0.05) at 1 and 2 threads, both again with
+# private gradients (--grad private, for the comparison with the default sliced mode), L in
+# reproducible mode (time cost), and the peak memory of L at 2 threads in the three modes.
 #   scripts/scaling.sh [--out DIR] [--repeat R] [--threads-s LIST] [--threads-l LIST]
 # Results (CSV with the machine and versions in the header, plots when gnuplot is installed, and
 # memory.txt) go to DIR (default build/scaling/<UTC time>). Builds the release preset first.
@@ -36,17 +37,22 @@ echo "== S: threads $threads_s, pthreads and openmp" >&2
 echo "== L: threads $threads_l" >&2
 "$bin" scale "${L[@]}" --threads-list "$threads_l" --repeat "$repeat" --csv "$out/scale_L.csv" \
     --plot "$out/scale_L.svg"
+echo "== S and L with private gradients" >&2
+"$bin" scale "${S[@]}" --grad private --threads-list "$threads_s" --repeat "$repeat" \
+    --csv "$out/scale_S_private.csv"
+"$bin" scale "${L[@]}" --grad private --threads-list "$threads_l" --repeat "$repeat" \
+    --csv "$out/scale_L_private.csv"
 echo "== L, reproducible: threads $threads_l" >&2
 "$bin" scale "${L[@]}" --reproducible --threads-list "$threads_l" --repeat "$repeat" \
     --csv "$out/scale_L_reproducible.csv"
-echo "== L at 2 threads, 1 epoch: peak RSS (KiB) without and with --reproducible" >&2
+echo "== L at 2 threads, 1 epoch: peak RSS (KiB): sliced (default), private, reproducible" >&2
 if [[ ! -x /usr/bin/time ]]; then
     echo "scaling.sh: /usr/bin/time is missing (Debian package 'time'): no memory figures" >&2
     exit 0
 fi
 {
-    for mode in normal reproducible; do
-        extra=()
+    for mode in sliced private reproducible; do
+        extra=(--grad "$mode")
         [[ $mode == reproducible ]] && extra=(--reproducible)
         kib=$( { /usr/bin/time -f '%M' "$bin" train "${L[@]}" --epochs 1 --threads 2 --quiet \
             "${extra[@]}" >/dev/null; } 2>&1 | tail -n 1)

@@ -1,19 +1,24 @@
 // A few training epochs on the pthreads engine at T = 1..4 (plain executable, so it runs under
-// ThreadSanitizer): every run completes, and reproducible mode gives the same parameters for
-// every T, so any unsynchronised access that changed a value would also show here.
+// ThreadSanitizer), in private, reproducible and sliced gradient mode: every run completes,
+// reproducible mode gives the same parameters for every T, and sliced mode gives the same
+// parameters twice at the same T, so any unsynchronised access that changed a value would also
+// show here. The hidden layer (256 wide) is wide enough for sliced mode to split layer 1's
+// forward pass by rows at every T up to 4.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dptrain/dptrain.h"
 
-static int train(struct dpt_dataset *ds, size_t T, int reproducible, const char *sched_spec,
-                 float *out, size_t *np)
+enum { PRIVATE, REPRO, SLICED };
+
+static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_spec, float *out,
+                 size_t *np)
 {
     struct dpt_net_spec spec = dpt_net_spec_default();
     spec.n_layers = 2;
     spec.sizes[0] = 2;
-    spec.sizes[1] = 24;
+    spec.sizes[1] = 256;
     spec.sizes[2] = 3;
     spec.act[0] = DPT_ACT_RELU;
     spec.act[1] = DPT_ACT_SOFTMAX;
@@ -28,7 +33,8 @@ static int train(struct dpt_dataset *ds, size_t T, int reproducible, const char 
     p.threads = T;
     p.batch = 13;
     p.max_epochs = 3;
-    p.reproducible = reproducible != 0;
+    p.reproducible = mode == REPRO;
+    p.grad_mode = mode == SLICED ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
     if (dpt_trainer_create(net, sched, &p, &tr) != DPT_OK)
         goto done;
     struct dpt_epoch_stats st;
@@ -53,17 +59,20 @@ int main(void)
         fprintf(stderr, "%s\n", dpt_last_error());
         return 1;
     }
-    static float ref[4096], got[4096];
+    static float ref[4096], got[4096], again[4096];
     size_t np = 0;
     int failures = 0, passed = 0;
     const char *scheds[] = {"adam:lr=0.01", "clip(momentum:lr=0.05),max_norm=1",
-                            "normalized:lr=0.1"};
-    for (size_t s = 0; s < 3; s++) {
-        if (train(ds, 1, 1, scheds[s], ref, &np))
+                            "normalized:lr=0.1", "sgd:lr=0.05"};
+    for (size_t s = 0; s < 4; s++) {
+        if (train(ds, 1, REPRO, scheds[s], ref, &np))
             return 1;
         for (size_t T = 1; T <= 4; T++) {
-            int bad = train(ds, T, 0, scheds[s], got, &np) != 0;
-            bad |= train(ds, T, 1, scheds[s], got, &np) != 0;
+            int bad = train(ds, T, PRIVATE, scheds[s], got, &np) != 0;
+            bad |= train(ds, T, SLICED, scheds[s], got, &np) != 0;
+            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
+            bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            bad |= train(ds, T, REPRO, scheds[s], got, &np) != 0;
             bad |= memcmp(got, ref, np * sizeof(float)) != 0;
             printf("%s T=%zu: %s\n", scheds[s], T, bad ? "FAIL" : "ok");
             failures += bad;
