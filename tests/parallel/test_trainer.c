@@ -538,9 +538,9 @@ Test(trainer, refuses_buffers_beyond_physical_memory)
 // private gradients: the same step up to the order of float additions. Checked against private
 // mode at T = 1 for a fused fixed-rate step, an unfused schedule with state (adam) and one that
 // needs the global norm (clip), at thread counts that split the layers' rows unevenly (widths 37,
-// 21 and 200 are not multiples of the 16-row unit; T = 7 leaves some workers without rows of a
-// layer), with layer 1's forward pass split by rows too (the 200-wide first layer at T = 2 and 3)
-// or not, and batches of 1, 10 (not divisible by T) and 64. Tolerance as in learns_everywhere:
+// 21, 130 and 200 are not multiples of the 16-row unit; T = 7 leaves some workers without rows of
+// a layer), with layer 1's forward pass split by rows too (the 200-wide first layer at T = 2 and
+// 3) or not, and batches of 1, 10 (not divisible by T) and 64. Tolerance as in learns_everywhere:
 // rounding differences of ~1e-7 per step over a few dozen steps stay below 1e-4 of the parameter
 // norm, while a row updated twice or not at all, or a wrong scale, moves the parameters by
 // O(1e-2).
@@ -549,13 +549,14 @@ Test(trainer, sliced_mode_matches_private_mode)
     struct dpt_dataset *ds = load("synth:blobs,n=203,classes=3,seed=2");
     static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
                                          "clip(fixed:lr=0.05),max_norm=0.5"};
-    const size_t first[] = {37, 200};
+    const size_t hidden[][2] = {{37, 21}, {200, 21}, {200, 130}};
     const size_t batches[] = {1, 10, 64};
     const size_t ts[] = {1, 2, 3, 7};
-    for (size_t w = 0; w < 2; w++) {
+    for (size_t w = 0; w < 3; w++) {
         for (size_t k = 0; k < 3; k++) {
             for (size_t i = 0; i < 3; i++) {
-                struct setup s = {"", {2, first[w], 21, 3}, 3, DPT_ACT_TANH, scheds[k], batches[i]};
+                struct setup s = {
+                    "", {2, hidden[w][0], hidden[w][1], 3}, 3, DPT_ACT_TANH, scheds[k], batches[i]};
                 // Two epochs of batch 1 are 406 steps; the others a few dozen. Batch 1 gets one
                 // epoch so that every case compares a comparable number of steps.
                 const size_t epochs = batches[i] == 1 ? 1 : 2;
@@ -565,8 +566,8 @@ Test(trainer, sliced_mode_matches_private_mode)
                     struct result r = train_mode(&s, ds, ts[t], DPT_ENGINE_PTHREADS, false, epochs,
                                                  DPT_GRAD_SLICED);
                     const double d = rel_diff(&r, &ref);
-                    cr_assert(d < 1e-4, "2-%zu-21-3, %s, batch %zu, T=%zu: relative difference %g",
-                              first[w], scheds[k], batches[i], ts[t], d);
+                    cr_assert(d < 1e-4, "2-%zu-%zu-3, %s, batch %zu, T=%zu: relative difference %g",
+                              hidden[w][0], hidden[w][1], scheds[k], batches[i], ts[t], d);
                     cr_assert_eq(r.last.steps, epochs * ((203 + batches[i] - 1) / batches[i]));
                     free(r.params);
                 }
