@@ -48,6 +48,30 @@ size_t dpt_workspace_bytes(const struct dpt_net *net, size_t max_rows)
     return workspace_floats(&net->spec, max_rows) * sizeof(float);
 }
 
+// A workspace struct and its block of `floats` floats for `rows` rows; the caller lays out the
+// pointers. `what` names the kind in messages.
+static enum dpt_status workspace_alloc(const struct dpt_net *net, size_t rows, size_t floats,
+                                       const char *what, struct dpt_workspace **out)
+{
+    *out = NULL;
+    if (floats == 0 || floats > ((size_t)1 << 34))
+        return dpt_error(DPT_ERR_RANGE, "%s: %zu rows of this network are too large", what, rows);
+    struct dpt_workspace *ws = dpt_calloc(1, sizeof *ws);
+    if (!ws)
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a %s", what);
+    ws->block = dpt_alloc_aligned(floats * sizeof(float));
+    if (!ws->block) {
+        dpt_free(ws);
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a %s of %zu bytes", what,
+                         floats * sizeof(float));
+    }
+    ws->max_rows = rows;
+    ws->n_layers = net->spec.n_layers;
+    memcpy(ws->sizes, net->spec.sizes, sizeof ws->sizes);
+    *out = ws;
+    return DPT_OK;
+}
+
 enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
                                      struct dpt_workspace **out)
 {
@@ -57,22 +81,11 @@ enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
     if (max_rows == 0 || max_rows > (size_t)1 << 24)
         return dpt_error(DPT_ERR_INVALID, "workspace: max_rows %zu is not in 1..2^24", max_rows);
     const struct dpt_net_spec *spec = &net->spec;
-    size_t floats = workspace_floats(spec, max_rows);
-    if (floats == 0 || floats > ((size_t)1 << 34))
-        return dpt_error(DPT_ERR_RANGE, "workspace: %zu rows of this network are too large",
-                         max_rows);
-    struct dpt_workspace *ws = dpt_calloc(1, sizeof *ws);
-    if (!ws)
-        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a workspace");
-    ws->block = dpt_alloc_aligned(floats * sizeof(float));
-    if (!ws->block) {
-        dpt_free(ws);
-        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a workspace of %zu bytes",
-                         floats * sizeof(float));
-    }
-    ws->max_rows = max_rows;
-    ws->n_layers = spec->n_layers;
-    memcpy(ws->sizes, spec->sizes, sizeof ws->sizes);
+    struct dpt_workspace *ws;
+    enum dpt_status st =
+        workspace_alloc(net, max_rows, workspace_floats(spec, max_rows), "workspace", &ws);
+    if (st != DPT_OK)
+        return st;
     float *p = ws->block;
     ws->x = p;
     p += dpt_round_floats(max_rows * spec->sizes[0]);
@@ -448,24 +461,12 @@ size_t dpt_batch_workspace_bytes(const struct dpt_net *net, size_t rows)
 enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t rows,
                                            struct dpt_workspace **out)
 {
-    *out = NULL;
     const struct dpt_net_spec *spec = &net->spec;
-    const size_t floats = batch_floats(spec, rows);
-    if (rows == 0 || floats == 0 || floats > ((size_t)1 << 34))
-        return dpt_error(DPT_ERR_RANGE, "batch workspace: %zu rows of this network are too large",
-                         rows);
-    struct dpt_workspace *ws = dpt_calloc(1, sizeof *ws);
-    if (!ws)
-        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a batch workspace");
-    ws->block = dpt_alloc_aligned(floats * sizeof(float));
-    if (!ws->block) {
-        dpt_free(ws);
-        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a batch workspace of %zu bytes",
-                         floats * sizeof(float));
-    }
-    ws->max_rows = rows;
-    ws->n_layers = spec->n_layers;
-    memcpy(ws->sizes, spec->sizes, sizeof ws->sizes);
+    struct dpt_workspace *ws;
+    enum dpt_status st =
+        workspace_alloc(net, rows, rows ? batch_floats(spec, rows) : 0, "batch workspace", &ws);
+    if (st != DPT_OK)
+        return st;
     float *p = ws->block;
     ws->x = p;
     p += dpt_round_floats(rows * spec->sizes[0]);

@@ -180,6 +180,13 @@ static inline size_t split(size_t n, size_t t, size_t nth)
     return (size_t)(((unsigned long long)n * t) / nth);
 }
 
+static void add_stats(struct dpt_block_stats *acc, const struct dpt_block_stats *b)
+{
+    acc->loss_sum += b->loss_sum;
+    acc->correct += b->correct;
+    acc->n += b->n;
+}
+
 // Runs forward + backprop over rows [lo, hi) of the permutation in blocks of mb rows; the
 // gradient is of scale x the summed loss (scale carries the mean reduction).
 static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *perm, size_t lo,
@@ -192,9 +199,7 @@ static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *per
         const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
         struct dpt_block_stats bs;
         dpt_net_backprop(tr->net, tr->ws[ith], x, perm + s, cnt, &tg, scale, grad, s != lo, &bs);
-        acc->loss_sum += bs.loss_sum;
-        acc->correct += bs.correct;
-        acc->n += bs.n;
+        add_stats(acc, &bs);
     }
 }
 
@@ -210,9 +215,7 @@ static void shard_deltas(struct dpt_trainer *tr, size_t from, const size_t *perm
         const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
         struct dpt_block_stats b;
         dpt_net_deltas(tr->net, tr->bws, from, x, perm + s, s - bs, cnt, &tg, scale, &b);
-        acc->loss_sum += b.loss_sum;
-        acc->correct += b.correct;
-        acc->n += b.n;
+        add_stats(acc, &b);
     }
 }
 
