@@ -15,7 +15,9 @@
 // That is private mode. Sliced mode (the default when the batch is small next to the model, see
 // enum dpt_grad_mode) keeps the barriers and changes what happens around them:
 //   phase 1  worker t: forward, loss and backward deltas of its shard into its rows of one batch
-//            workspace (inputs, activations and deltas of every sample of the step)
+//            workspace (inputs, activations and deltas of every sample of the step); when layer
+//            1 is wide (split_first), layer 1's forward goes first, by worker t's rows of W_1
+//            over the whole batch, then a barrier, then the rest by samples
 //   barrier A
 //   phase 2  worker t, for its rows j0..j1 of every layer (split_rows: about equal work each):
 //              g[W_l rows] = Delta_l[:, j0:j1]^T A_(l-1) over the whole batch, g[b_l rows] too
