@@ -168,7 +168,8 @@ DPT_API struct dpt_train_params dpt_train_params_default(void);
 struct dpt_trainer;
 
 // Creates a trainer: validates params, loads the topology, starts T pinned workers (each
-// allocating and first-touching its own gradient buffer and workspace), initialises the schedule.
+// allocating and first-touching its own buffers: a private gradient in private mode, a copy of
+// the batch's inputs when sliced mode splits layer 1, a workspace), initialises the schedule.
 // Borrows net and sched until dpt_trainer_destroy: the trainer updates the net's parameters.
 // Warnings (binding failures, oversubscription) are retrievable with dpt_trainer_warnings().
 DPT_API enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,
