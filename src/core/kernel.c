@@ -25,8 +25,9 @@ static size_t max_width(const struct dpt_net_spec *spec)
     return w;
 }
 
-// Floats a workspace needs, or 0 on overflow.
-static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows)
+// Floats of `rows` inputs plus `per_layer` buffers of `rows` x n_l for every layer, each rounded
+// to a cache line; 0 on overflow.
+static size_t layer_floats(const struct dpt_net_spec *spec, size_t rows, size_t per_layer)
 {
     size_t total = 0, t;
     if (dpt_mul_overflow(rows, spec->sizes[0], &t))
@@ -34,10 +35,18 @@ static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows)
     total = dpt_round_floats(t);
     for (size_t l = 1; l <= spec->n_layers; l++) {
         if (dpt_mul_overflow(rows, spec->sizes[l], &t) ||
-            dpt_add_overflow(total, dpt_round_floats(t), &total))
+            dpt_add_overflow(total, per_layer * dpt_round_floats(t), &total))
             return 0;
     }
-    if (dpt_mul_overflow(rows, max_width(spec), &t) ||
+    return total;
+}
+
+// Floats a workspace needs (activations, two delta buffers of the widest layer), or 0 on
+// overflow.
+static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows)
+{
+    size_t total = layer_floats(spec, rows, 1), t;
+    if (total == 0 || dpt_mul_overflow(rows, max_width(spec), &t) ||
         dpt_add_overflow(total, 2 * dpt_round_floats(t), &total))
         return 0;
     return total;
@@ -440,16 +449,7 @@ enum dpt_status dpt_net_gradient(const struct dpt_net *net, const float *x, size
 // Floats of a batch workspace: inputs, then activations and deltas of every layer; 0 on overflow.
 static size_t batch_floats(const struct dpt_net_spec *spec, size_t rows)
 {
-    size_t total = 0, t;
-    if (dpt_mul_overflow(rows, spec->sizes[0], &t))
-        return 0;
-    total = dpt_round_floats(t);
-    for (size_t l = 1; l <= spec->n_layers; l++) {
-        if (dpt_mul_overflow(rows, spec->sizes[l], &t) ||
-            dpt_add_overflow(total, 2 * dpt_round_floats(t), &total))
-            return 0;
-    }
-    return total;
+    return layer_floats(spec, rows, 2);
 }
 
 size_t dpt_batch_workspace_bytes(const struct dpt_net *net, size_t rows)
