@@ -7,7 +7,7 @@
 #
 #   scripts/bench.sh [--workload S,M,L|all] [--threads-list 1,2] [--repeat 3] [--out DIR]
 #                    [--max-seconds S] [--no-build] [--dptrain PATH] [--warmup N] [--samples N]
-#                    [--pin P] [--engine E]
+#                    [--pin P] [--engine E] [--data DIR]
 #   scripts/bench.sh --report DIR      # the tables again from a finished run's files
 #
 # The two programs alternate: round r runs `dptrain bench --repeat 1 --seed r` and then
@@ -20,7 +20,8 @@
 # exact; it gets no accuracy): a guard against a machine so busy that a run would take hours.
 # Builds dptrain with the release preset first (cmake --workflow --preset release-build) unless
 # --no-build or --dptrain is given. Installs nothing: PyTorch comes from
-# `scripts/setup.sh --with-torch`.
+# `scripts/setup.sh --with-torch`. PYTHON names another interpreter that has torch and numpy
+# (default /usr/bin/python3). --data: the Fashion-MNIST directory, for both programs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,10 +31,10 @@ die() {
 }
 
 usage() {
-    sed -n '2,23s/^# \{0,1\}//p' "$0"
+    sed -n '2,24s/^# \{0,1\}//p' "$0"
 }
 
-PY=/usr/bin/python3
+PY=${PYTHON:-/usr/bin/python3}
 workload=all
 threads=""
 repeat=3
@@ -47,7 +48,7 @@ dpt_extra=()
 while (($#)); do
     case "$1" in
     --workload | --threads-list | --repeat | --out | --report | --dptrain | --warmup | --samples | \
-        --max-seconds | --pin | --engine)
+        --max-seconds | --pin | --engine | --data)
         (($# >= 2)) || die "$1 needs a value"
         case "$1" in
         --workload) workload=$2 ;;
@@ -60,7 +61,7 @@ while (($#)); do
             build=0
             ;;
         --max-seconds) max_seconds=$2 ;;
-        --warmup | --samples) extra+=("$1" "$2") ;;
+        --warmup | --samples | --data) extra+=("$1" "$2") ;;
         --pin | --engine) dpt_extra+=("$1" "$2") ;;
         esac
         shift 2
@@ -350,7 +351,6 @@ mkdir -p "$out"
     fields='Model name|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)'
     lscpu | grep -E "^($fields|L[123].* cache|NUMA node\(s\)):" | sed 's/:  */: /'
     uname -srm
-    gcc --version | head -n 1
     "$dptrain" --version
     "$PY" -c 'import torch; print("torch", torch.__version__)'
     if [[ -n ${OPENBLAS_CORETYPE-} || -n ${OPENBLAS_L2_SIZE-} ]]; then

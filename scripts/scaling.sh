@@ -5,8 +5,12 @@
 # with private gradients (--grad private, for the comparison with the default sliced mode), L in
 # reproducible mode (time cost), and the peak memory of L at 2 threads in the three modes.
 #   scripts/scaling.sh [--out DIR] [--repeat R] [--threads-s LIST] [--threads-l LIST]
+#                      [--threads-cmp LIST] [--dptrain PATH] [--data SPEC]
+# --threads-cmp: thread counts of the private and reproducible runs (default: --threads-l's).
 # Results (CSV with the machine and versions in the header, plots when gnuplot is installed, and
-# memory.txt) go to DIR (default build/scaling/<UTC time>). Builds the release preset first.
+# memory.txt) go to DIR (default build/scaling/<UTC time>). Builds the release preset first, unless
+# --dptrain names a binary (a bundle's bin/dptrain, scripts/bundle.sh). --data defaults to
+# fashion-mnist (fashion-mnist:DIR reads the files from DIR).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,24 +18,33 @@ out="build/scaling/$(date -u +%Y%m%dT%H%M%SZ)"
 repeat=5
 threads_s=1,2,8
 threads_l=1,2
+threads_cmp=""
+bin=""
+data=fashion-mnist
 while (($#)); do
     case "$1" in
     --out) out=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --threads-s) threads_s=$2; shift 2 ;;
     --threads-l) threads_l=$2; shift 2 ;;
-    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    --threads-cmp) threads_cmp=$2; shift 2 ;;
+    --dptrain) bin=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "scaling.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
-cmake --workflow --preset release-build >/dev/null
-bin=build/release/dptrain
+threads_cmp=${threads_cmp:-$threads_l}
+if [[ -z $bin ]]; then
+    cmake --workflow --preset release-build >/dev/null
+    bin=build/release/dptrain
+fi
 mkdir -p "$out"
 # S runs 3 epochs per measurement: one epoch takes only ~0.2-0.3 s, short enough for a single
 # hiccup of a shared host to move a whole run.
-S=(--data fashion-mnist --layers 784,128,10 --act relu,softmax --schedule fixed:lr=0.05 --batch 32
+S=(--data "$data" --layers 784,128,10 --act relu,softmax --schedule fixed:lr=0.05 --batch 32
     --epochs 3)
-L=(--data fashion-mnist --layers 784,1024,1024,10 --act relu,relu,softmax --schedule fixed:lr=0.05
+L=(--data "$data" --layers 784,1024,1024,10 --act relu,relu,softmax --schedule fixed:lr=0.05
     --batch 256)
 
 echo "== S: threads $threads_s, pthreads and openmp" >&2
@@ -40,13 +53,13 @@ echo "== S: threads $threads_s, pthreads and openmp" >&2
 echo "== L: threads $threads_l" >&2
 "$bin" scale "${L[@]}" --threads-list "$threads_l" --repeat "$repeat" --csv "$out/scale_L.csv" \
     --plot "$out/scale_L.svg"
-echo "== S and L with private gradients" >&2
-"$bin" scale "${S[@]}" --grad private --threads-list "$threads_s" --repeat "$repeat" \
+echo "== S and L with private gradients: threads $threads_cmp" >&2
+"$bin" scale "${S[@]}" --grad private --threads-list "$threads_cmp" --repeat "$repeat" \
     --csv "$out/scale_S_private.csv"
-"$bin" scale "${L[@]}" --grad private --threads-list "$threads_l" --repeat "$repeat" \
+"$bin" scale "${L[@]}" --grad private --threads-list "$threads_cmp" --repeat "$repeat" \
     --csv "$out/scale_L_private.csv"
-echo "== L, reproducible: threads $threads_l" >&2
-"$bin" scale "${L[@]}" --reproducible --threads-list "$threads_l" --repeat "$repeat" \
+echo "== L, reproducible: threads $threads_cmp" >&2
+"$bin" scale "${L[@]}" --reproducible --threads-list "$threads_cmp" --repeat "$repeat" \
     --csv "$out/scale_L_reproducible.csv"
 echo "== L at 2 threads, 1 epoch: peak RSS (KiB): sliced (default), private, reproducible" >&2
 if [[ ! -x /usr/bin/time ]]; then

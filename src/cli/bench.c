@@ -507,9 +507,13 @@ static int run_child(const struct bench_opts *o, const struct workload *w, size_
     }
     if (pid == 0) {
         close(pfd[0]);
-        // /proc/self/exe: this very binary, even if the file was rebuilt meanwhile.
-        execv("/proc/self/exe", args);
-        fprintf(stderr, "dptrain: error: bench: exec /proc/self/exe: %s\n", strerror(errno));
+        // /proc/self/exe: this very binary, even if the file was rebuilt meanwhile. DPTRAIN_SELF
+        // overrides it where that is a loader, not dptrain (scripts/bundle.sh's wrapper sets it).
+        const char *self = getenv("DPTRAIN_SELF");
+        if (!self || !*self)
+            self = "/proc/self/exe";
+        execv(self, args);
+        fprintf(stderr, "dptrain: error: bench: exec %s: %s\n", self, strerror(errno));
         _exit(CLI_FAILED);
     }
     close(pfd[1]);
