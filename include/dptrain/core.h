@@ -52,6 +52,14 @@ DPT_API const char *dpt_version(void);
 // Borrowed: a per-thread buffer, valid until the next call on the same thread. Thread-safe.
 DPT_API const char *dpt_build_info(void);
 
+// NULL when the BLAS runs kernels made for this CPU's vector instructions. Otherwise one line
+// that names the problem and the fix: an OpenBLAS built for many CPUs (DYNAMIC_ARCH, as Debian's)
+// that does not recognise a newer CPU falls back to its generic kernels, 3-4x slower (seen on a
+// 16-core Xeon, family 6 model 207, with OpenBLAS 0.3.21: 'Prescott', 31 instead of ~100
+// GFLOP/s per core). The library never prints it; the CLI warns with it. Borrowed: a per-thread
+// buffer, valid until the next call on the same thread. Thread-safe.
+DPT_API const char *dpt_blas_check(void);
+
 // ---- activations, losses ----
 
 enum dpt_act {

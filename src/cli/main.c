@@ -7,18 +7,32 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *help;
+    int heavy; // trains or measures: warn first when the BLAS runs slow kernels on this CPU
 } commands[] = {
-    {"train", cli_train, "train a network (dptrain train --data fashion-mnist --save m.st)"},
-    {"eval", cli_eval, "loss, accuracy, per-class precision/recall, confusion matrix"},
-    {"predict", cli_predict, "write a CSV of predictions, one row per sample"},
-    {"scale", cli_scale, "sweep threads, engines and placements; CSV and plot"},
-    {"bench", cli_bench, "measure the kernels and the trainer on this machine"},
-    {"plot", cli_plot, "loss and accuracy curves from JSON logs (gnuplot)"},
-    {"topo", cli_topo, "the topology hwloc sees and where workers are placed"},
-    {"info", cli_info, "describe a model file"},
-    {"export", cli_export, "write a model's tensors as NumPy .npy files"},
-    {"import", cli_import, "make a model from NumPy .npy files"},
+    {"train", cli_train, "train a network (dptrain train --data fashion-mnist --save m.st)", 1},
+    {"eval", cli_eval, "loss, accuracy, per-class precision/recall, confusion matrix", 0},
+    {"predict", cli_predict, "write a CSV of predictions, one row per sample", 0},
+    {"scale", cli_scale, "sweep threads, engines and placements; CSV and plot", 1},
+    {"bench", cli_bench, "measure the kernels and the trainer on this machine", 1},
+    {"plot", cli_plot, "loss and accuracy curves from JSON logs (gnuplot)", 0},
+    {"topo", cli_topo, "the topology hwloc sees and where workers are placed", 0},
+    {"info", cli_info, "describe a model file", 0},
+    {"export", cli_export, "write a model's tensors as NumPy .npy files", 0},
+    {"import", cli_import, "make a model from NumPy .npy files", 0},
 };
+
+// The BLAS warning (dpt_blas_check), once per command line that trains or measures: not for
+// --help, nor in bench's child processes (their parent has warned).
+static void warn_blas(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+            strcmp(argv[i], "--internal-child") == 0)
+            return;
+    const char *w = dpt_blas_check();
+    if (w)
+        cli_warn("%s", w);
+}
 
 static void usage(FILE *f)
 {
@@ -47,10 +61,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("dptrain %s\n%s\n", dpt_version(), dpt_build_info());
+        warn_blas(argc, argv);
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
+        if (strcmp(cmd, commands[i].name) == 0) {
+            if (commands[i].heavy)
+                warn_blas(argc, argv);
             return commands[i].run(argc, argv);
+        }
     return cli_error("unknown command '%s' (see dptrain --help)", cmd);
 }

@@ -1,5 +1,6 @@
 // The GEMM shim over CBLAS (OpenBLAS by default; any CBLAS through the DPT_BLAS CMake option).
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,3 +181,56 @@ const char *dpt_blas_info(void)
     return "CBLAS";
 #endif
 }
+
+#if defined(DPT_HAVE_OPENBLAS_SET_NUM_THREADS) && (defined(__x86_64__) || defined(__i386__)) &&    \
+    defined(__GNUC__)
+// OpenBLAS's kernel sets that use AVX2 and FMA (or AVX-512); every other name is older or generic.
+static int blas_core_is_modern(const char *core)
+{
+    static const char *const modern[] = {"Haswell",        "Zen",      "SkylakeX", "Cooperlake",
+                                         "SapphireRapids", "Excavator"};
+    for (size_t i = 0; i < sizeof modern / sizeof modern[0]; i++)
+        if (strncmp(core, modern[i], strlen(modern[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static _Thread_local char check_buf[400];
+
+const char *dpt_blas_check(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return NULL; // an older CPU: the generic kernels may be the right ones
+    const char *core = openblas_get_corename();
+    if (!core || blas_core_is_modern(core))
+        return NULL;
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    const char *want = avx512 ? "SkylakeX" : "Haswell";
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    const char *config = openblas_get_config();
+    if (env && *env)
+        snprintf(check_buf, sizeof check_buf,
+                 "OPENBLAS_CORETYPE=%s selects OpenBLAS's '%s' kernels, several times slower "
+                 "than this CPU (%s) allows: use OPENBLAS_CORETYPE=%s",
+                 env, core, avx512 ? "AVX-512" : "AVX2", want);
+    else if (config && strstr(config, "DYNAMIC_ARCH"))
+        snprintf(check_buf, sizeof check_buf,
+                 "OpenBLAS does not recognise this CPU and runs its generic '%s' kernels, several "
+                 "times slower than the CPU (%s) allows: set OPENBLAS_CORETYPE=%s in the "
+                 "environment",
+                 core, avx512 ? "AVX-512" : "AVX2", want);
+    else
+        snprintf(check_buf, sizeof check_buf,
+                 "OpenBLAS was built for '%s' kernels, several times slower than this CPU (%s) "
+                 "allows: use an OpenBLAS built with DYNAMIC_ARCH or for this CPU",
+                 core, avx512 ? "AVX-512" : "AVX2");
+    return check_buf;
+}
+#else
+const char *dpt_blas_check(void)
+{
+    return NULL; // not OpenBLAS, or not x86: nothing known to check
+}
+#endif

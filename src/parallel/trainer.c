@@ -19,7 +19,7 @@
 //            1 is wide (split_first), layer 1's forward goes first, by worker t's rows of W_1
 //            over the whole batch, then a barrier, then the rest by samples
 //   barrier A
-//   phase 2  worker t, for its rows j0..j1 of every layer (split_rows: about equal work each):
+//   phase 2  worker t, for its rows j0..j1 of every layer (dpt_split_rows: about equal work each):
 //              g[W_l rows] = Delta_l[:, j0:j1]^T A_(l-1) over the whole batch, g[b_l rows] too
 //              schedule step on exactly those rows; a linear schedule (fixed-rate SGD) is folded
 //              into the product instead: W_l rows += -rate Delta^T A, no gradient vector at all
@@ -765,28 +765,59 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
     return DPT_OK;
 }
 
-// Sliced mode: splits the rows of every layer among the workers in units of 16 rows (one cache
-// line of a bias vector, so no two workers write the same line of one): a layer of at least T
-// units is split evenly, a smaller one (typically the output layer) goes whole to one worker,
-// taking the workers in turn from the last one (worker 0 also publishes the step's flags).
-// lo/hi: nth x (L + 1), row range of worker t in layer l.
-static void split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
+// Sliced mode: splits the rows of every layer among the workers. A layer of at least 4 T units of
+// 16 rows (one cache line of a bias vector, so no two workers write the same line of one) is split
+// evenly in such units, to within 25%. A narrower layer is cut into about as many pieces as its
+// share of the step's gradient work calls for (rows x fan-in, against the total over T workers), at
+// most one piece per worker, each piece going to the least-loaded worker so far (ties: the highest
+// index, since worker 0 also publishes the step's flags). A small output layer thus goes whole to
+// one worker, while a hidden layer narrower than 64 T rows is still shared by many. Before, whole
+// 16-row units were dealt out and a layer of fewer than T units went whole to one worker: on
+// workload S (8 units in layer 1) one worker did twice its share at T = 6 and all of layer 1 at
+// T = 9..16, 0.6x the 1-thread rate on a 16-core machine (docs/benchmarks.md). Pieces may share a
+// bias cache line, written once per step: far cheaper than idle workers.
+// lo/hi: nth x (L + 1), row range of worker t in layer l; zero-filled on entry.
+void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
 {
     enum { UNIT = 16 };
-    const size_t L = spec->n_layers;
-    size_t next = nth - 1;
+    const size_t L = spec->n_layers, L1 = L + 1;
+    double total = 0.0;
+    for (size_t l = 1; l <= L; l++)
+        total += (double)spec->sizes[l] * (double)spec->sizes[l - 1];
+    const double ideal = total / (double)nth;
     for (size_t l = 1; l <= L; l++) {
         const size_t n = spec->sizes[l], units = (n + UNIT - 1) / UNIT;
-        if (units >= nth) {
+        if (units >= 4 * nth) {
             for (size_t t = 0; t < nth; t++) {
                 const size_t u0 = split(units, t, nth), u1 = split(units, t + 1, nth);
-                lo[t * (L + 1) + l] = u0 * UNIT;
-                hi[t * (L + 1) + l] = u1 * UNIT < n ? u1 * UNIT : n;
+                lo[t * L1 + l] = u0 * UNIT;
+                hi[t * L1 + l] = u1 * UNIT < n ? u1 * UNIT : n;
             }
-        } else {
-            lo[next * (L + 1) + l] = 0;
-            hi[next * (L + 1) + l] = n;
-            next = next ? next - 1 : nth - 1;
+            continue;
+        }
+        const double want = (double)n * (double)spec->sizes[l - 1] / ideal + 0.5;
+        size_t pieces = want < 1.0 ? 1 : (size_t)want;
+        if (pieces > nth)
+            pieces = nth;
+        if (pieces > n)
+            pieces = n;
+        const size_t rows = (n + pieces - 1) / pieces;
+        for (size_t r0 = 0; r0 < n; r0 += rows) {
+            size_t best = nth;
+            double best_load = 0.0;
+            for (size_t t = nth; t-- > 0;) {
+                if (hi[t * L1 + l] > 0)
+                    continue; // already holds a piece of this layer
+                double load = 0.0;
+                for (size_t k = 1; k <= L; k++)
+                    load += (double)(hi[t * L1 + k] - lo[t * L1 + k]) * (double)spec->sizes[k - 1];
+                if (best == nth || load < best_load) {
+                    best = t;
+                    best_load = load;
+                }
+            }
+            lo[best * L1 + l] = r0;
+            hi[best * L1 + l] = r0 + rows < n ? r0 + rows : n;
         }
     }
 }
@@ -892,7 +923,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
             goto cleanup;
         }
-        split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
+        dpt_split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
             goto cleanup;
     }

@@ -97,4 +97,9 @@ struct dpt_trainer {
     float *best; // best parameters for early stopping
 };
 
+// Sliced mode's split of every layer's rows among nth workers (trainer.c); lo and hi are
+// nth x (L + 1), zero-filled on entry: worker t owns rows lo[t (L + 1) + l] .. hi[...] - 1 of
+// layer l. Exposed for the tests.
+void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/error_impl.h"
 #include "dptrain/dptrain.h"
+#include "parallel/trainer_impl.h"
 
 static const size_t thread_counts[] = {1, 2, 3, 4, 7}; // 7 > the 2 cores of the CI machine
 
@@ -551,7 +552,7 @@ Test(trainer, sliced_mode_matches_private_mode)
                                          "clip(fixed:lr=0.05),max_norm=0.5"};
     const size_t hidden[][2] = {{37, 21}, {200, 21}, {200, 130}};
     const size_t batches[] = {1, 10, 64};
-    const size_t ts[] = {1, 2, 3, 7};
+    const size_t ts[] = {1, 2, 3, 7, 16};
     for (size_t w = 0; w < 3; w++) {
         for (size_t k = 0; k < 3; k++) {
             for (size_t i = 0; i < 3; i++) {
@@ -562,7 +563,7 @@ Test(trainer, sliced_mode_matches_private_mode)
                 const size_t epochs = batches[i] == 1 ? 1 : 2;
                 struct result ref =
                     train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, epochs, DPT_GRAD_PRIVATE);
-                for (size_t t = 0; t < 4; t++) {
+                for (size_t t = 0; t < 5; t++) {
                     struct result r = train_mode(&s, ds, ts[t], DPT_ENGINE_PTHREADS, false, epochs,
                                                  DPT_GRAD_SLICED);
                     const double d = rel_diff(&r, &ref);
@@ -576,6 +577,55 @@ Test(trainer, sliced_mode_matches_private_mode)
         }
     }
     dpt_dataset_destroy(ds);
+}
+
+// Sliced mode's row split: every row of every layer belongs to exactly one worker, and the
+// gradient work (rows x fan-in) is spread evenly enough that no worker carries much more than
+// its share, also when a hidden layer has fewer 16-row units than there are workers (S's 128-wide
+// layer at T = 9..16; before, such a layer went whole to one worker, 15.8x its share at T = 16).
+// Bound: 1.25x the mean over the workers for the reference networks S, M and L at T = 1..16.
+Test(trainer, sliced_row_split_covers_and_balances)
+{
+    const size_t nets[][4] = {
+        {784, 128, 10, 0}, {784, 512, 512, 10}, {784, 1024, 1024, 10}, {2, 37, 21, 3}};
+    for (size_t k = 0; k < 4; k++) {
+        struct dpt_net_spec spec = dpt_net_spec_default();
+        spec.n_layers = nets[k][3] ? 3 : 2;
+        for (size_t l = 0; l <= spec.n_layers; l++)
+            spec.sizes[l] = nets[k][l];
+        const size_t L1 = spec.n_layers + 1;
+        for (size_t T = 1; T <= 20; T++) {
+            size_t *lo = calloc(T * L1, sizeof *lo), *hi = calloc(T * L1, sizeof *hi);
+            cr_assert(lo && hi);
+            dpt_split_rows(&spec, T, lo, hi);
+            double total = 0.0, worst = 0.0;
+            for (size_t t = 0; t < T; t++) {
+                double load = 0.0;
+                for (size_t l = 1; l < L1; l++) {
+                    cr_assert_leq(lo[t * L1 + l], hi[t * L1 + l]);
+                    cr_assert_leq(hi[t * L1 + l], spec.sizes[l]);
+                    load += (double)(hi[t * L1 + l] - lo[t * L1 + l]) * (double)spec.sizes[l - 1];
+                }
+                total += load;
+                worst = load > worst ? load : worst;
+            }
+            for (size_t l = 1; l < L1; l++) {
+                for (size_t j = 0; j < spec.sizes[l]; j++) {
+                    size_t owners = 0;
+                    for (size_t t = 0; t < T; t++)
+                        owners += lo[t * L1 + l] <= j && j < hi[t * L1 + l];
+                    cr_assert_eq(owners, 1, "net %zu, T=%zu: layer %zu row %zu has %zu owners", k,
+                                 T, l, j, owners);
+                }
+            }
+            if (k < 3 && T <= 16)
+                cr_assert_leq(worst, 1.25 * total / (double)T,
+                              "net %zu, T=%zu: the busiest worker has %.2fx the mean work", k, T,
+                              worst * (double)T / total);
+            free(lo);
+            free(hi);
+        }
+    }
 }
 
 static struct dpt_trainer *create_mode(struct dpt_net *net, struct dpt_schedule *sched,
