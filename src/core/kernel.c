@@ -480,6 +480,25 @@ enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t row
     return DPT_OK;
 }
 
+enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct dpt_workspace *ws,
+                                         size_t l, struct dpt_workspace **out)
+{
+    size_t floats;
+    if (l < 1 || l > ws->n_layers || dpt_mul_overflow(ws->max_rows, ws->sizes[l], &floats))
+        return dpt_error(DPT_ERR_INVALID, "batch workspace twin: no layer %zu", l);
+    struct dpt_workspace *tw;
+    enum dpt_status st =
+        workspace_alloc(net, ws->max_rows, dpt_round_floats(floats), "batch workspace twin", &tw);
+    if (st != DPT_OK)
+        return st;
+    float *own = tw->block;
+    *tw = *ws;
+    tw->block = own;
+    tw->a[l] = own;
+    *out = tw;
+    return DPT_OK;
+}
+
 void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,
                       size_t n)
 {

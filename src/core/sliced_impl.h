@@ -16,6 +16,13 @@ size_t dpt_batch_workspace_bytes(const struct dpt_net *net, size_t rows);
 enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t rows,
                                            struct dpt_workspace **out);
 
+// A twin of batch workspace ws whose layer-l activations live in a block of its own (rows x n_l)
+// while every other buffer is ws's: two steps can then hold different layer-l activations, one
+// being computed while the other is read (split_first's pipelining, trainer.c). Destroy it with
+// dpt_workspace_destroy (which frees only its own block), before or with ws.
+enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct dpt_workspace *ws,
+                                         size_t l, struct dpt_workspace **out);
+
 // Copies samples x[idx[i]] (x[i] when idx is NULL), i < n, into dst (n x n_0).
 void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,
                       size_t n);

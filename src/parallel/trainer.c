@@ -163,10 +163,10 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
         if (!tr->grad[ith])
             slot->status = DPT_ERR_NOMEM;
     }
-    if (slot->status == DPT_OK && tr->split_first) {
-        tr->xbuf[ith] =
+    for (size_t k = 0; k < 2 && slot->status == DPT_OK && tr->split_first; k++) {
+        tr->xbuf[2 * ith + k] =
             dpt_alloc_aligned(tr->p.batch * dpt_net_spec(tr->net)->sizes[0] * sizeof(float));
-        if (!tr->xbuf[ith])
+        if (!tr->xbuf[2 * ith + k])
             slot->status = DPT_ERR_NOMEM;
     }
     if (slot->status == DPT_OK &&
@@ -206,9 +206,10 @@ static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *per
 }
 
 // Sliced mode: forward from layer `from`, loss and deltas of batch rows [lo, hi) (batch starting
-// at bs) into the batch workspace, in blocks of mb rows.
-static void shard_deltas(struct dpt_trainer *tr, size_t from, const size_t *perm, size_t bs,
-                         size_t lo, size_t hi, float scale, struct dpt_block_stats *acc)
+// at bs) into the batch workspace ws, in blocks of mb rows.
+static void shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t from,
+                         const size_t *perm, size_t bs, size_t lo, size_t hi, float scale,
+                         struct dpt_block_stats *acc)
 {
     const float *x = dpt_dataset_x(tr->ds);
     const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
@@ -216,7 +217,7 @@ static void shard_deltas(struct dpt_trainer *tr, size_t from, const size_t *perm
     for (size_t s = lo; s < hi; s += tr->mb) {
         const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
         struct dpt_block_stats b;
-        dpt_net_deltas(tr->net, tr->bws, from, x, perm + s, s - bs, cnt, &tg, scale, &b);
+        dpt_net_deltas(tr->net, ws, from, x, perm + s, s - bs, cnt, &tg, scale, &b);
         add_stats(acc, &b);
     }
 }
@@ -369,8 +370,8 @@ static void prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi)
 // rows of the batch workspace), then the schedule step on exactly those rows; a linear schedule's
 // step is folded into the product instead (W += -rate Delta^T A). The gradient products are
 // backprop work and count as compute; the schedule step counts as update.
-static void sliced_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
-                         struct dpt_timing *tm)
+static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws, const float *xb,
+                         size_t ith, struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
     const size_t L = spec->n_layers;
@@ -382,8 +383,7 @@ static void sliced_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ctx
     for (size_t l = 1; l <= L; l++) {
         size_t w, b;
         dpt_net_layer_offsets(tr->net, l, &w, &b);
-        dpt_net_layer_grad(tr->net, tr->bws, l, tr->split_first ? tr->xbuf[ith] : NULL, lo[l],
-                           hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
+        dpt_net_layer_grad(tr->net, ws, l, xb, lo[l], hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
                            dst + w + lo[l] * spec->sizes[l - 1], dst + b + lo[l]);
     }
     double t1 = now_s();
@@ -507,6 +507,17 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
     tm->update_s += tu_s;
 }
 
+// split_first: gathers the inputs of batch rows perm[0..m) into this worker's copy for ws's
+// parity and computes its rows of layer 1 for them into ws.
+static void first_layer(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t ith,
+                        const size_t *perm, size_t m)
+{
+    const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1;
+    float *xb = tr->xbuf[2 * ith + (ws == tr->bws2)];
+    dpt_batch_gather(tr->net, xb, dpt_dataset_x(tr->ds), perm, m);
+    dpt_net_forward_cols(tr->net, ws, 1, xb, m, tr->row_lo[ith * L1 + 1], tr->row_hi[ith * L1 + 1]);
+}
+
 static void epoch_job(void *arg, size_t ith, size_t nth)
 {
     struct dpt_trainer *tr = arg;
@@ -529,35 +540,40 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     const size_t rank = multi ? (size_t)tr->p.comm->rank : 0;
     const size_t n_ranks = multi ? (size_t)tr->p.comm->size : 1;
     size_t b;
+    // split_first: layer 1 of this step was computed during the previous step's phase 2.
+    int ready = 0;
 
     for (b = tr->first_batch; b < tr->n_batches; b++) {
         const size_t bs = b * B;
         const size_t m = N - bs < B ? N - bs : B;
+        // split_first alternates two copies of the inputs and of layer 1's activations by step
+        // parity: one step's are read while the next step's are computed.
+        struct dpt_workspace *ws = tr->split_first && (b & 1) ? tr->bws2 : tr->bws;
+        const float *xb = tr->split_first ? tr->xbuf[2 * ith + (b & 1)] : NULL;
         double t0 = now_s();
 
         // ---- phase 1: forward + backprop of this worker's shard ----
         const float scale = mean ? 1.0f / (float)m : 1.0f;
         if (tr->sliced) {
             size_t from = 1;
-            if (tr->split_first) {
+            if (tr->split_first && !ready) {
                 // Layer 1 by output rows: this worker's rows of W_1 over the whole batch (its own
                 // copy of the inputs), so W_1 never leaves its owner's cache; then, after a
-                // barrier, the rest by samples.
-                const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1;
-                dpt_batch_gather(tr->net, tr->xbuf[ith], dpt_dataset_x(tr->ds), perm + bs, m);
-                dpt_net_forward_cols(tr->net, tr->bws, 1, tr->xbuf[ith], m,
-                                     tr->row_lo[ith * L1 + 1], tr->row_hi[ith * L1 + 1]);
+                // barrier, the rest by samples. Only at a job's first step: later steps get it
+                // from the previous step's phase 2, where barrier B covers it.
+                first_layer(tr, ws, ith, perm + bs, m);
                 const double tb0 = now_s();
                 tm.compute_s += tb0 - t0;
                 dpt_team_barrier(team); // every column of layer 1 is computed
                 const double tb1 = now_s();
                 tm.wait_s += tb1 - tb0;
                 t0 = tb1;
-                from = 2;
             }
+            if (tr->split_first)
+                from = 2;
             struct dpt_block_stats acc;
-            shard_deltas(tr, from, perm, bs, bs + split(m, ith, nth), bs + split(m, ith + 1, nth),
-                         scale, &acc);
+            shard_deltas(tr, ws, from, perm, bs, bs + split(m, ith, nth),
+                         bs + split(m, ith + 1, nth), scale, &acc);
             slot->loss = acc.loss_sum;
             slot->correct = acc.correct;
         } else if (!tr->p.reproducible) {
@@ -610,9 +626,20 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             .lr_mult = 1.0,
         };
         if (tr->sliced)
-            sliced_phase(tr, ith, &ctx, m, &tm);
+            sliced_phase(tr, ws, xb, ith, &ctx, m, &tm);
         else
             private_phase(tr, ith, &ctx, b, m, &tm);
+        ready = 0;
+        if (tr->split_first && b + 1 < tr->n_batches) {
+            // The next step's layer 1, now: it reads only this worker's rows of W_1, which it
+            // has just updated itself, so no barrier is needed before it, and barrier B
+            // publishes it. If training stops after this step, it is simply not used.
+            const double tn0 = now_s();
+            const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
+            first_layer(tr, (b & 1) ? tr->bws : tr->bws2, ith, perm + nbs, nm);
+            tm.compute_s += now_s() - tn0;
+            ready = 1;
+        }
         if (ith == 0) {
             if (!multi) {
                 step_loss(tr, &tr->x_loss, &tr->x_correct);
@@ -742,12 +769,14 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
         return dpt_error(DPT_ERR_INVALID, "grad_mode: sliced cannot be combined with %s",
                          tr->p.reproducible ? "reproducible mode" : "several processes");
     // Layer 1 (a hidden layer) is split by output rows when every worker gets at least 4 units
-    // of 16 rows (so the split is balanced to within 25%); each worker then keeps its own copy of
-    // the batch's inputs.
+    // of 16 rows (so the split is balanced to within 25%); each worker then keeps two copies of
+    // the batch's inputs, and layer 1's activations get a second buffer (pipelining, epoch_job).
     const int split_first =
         tr->nth >= 2 && spec->n_layers >= 2 && (spec->sizes[1] + 15) / 16 >= 4 * tr->nth;
-    size_t xbytes = 0;
-    if (split_first && (dpt_mul_overflow(tr->nth * tr->p.batch, spec->sizes[0], &xbytes) ||
+    size_t xbytes = 0, a1bytes = 0;
+    if (split_first && (dpt_mul_overflow(2 * tr->nth * tr->p.batch, spec->sizes[0], &xbytes) ||
+                        dpt_mul_overflow(tr->p.batch, spec->sizes[1], &a1bytes) ||
+                        dpt_add_overflow(xbytes, a1bytes, &xbytes) ||
                         dpt_mul_overflow(xbytes, sizeof(float), &xbytes)))
         xbytes = SIZE_MAX;
     if (g == DPT_GRAD_SLICED) {
@@ -911,7 +940,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
-    if (tr->split_first && !(tr->xbuf = dpt_calloc(tr->nth, sizeof *tr->xbuf))) {
+    if (tr->split_first && !(tr->xbuf = dpt_calloc(2 * tr->nth, sizeof *tr->xbuf))) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
@@ -925,6 +954,9 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         }
         dpt_split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
+            goto cleanup;
+        if (tr->split_first &&
+            (st = dpt_batch_workspace_twin(net, tr->bws, 1, &tr->bws2)) != DPT_OK)
             goto cleanup;
     }
     if (params->reproducible) {
@@ -1004,8 +1036,9 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
     for (size_t t = 0; tr->ws && t < tr->nth; t++)
         dpt_workspace_destroy(tr->ws[t]);
     dpt_free_aligned(tr->rgrad_block);
+    dpt_workspace_destroy(tr->bws2);
     dpt_workspace_destroy(tr->bws);
-    for (size_t t = 0; tr->xbuf && t < tr->nth; t++)
+    for (size_t t = 0; tr->xbuf && t < 2 * tr->nth; t++)
         dpt_free_aligned(tr->xbuf[t]);
     dpt_free(tr->xbuf);
     dpt_free(tr->row_lo);

@@ -42,13 +42,14 @@ struct dpt_trainer {
     float *gsum;                        // the reduced gradient (reproducible mode, processes),
                                         // or the sliced gradient (sliced mode, unfused)
     int sliced;                         // DPT_GRAD_SLICED in use
-    int fused;                 // sliced, and the schedule's step is folded into the product
-    struct dpt_workspace *bws; // sliced: the step's batch workspace (every row of the batch)
-    size_t *row_lo, *row_hi;   // sliced: nth x (L + 1) row ranges of each worker in each layer
-    int split_first;           // sliced: layer 1's forward is split by output rows too
-    float **xbuf;              // split_first: each worker's copy of the batch's inputs
-    double *chunk_sq;          // per-chunk squared norms
-    const float **srcs;        // per-worker scratch: srcs_stride source pointers each
+    int fused;                  // sliced, and the schedule's step is folded into the product
+    struct dpt_workspace *bws;  // sliced: the step's batch workspace (every row of the batch)
+    struct dpt_workspace *bws2; // split_first: bws's twin with its own layer-1 activations
+    size_t *row_lo, *row_hi;    // sliced: nth x (L + 1) row ranges of each worker in each layer
+    int split_first;            // sliced: layer 1's forward is split by output rows too
+    float **xbuf;       // split_first: 2 per worker, copies of the inputs of this and the next step
+    double *chunk_sq;   // per-chunk squared norms
+    const float **srcs; // per-worker scratch: srcs_stride source pointers each
     size_t srcs_stride;
     float *rgrad_block; // the micro-shard buffers, contiguous
     double shard_loss[DPT_REPRO_SHARDS_MAX];

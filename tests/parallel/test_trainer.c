@@ -539,9 +539,10 @@ Test(trainer, refuses_buffers_beyond_physical_memory)
 // private gradients: the same step up to the order of float additions. Checked against private
 // mode at T = 1 for a fused fixed-rate step, an unfused schedule with state (adam) and one that
 // needs the global norm (clip), at thread counts that split the layers' rows unevenly (widths 37,
-// 21, 130 and 200 are not multiples of the 16-row unit; T = 7 leaves some workers without rows of
-// a layer), with layer 1's forward pass split by rows too (the 200-wide first layer at T = 2 and
-// 3) or not, and batches of 1, 10 (not divisible by T) and 64. Tolerance as in learns_everywhere:
+// 21, 130 and 200 are not multiples of the 16-row unit; at T = 7 and 16 narrow layers are cut
+// into pieces and some workers get no rows of a layer), with layer 1's forward pass split by rows
+// and pipelined into the previous step (the 200-wide first layer at T = 2 and 3) or not, and
+// batches of 1, 10 (not divisible by T) and 64. Tolerance as in learns_everywhere:
 // rounding differences of ~1e-7 per step over a few dozen steps stay below 1e-4 of the parameter
 // norm, while a row updated twice or not at all, or a wrong scale, moves the parameters by
 // O(1e-2).
