@@ -22,6 +22,19 @@ void dpt_gemm_small_kernel(int on);
 // Whether dpt_gemm currently uses the built-in kernel for small NT products.
 int dpt_gemm_small_kernel_active(void);
 
+// Products with one operand given as row pointers (the rows of a batch where they lie in the data
+// set), computed by the AVX-512 kernels without gathering the batch. Only when
+// dpt_gemm_rows_available() said yes (it says no without AVX-512 or with DPT_GEMM=blas; then
+// gather the rows and use dpt_gemm); the answer is fixed for the process unless a test calls
+// dpt_gemm_small_kernel. Any sizes; k = 0 gives C = beta C.
+int dpt_gemm_rows_available(void);
+// C (m x n) = alpha * A B^T + beta * C, A's m rows at a_rows[i] (k wide), B n x k (ldb).
+void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *const *a_rows,
+                      const float *b, size_t ldb, float beta, float *c, size_t ldc);
+// C (m x n) = alpha * A^T B + beta * C, A k x m (lda), B's k rows at b_rows[p] (n wide).
+void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                      const float *const *b_rows, float beta, float *c, size_t ldc);
+
 // Makes the BLAS run single-threaded in the calling process: our workers are the parallelism,
 // and a BLAS thread pool competing with them oversubscribes the cores.
 void dpt_blas_single_thread(void);

@@ -508,15 +508,19 @@ void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, con
 }
 
 void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l,
-                          const float *in, size_t m, size_t j0, size_t j1)
+                          const float *in, const float *const *in_rows, size_t m, size_t j0,
+                          size_t j1)
 {
     const struct dpt_net_spec *spec = &net->spec;
     const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
     if (j1 <= j0 || m == 0)
         return;
     float *z = ws->a[l] + j0;
-    dpt_gemm(0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, net->params + net->w_off[l] + j0 * n_in, n_in,
-             0.0f, z, n_out);
+    const float *w = net->params + net->w_off[l] + j0 * n_in;
+    if (in_rows)
+        dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
+    else
+        dpt_gemm(0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
     bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],
              spec->leaky_slope);
 }
@@ -553,16 +557,20 @@ void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t 
 }
 
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
-                        const float *x, size_t j0, size_t j1, size_t m, float alpha, float beta,
-                        float *w, float *b)
+                        const float *x, const float *const *x_rows, size_t j0, size_t j1, size_t m,
+                        float alpha, float beta, float *w, float *b)
 {
     enum { BLOCK = 256 };
     const size_t n_in = net->spec.sizes[l - 1], n_out = net->spec.sizes[l];
     if (j1 <= j0)
         return;
-    const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
     const float *delta = ws->dl[l];
-    dpt_gemm(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta, w, n_in);
+    if (l == 1 && x_rows) {
+        dpt_gemm_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
+    } else {
+        const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
+        dpt_gemm(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta, w, n_in);
+    }
     // Bias: column sums of Delta_l over the batch, a block of columns at a time in L1.
     float acc[BLOCK];
     for (size_t c = j0; c < j1; c += BLOCK) {

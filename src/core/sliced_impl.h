@@ -28,10 +28,12 @@ void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, con
                       size_t n);
 
 // Output columns j0 .. j1 of hidden layer l (not the output layer) for all m rows of the batch:
-// a_l[:, j0:j1] = act(in W_l[j0:j1]^T + b_l[j0:j1]), in: m x n_(l-1). Reads only rows j0 .. j1 of
+// a_l[:, j0:j1] = act(in W_l[j0:j1]^T + b_l[j0:j1]), in: m x n_(l-1), or its rows at in_rows[i]
+// when in_rows is non-NULL (only where dpt_gemm_rows_available()). Reads only rows j0 .. j1 of
 // W_l, so a worker that owns those rows keeps them in its cache.
 void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l,
-                          const float *in, size_t m, size_t j0, size_t j1);
+                          const float *in, const float *const *in_rows, size_t m, size_t j0,
+                          size_t j1);
 
 // Forward from layer `from`, loss and backward deltas of the samples x[idx[i]] (x[i] when idx is
 // NULL), i < n, in rows r0 .. r0 + n of a batch workspace. from == 1: the inputs are gathered
@@ -45,11 +47,13 @@ void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t 
 // Rows j0 .. j1 of layer l's gradient over batch rows 0 .. m (m >= 1) of a filled batch workspace:
 //   w = alpha * Delta_l[:, j0:j1]^T A_(l-1) + beta * w     ((j1 - j0) x n_(l-1), row-major)
 //   b = alpha * Delta_l[:, j0:j1]^T 1 + beta * b           (j1 - j0)
-// A_0 is x when non-NULL (a worker's own copy of the batch's inputs), else the workspace's.
+// A_0 is the rows x_rows[i] when x_rows is non-NULL (the batch's inputs where they lie; only where
+// dpt_gemm_rows_available()), else x when non-NULL (a worker's own copy of the batch's inputs),
+// else the workspace's.
 // With w, b the gradient's rows and (alpha, beta) = (1, 0) this is the gradient; with w, b the
 // parameters' rows and (-rate, 1) it is a fixed-rate SGD step folded into the product.
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
-                        const float *x, size_t j0, size_t j1, size_t m, float alpha, float beta,
-                        float *w, float *b);
+                        const float *x, const float *const *x_rows, size_t j0, size_t j1, size_t m,
+                        float alpha, float beta, float *w, float *b);
 
 #endif

@@ -16,13 +16,16 @@
 // enum dpt_grad_mode) keeps the barriers and changes what happens around them:
 //   phase 1  worker t: forward, loss and backward deltas of its shard into its rows of one batch
 //            workspace (inputs, activations and deltas of every sample of the step); when layer
-//            1 is wide (split_first), layer 1's forward goes first, by worker t's rows of W_1
-//            over the whole batch, then a barrier, then the rest by samples
+//            1 is wide (split_first), layer 1 is computed by worker t's rows of W_1 over the whole
+//            batch (at an epoch's first step here, followed by a barrier; at later steps at the
+//            end of the previous phase 2), and the rest by samples
 //   barrier A
 //   phase 2  worker t, for its rows j0..j1 of every layer (dpt_split_rows: about equal work each):
 //              g[W_l rows] = Delta_l[:, j0:j1]^T A_(l-1) over the whole batch, g[b_l rows] too
 //              schedule step on exactly those rows; a linear schedule (fixed-rate SGD) is folded
 //              into the product instead: W_l rows += -rate Delta^T A, no gradient vector at all
+//            split_first: then the next step's layer 1 for its rows of W_1, into the other of two
+//              buffers (step parity), since nobody else reads or writes those rows
 //   barrier B
 // Nothing is reduced: each gradient row is formed once, by the worker that owns it, with K = the
 // whole batch, so the per-step cost that grows with T x the parameter count disappears.
@@ -163,7 +166,7 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
         if (!tr->grad[ith])
             slot->status = DPT_ERR_NOMEM;
     }
-    for (size_t k = 0; k < 2 && slot->status == DPT_OK && tr->split_first; k++) {
+    for (size_t k = 0; k < 2 && slot->status == DPT_OK && tr->split_first && !tr->xrows; k++) {
         tr->xbuf[2 * ith + k] =
             dpt_alloc_aligned(tr->p.batch * dpt_net_spec(tr->net)->sizes[0] * sizeof(float));
         if (!tr->xbuf[2 * ith + k])
@@ -371,7 +374,8 @@ static void prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi)
 // step is folded into the product instead (W += -rate Delta^T A). The gradient products are
 // backprop work and count as compute; the schedule step counts as update.
 static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws, const float *xb,
-                         size_t ith, struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm)
+                         const float *const *xr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
+                         struct dpt_timing *tm)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
     const size_t L = spec->n_layers;
@@ -383,7 +387,7 @@ static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws,
     for (size_t l = 1; l <= L; l++) {
         size_t w, b;
         dpt_net_layer_offsets(tr->net, l, &w, &b);
-        dpt_net_layer_grad(tr->net, ws, l, xb, lo[l], hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
+        dpt_net_layer_grad(tr->net, ws, l, xb, xr, lo[l], hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
                            dst + w + lo[l] * spec->sizes[l - 1], dst + b + lo[l]);
     }
     double t1 = now_s();
@@ -507,15 +511,25 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
     tm->update_s += tu_s;
 }
 
-// split_first: gathers the inputs of batch rows perm[0..m) into this worker's copy for ws's
-// parity and computes its rows of layer 1 for them into ws.
+// split_first: the inputs of batch rows perm[0..m) for ws's parity (pointers to their rows in
+// the data set, or a copy gathered into this worker's buffer), and this worker's rows of layer 1
+// for them into ws.
 static void first_layer(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t ith,
                         const size_t *perm, size_t m)
 {
-    const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1;
-    float *xb = tr->xbuf[2 * ith + (ws == tr->bws2)];
-    dpt_batch_gather(tr->net, xb, dpt_dataset_x(tr->ds), perm, m);
-    dpt_net_forward_cols(tr->net, ws, 1, xb, m, tr->row_lo[ith * L1 + 1], tr->row_hi[ith * L1 + 1]);
+    const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1, k = 2 * ith + (ws == tr->bws2);
+    const size_t j0 = tr->row_lo[ith * L1 + 1], j1 = tr->row_hi[ith * L1 + 1];
+    const float *x = dpt_dataset_x(tr->ds);
+    if (tr->xrows) {
+        const size_t n0 = dpt_net_spec(tr->net)->sizes[0];
+        const float **rows = tr->xrows + k * tr->p.batch;
+        for (size_t i = 0; i < m; i++)
+            rows[i] = x + perm[i] * n0;
+        dpt_net_forward_cols(tr->net, ws, 1, NULL, rows, m, j0, j1);
+    } else {
+        dpt_batch_gather(tr->net, tr->xbuf[k], x, perm, m);
+        dpt_net_forward_cols(tr->net, ws, 1, tr->xbuf[k], NULL, m, j0, j1);
+    }
 }
 
 static void epoch_job(void *arg, size_t ith, size_t nth)
@@ -549,7 +563,8 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         // split_first alternates two copies of the inputs and of layer 1's activations by step
         // parity: one step's are read while the next step's are computed.
         struct dpt_workspace *ws = tr->split_first && (b & 1) ? tr->bws2 : tr->bws;
-        const float *xb = tr->split_first ? tr->xbuf[2 * ith + (b & 1)] : NULL;
+        const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * ith + (b & 1)] : NULL;
+        const float *const *xr = tr->xrows ? tr->xrows + (2 * ith + (b & 1)) * B : NULL;
         double t0 = now_s();
 
         // ---- phase 1: forward + backprop of this worker's shard ----
@@ -626,7 +641,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             .lr_mult = 1.0,
         };
         if (tr->sliced)
-            sliced_phase(tr, ws, xb, ith, &ctx, m, &tm);
+            sliced_phase(tr, ws, xb, xr, ith, &ctx, m, &tm);
         else
             private_phase(tr, ith, &ctx, b, m, &tm);
         ready = 0;
@@ -940,7 +955,13 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
-    if (tr->split_first && !(tr->xbuf = dpt_calloc(2 * tr->nth, sizeof *tr->xbuf))) {
+    // The AVX-512 kernels read a small batch's rows where they lie: no copies of the inputs.
+    if (tr->split_first && tr->p.batch <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available() &&
+        !(tr->xrows = dpt_alloc_aligned(2 * tr->nth * tr->p.batch * sizeof *tr->xrows))) {
+        st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
+        goto cleanup;
+    }
+    if (tr->split_first && !tr->xrows && !(tr->xbuf = dpt_calloc(2 * tr->nth, sizeof *tr->xbuf))) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
@@ -1041,6 +1062,7 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
     for (size_t t = 0; tr->xbuf && t < 2 * tr->nth; t++)
         dpt_free_aligned(tr->xbuf[t]);
     dpt_free(tr->xbuf);
+    dpt_free_aligned((void *)tr->xrows);
     dpt_free(tr->row_lo);
     dpt_free(tr->row_hi);
     dpt_free(tr->x_counts);

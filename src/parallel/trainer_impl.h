@@ -10,6 +10,10 @@
 
 #define DPT_REPRO_SHARDS_MAX 16
 
+// Largest batch whose inputs split_first reads in place (dpt_gemm_nt_rows / dpt_gemm_tn_rows):
+// the kernels match OpenBLAS up to about 64 rows.
+#define DPT_ROWS_MAX_BATCH 64
+
 // Per-worker results of a step. Each worker writes only its own slot, on its own cache lines;
 // the barriers order every cross-thread read (see the top of trainer.c).
 struct worker_slot {
@@ -47,7 +51,11 @@ struct dpt_trainer {
     struct dpt_workspace *bws2; // split_first: bws's twin with its own layer-1 activations
     size_t *row_lo, *row_hi;    // sliced: nth x (L + 1) row ranges of each worker in each layer
     int split_first;            // sliced: layer 1's forward is split by output rows too
-    float **xbuf;       // split_first: 2 per worker, copies of the inputs of this and the next step
+    float **xbuf; // split_first: 2 per worker, copies of the inputs of this and the next step
+    // split_first with the AVX-512 kernels and a batch of at most DPT_ROWS_MAX_BATCH: instead of
+    // xbuf, pointers to the rows of this and the next step's inputs in the data set, 2 x batch
+    // per worker (worker t, parity p at (2 t + p) x batch)
+    const float **xrows;
     double *chunk_sq;   // per-chunk squared norms
     const float **srcs; // per-worker scratch: srcs_stride source pointers each
     size_t srcs_stride;

@@ -91,3 +91,79 @@ Test(gemm, blas_path_matches_the_same_reference)
     nt_shapes();
     dpt_gemm_small_kernel(1);
 }
+
+// The row-pointer products of small batches (split_first reads a batch's inputs where they lie
+// in the data set): C = alpha A B^T + beta C with A's rows scattered, and C = alpha A^T B + beta C
+// with B's rows scattered, against a double reference with the bound of check_nt (k-term dot
+// products). Rows are drawn in random order, with repeats, from a pool larger than the batch.
+static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float beta)
+{
+    struct dpt_rng r;
+    dpt_rng_seed(&r, 77 + m * 1000003 + n * 1009 + k + (size_t)tn);
+    const size_t width = tn ? n : k, pool = 3 * (tn ? k : m) + 5;
+    const size_t nrows = tn ? k : m;
+    float *rows = malloc(pool * width * sizeof *rows);
+    const float **ptr = malloc((nrows ? nrows : 1) * sizeof *ptr);
+    const size_t other = tn ? k * m : n * k; // A (k x m) for TN, B (n x k) for NT
+    float *o = malloc((other ? other : 1) * sizeof *o);
+    float *c = malloc(m * n * sizeof *c), *c0 = malloc(m * n * sizeof *c0);
+    fill(rows, pool * width, &r);
+    fill(o, other, &r);
+    fill(c0, m * n, &r);
+    for (size_t i = 0; i < nrows; i++)
+        ptr[i] = rows + (size_t)(dpt_rng_uniform(&r) * (double)pool) % pool * width;
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m * n; i++)
+            c0[i] = NAN; // beta = 0 must not read C
+    for (size_t i = 0; i < m * n; i++)
+        c[i] = c0[i];
+    if (tn)
+        dpt_gemm_tn_rows(m, n, k, alpha, o, m, ptr, beta, c, n);
+    else
+        dpt_gemm_nt_rows(m, n, k, alpha, ptr, o, k, beta, c, n);
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double dot = 0.0, mag = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                const double t =
+                    tn ? (double)o[p * m + i] * ptr[p][j] : (double)ptr[i][p] * o[j * k + p];
+                dot += t;
+                mag += fabs(t);
+            }
+            const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * n + j];
+            const double want = alpha * dot + beta * c_old;
+            const double tol =
+                1e-6 * (double)(k + 1) * (fabs(alpha) * mag + fabs(beta * c_old)) + 1e-30;
+            cr_assert(fabs(c[i * n + j] - want) <= tol,
+                      "%s m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, want %.9g",
+                      tn ? "tn" : "nt", m, n, k, alpha, beta, i, j, c[i * n + j], want);
+        }
+    }
+    free(rows);
+    free(ptr);
+    free(o);
+    free(c);
+    free(c0);
+}
+
+// Every tail: m of the 4-row blocks (1..7), n of the 4-column (nt) and 64-column (tn) blocks with
+// their 16-lane masks (1, 15, 17, 63, 65, 784), k of the 16-lane vectors (nt: 1, 17, 784) or any
+// batch (tn: 1, 10, 32, 64), the fused step (alpha = -rate, beta = 1), and k = 0 (C = beta C).
+Test(gemm, row_pointer_kernels_match_a_double_reference)
+{
+    if (!dpt_gemm_rows_available())
+        cr_skip_test("no AVX-512 (or DPT_GEMM=blas): the trainer gathers instead");
+    static const size_t ms[] = {1, 2, 3, 4, 5, 7, 64};
+    static const size_t ns[] = {1, 15, 17, 63, 65, 784};
+    static const size_t ks[] = {1, 10, 17, 32, 64, 784};
+    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++)
+                for (int tn = 0; tn < 2; tn++)
+                    check_rows(tn, ms[a], ns[b], ks[c], 1.0f, 0.0f);
+    check_rows(0, 32, 64, 784, -0.05f, 1.0f);
+    check_rows(1, 64, 784, 32, -0.05f, 1.0f);
+    check_rows(1, 13, 130, 7, 2.0f, 0.5f);
+    check_rows(0, 6, 9, 0, 1.0f, 0.5f);
+    check_rows(1, 6, 9, 0, 1.0f, 0.5f);
+}
