@@ -176,26 +176,20 @@ tn_block(size_t mr, size_t k, float alpha, const float *a, size_t lda, const flo
         const __m512 b1 = _mm512_maskz_loadu_ps(m1, br + 16);
         const __m512 b2 = _mm512_maskz_loadu_ps(m2, br + 32);
         const __m512 b3 = _mm512_maskz_loadu_ps(m3, br + 48);
-        __m512 x = _mm512_set1_ps(ar[0]);
-        c00 = _mm512_fmadd_ps(x, b0, c00);
-        c01 = _mm512_fmadd_ps(x, b1, c01);
-        c02 = _mm512_fmadd_ps(x, b2, c02);
-        c03 = _mm512_fmadd_ps(x, b3, c03);
-        x = _mm512_set1_ps(ar[i1]);
-        c10 = _mm512_fmadd_ps(x, b0, c10);
-        c11 = _mm512_fmadd_ps(x, b1, c11);
-        c12 = _mm512_fmadd_ps(x, b2, c12);
-        c13 = _mm512_fmadd_ps(x, b3, c13);
-        x = _mm512_set1_ps(ar[i2]);
-        c20 = _mm512_fmadd_ps(x, b0, c20);
-        c21 = _mm512_fmadd_ps(x, b1, c21);
-        c22 = _mm512_fmadd_ps(x, b2, c22);
-        c23 = _mm512_fmadd_ps(x, b3, c23);
-        x = _mm512_set1_ps(ar[i3]);
-        c30 = _mm512_fmadd_ps(x, b0, c30);
-        c31 = _mm512_fmadd_ps(x, b1, c31);
-        c32 = _mm512_fmadd_ps(x, b2, c32);
-        c33 = _mm512_fmadd_ps(x, b3, c33);
+        // One row of the block: its 4 accumulators += A's entry of row p x the 64 columns of B.
+#define DPT_TN_ROW(ai, r0, r1, r2, r3)                                                             \
+    do {                                                                                           \
+        const __m512 x = _mm512_set1_ps(ai);                                                       \
+        r0 = _mm512_fmadd_ps(x, b0, r0);                                                           \
+        r1 = _mm512_fmadd_ps(x, b1, r1);                                                           \
+        r2 = _mm512_fmadd_ps(x, b2, r2);                                                           \
+        r3 = _mm512_fmadd_ps(x, b3, r3);                                                           \
+    } while (0)
+        DPT_TN_ROW(ar[0], c00, c01, c02, c03);
+        DPT_TN_ROW(ar[i1], c10, c11, c12, c13);
+        DPT_TN_ROW(ar[i2], c20, c21, c22, c23);
+        DPT_TN_ROW(ar[i3], c30, c31, c32, c33);
+#undef DPT_TN_ROW
     }
     tn_store(c, mk, alpha, beta, c00, c01, c02, c03);
     if (mr > 1)
