@@ -511,13 +511,13 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
     tm->update_s += tu_s;
 }
 
-// split_first: the inputs of batch rows perm[0..m) for ws's parity (pointers to their rows in
-// the data set, or a copy gathered into this worker's buffer), and this worker's rows of layer 1
-// for them into ws.
-static void first_layer(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t ith,
-                        const size_t *perm, size_t m)
+// split_first, step parity p (0 or 1): the inputs of batch rows perm[0..m) (pointers to their
+// rows in the data set, or a copy gathered into this worker's buffer), and this worker's rows of
+// layer 1 for them into that parity's batch workspace.
+static void first_layer(struct dpt_trainer *tr, size_t ith, size_t p, const size_t *perm, size_t m)
 {
-    const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1, k = 2 * ith + (ws == tr->bws2);
+    struct dpt_workspace *ws = p ? tr->bws2 : tr->bws;
+    const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1, k = 2 * ith + p;
     const size_t j0 = tr->row_lo[ith * L1 + 1], j1 = tr->row_hi[ith * L1 + 1];
     const float *x = dpt_dataset_x(tr->ds);
     if (tr->xrows) {
@@ -576,7 +576,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
                 // copy of the inputs), so W_1 never leaves its owner's cache; then, after a
                 // barrier, the rest by samples. Only at a job's first step: later steps get it
                 // from the previous step's phase 2, where barrier B covers it.
-                first_layer(tr, ws, ith, perm + bs, m);
+                first_layer(tr, ith, b & 1, perm + bs, m);
                 const double tb0 = now_s();
                 tm.compute_s += tb0 - t0;
                 dpt_team_barrier(team); // every column of layer 1 is computed
@@ -651,7 +651,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             // publishes it. If training stops after this step, it is simply not used.
             const double tn0 = now_s();
             const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
-            first_layer(tr, (b & 1) ? tr->bws : tr->bws2, ith, perm + nbs, nm);
+            first_layer(tr, ith, (b + 1) & 1, perm + nbs, nm);
             tm.compute_s += now_s() - tn0;
             ready = 1;
         }
@@ -784,8 +784,9 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
         return dpt_error(DPT_ERR_INVALID, "grad_mode: sliced cannot be combined with %s",
                          tr->p.reproducible ? "reproducible mode" : "several processes");
     // Layer 1 (a hidden layer) is split by output rows when every worker gets at least 4 units
-    // of 16 rows (so the split is balanced to within 25%); each worker then keeps two copies of
-    // the batch's inputs, and layer 1's activations get a second buffer (pipelining, epoch_job).
+    // of 16 rows (so the split is balanced to within 25%); each worker then needs the whole
+    // batch's inputs, for two steps at a time (two copies, counted here, unless the kernels read
+    // them in place), and layer 1's activations get a second buffer (pipelining, epoch_job).
     const int split_first =
         tr->nth >= 2 && spec->n_layers >= 2 && (spec->sizes[1] + 15) / 16 >= 4 * tr->nth;
     size_t xbytes = 0, a1bytes = 0;
