@@ -117,7 +117,8 @@ DPT_API const char *dpt_model_extra_meta(const struct dpt_model_extra_out *extra
 
 // Writes one .npy file per tensor (W1.npy, b1.npy, ...) into dir (created if missing; its
 // parent must exist): NPY 1.0, '<f4', C order, W_l of shape (n_l, n_(l-1)), b_l of shape (n_l,).
-// Each file is written atomically. Borrows net.
+// All files are written in full before any is renamed into place: a failure while writing leaves
+// dir's files as they were. Borrows net.
 DPT_API enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir);
 
 // Reads W1.npy, b1.npy, ... from dir into the parameters of an existing net whose spec fixes the

@@ -63,10 +63,11 @@ static enum dpt_status make_dir(const char *dir)
 // Writes one tensor as NPY 1.0. The header dict is padded with spaces and ends in '\n' so that
 // magic + version + length + dict is a multiple of 64 bytes, as NumPy writes it (the data then
 // starts aligned).
-static enum dpt_status write_npy(const char *path, const float *data, size_t ndim,
-                                 const size_t shape[2], unsigned char *buf)
+// Writes one tensor as NPY into the temporary file of af (opened here for path), without
+// committing it. On error af is aborted: nothing is left behind.
+static enum dpt_status stage_npy(struct dpt_atomic_file *af, const char *path, const float *data,
+                                 size_t ndim, const size_t shape[2], unsigned char *buf)
 {
-    struct dpt_atomic_file af;
     char dict[160];
     unsigned char pre[10];
     size_t count = ndim == 2 ? shape[0] * shape[1] : shape[0];
@@ -88,32 +89,37 @@ static enum dpt_status write_npy(const char *path, const float *data, size_t ndi
     pre[8] = (unsigned char)hlen;
     pre[9] = (unsigned char)(hlen >> 8);
 
-    st = dpt_atomic_open(&af, path);
+    st = dpt_atomic_open(af, path);
     if (st != DPT_OK)
         return st;
-    st = dpt_atomic_write(&af, pre, sizeof pre);
+    st = dpt_atomic_write(af, pre, sizeof pre);
     if (st == DPT_OK)
-        st = dpt_atomic_write(&af, dict, n);
+        st = dpt_atomic_write(af, dict, n);
     for (size_t i = n; st == DPT_OK && i < hlen - 1; i++)
-        st = dpt_atomic_write(&af, " ", 1);
+        st = dpt_atomic_write(af, " ", 1);
     if (st == DPT_OK)
-        st = dpt_atomic_write(&af, "\n", 1);
+        st = dpt_atomic_write(af, "\n", 1);
     for (size_t i = 0; st == DPT_OK && i < count; i += CHUNK_FLOATS) {
         size_t k = count - i < CHUNK_FLOATS ? count - i : CHUNK_FLOATS;
         dpt_f32_to_le(buf, data + i, k);
-        st = dpt_atomic_write(&af, buf, 4 * k);
+        st = dpt_atomic_write(af, buf, 4 * k);
     }
-    if (st == DPT_OK)
-        st = dpt_atomic_commit(&af);
-    dpt_atomic_abort(&af);
+    if (st != DPT_OK)
+        dpt_atomic_abort(af);
     return st;
 }
 
+// Every tensor is written to its temporary file first, and only when all of them are complete
+// are they renamed into place: a failure while writing (out of memory, a full disk) leaves the
+// directory's files as they were, never a mix of this export's files and older ones.
 enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
 {
+    enum { MAX_FILES = 2 * DPT_MAX_LAYERS };
+    struct dpt_atomic_file af[MAX_FILES];
+    char *paths[MAX_FILES] = {0};
+    size_t staged = 0;
     enum dpt_status st;
     unsigned char *buf = NULL;
-    char *path = NULL;
     if (!net || !dir || !*dir)
         return dpt_error(DPT_ERR_INVALID, "dpt_model_export_npy: net or dir is NULL");
     st = make_dir(dir);
@@ -127,15 +133,25 @@ enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
             char name[16];
             size_t ndim, shape[2], off;
             tensor_of(net, l, is_bias, name, sizeof name, &ndim, shape, &off);
-            path = npy_path(dir, name);
-            if (!path) {
+            paths[staged] = npy_path(dir, name);
+            if (!paths[staged]) {
                 st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
                 break;
             }
-            st = write_npy(path, dpt_net_params_const(net) + off, ndim, shape, buf);
-            dpt_free(path);
-            path = NULL;
+            st = stage_npy(&af[staged], paths[staged], dpt_net_params_const(net) + off, ndim, shape,
+                           buf);
+            if (st == DPT_OK)
+                staged++;
+            else
+                dpt_free(paths[staged]);
         }
+    }
+    // Commit in order; after a failed commit the rest are aborted (their temporaries removed).
+    for (size_t f = 0; f < staged; f++) {
+        if (st == DPT_OK)
+            st = dpt_atomic_commit(&af[f]);
+        dpt_atomic_abort(&af[f]);
+        dpt_free(paths[f]);
     }
     dpt_free(buf);
     return st;
