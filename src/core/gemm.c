@@ -103,32 +103,29 @@ __attribute__((target("avx512f"))) static void nt_block(size_t mr, size_t nr, si
     }
 }
 
-__attribute__((target("avx512f"))) static void gemm_nt_small(size_t m, size_t n, size_t k,
-                                                             float alpha, const float *a,
-                                                             size_t lda, const float *b, size_t ldb,
-                                                             float beta, float *c, size_t ldc)
-{
-    // Output blocks outer: the 4 rows of B (the weights) stay in L1 while every row block of A
-    // passes by.
-    for (size_t j = 0; j < n; j += 4)
-        for (size_t i = 0; i < m; i += 4) {
-            const float *ar[4];
-            for (size_t r = 0; r < 4; r++)
-                ar[r] = a + (i + r < m ? i + r : i) * lda;
-            nt_block(m - i < 4 ? m - i : 4, n - j < 4 ? n - j : 4, k, alpha, ar, b + j * ldb, ldb,
-                     beta, c + i * ldc + j, ldc);
-        }
-}
-
 __attribute__((target("avx512f"))) static void gemm_nt_rows(size_t m, size_t n, size_t k,
                                                             float alpha, const float *const *arows,
                                                             const float *b, size_t ldb, float beta,
                                                             float *c, size_t ldc)
 {
+    // Output blocks outer: the 4 rows of B (the weights) stay in L1 while every row block of A
+    // passes by.
     for (size_t j = 0; j < n; j += 4)
         for (size_t i = 0; i < m; i += 4)
             nt_block(m - i < 4 ? m - i : 4, n - j < 4 ? n - j : 4, k, alpha, arows + i, b + j * ldb,
                      ldb, beta, c + i * ldc + j, ldc);
+}
+
+// A strided A (m <= DPT_NT_KERNEL_MAX_ROWS): its row pointers, then the same kernel.
+__attribute__((target("avx512f"))) static void gemm_nt_small(size_t m, size_t n, size_t k,
+                                                             float alpha, const float *a,
+                                                             size_t lda, const float *b, size_t ldb,
+                                                             float beta, float *c, size_t ldc)
+{
+    const float *arows[DPT_NT_KERNEL_MAX_ROWS];
+    for (size_t i = 0; i < m; i++)
+        arows[i] = a + i * lda;
+    gemm_nt_rows(m, n, k, alpha, arows, b, ldb, beta, c, ldc);
 }
 
 // ---- the small-batch weight-gradient kernel ----
