@@ -28,8 +28,7 @@
 // 99/88, 32x1024x1024 87/53); at 64 rows they tie; products of at most 2^20 multiply-adds
 // (8x128x784, 16x64x784, 16x128x128) are faster in OpenBLAS's own unpacked small-matrix path.
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define DPT_HAVE_NT_KERNEL 1
+#ifdef DPT_HAVE_NT_KERNEL
 #include <immintrin.h>
 
 // Sum of each of v0..v3 (16 lanes each) as the 4 lanes of one 128-bit vector.
@@ -263,6 +262,12 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
         gemm_nt_small(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
+    // Large products: the packed kernel (gemm_packed.c; measured faster than OpenBLAS from these
+    // sizes on, except NN products under 64 rows).
+    if (n >= 32 && m >= (ta || tb ? 16u : 64u) && k >= 16 &&
+        (double)m * (double)n * (double)k >= 1048576.0 && nt_kernel_on() &&
+        dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+        return;
 #endif
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);

@@ -6,6 +6,12 @@
 
 #include <stddef.h>
 
+// The built-in AVX-512 kernels (gemm.c, gemm_packed.c) are compiled where GCC-style target
+// attributes exist; whether they run is decided at run time (the CPU, DPT_GEMM).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define DPT_HAVE_NT_KERNEL 1
+#endif
+
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, all row-major.
 // ta/tb nonzero transpose A/B. Dimensions must fit in int (checked by dpt_net_spec_check).
 void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
@@ -34,6 +40,27 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
 // C (m x n) = alpha * A^T B + beta * C, A k x m (lda), B's k rows at b_rows[p] (n wide).
 void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                       const float *const *b_rows, float beta, float *c, size_t ldc);
+
+// ---- the packed GEMM (gemm_packed.c) ----
+//
+// Large products (dpt_gemm decides which: at least 32 columns, 16 rows and 16 deep, 2^20
+// multiply-adds; NN products from 64 rows) run in a blocked, packing AVX-512 GEMM that is faster
+// than OpenBLAS on the training shapes. It needs a packing buffer of dpt_gemm_pack_floats()
+// floats, 64-byte aligned, owned by the calling thread: a thread without one (or with
+// DPT_GEMM=blas, or without AVX-512) gets the BLAS.
+struct dpt_gemm_pack {
+    float *buf;
+    size_t floats;
+};
+// Floats of a packing buffer (about 0.9 MiB), or 0 where the kernel is not compiled in.
+size_t dpt_gemm_pack_floats(void);
+// Makes buf (floats long; NULL: none) the calling thread's packing buffer and returns the previous
+// one, to be restored with another call when the caller is done.
+struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);
+// The product through the packed GEMM when the calling thread has a buffer (1), else nothing (0).
+// Does not check the CPU: dpt_gemm does.
+int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 // Makes the BLAS run single-threaded in the calling process: our workers are the parallelism,
 // and a BLAS thread pool competing with them oversubscribes the cores.

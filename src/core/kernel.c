@@ -41,13 +41,21 @@ static size_t layer_floats(const struct dpt_net_spec *spec, size_t rows, size_t 
     return total;
 }
 
-// Floats a workspace needs (activations, two delta buffers of the widest layer), or 0 on
-// overflow.
+// The GEMMs' packing buffer: only where a product can take the packed path (gemm_impl.h), i.e. some
+// layer has at least 32 units.
+static size_t pack_floats(const struct dpt_net_spec *spec)
+{
+    return max_width(spec) >= 32 || spec->sizes[0] >= 32 ? dpt_gemm_pack_floats() : 0;
+}
+
+// Floats a workspace needs (activations, two delta buffers of the widest layer, the GEMMs'
+// packing buffer), or 0 on overflow.
 static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows)
 {
     size_t total = layer_floats(spec, rows, 1), t;
     if (total == 0 || dpt_mul_overflow(rows, max_width(spec), &t) ||
-        dpt_add_overflow(total, 2 * dpt_round_floats(t), &total))
+        dpt_add_overflow(total, 2 * dpt_round_floats(t), &total) ||
+        dpt_add_overflow(total, dpt_round_floats(pack_floats(spec)), &total))
         return 0;
     return total;
 }
@@ -106,8 +114,16 @@ enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
     const size_t dw = dpt_round_floats(max_rows * max_width(spec));
     ws->d[0] = p;
     ws->d[1] = p + dw;
+    p += 2 * dw;
+    ws->pack_floats = pack_floats(spec);
+    ws->pack = ws->pack_floats ? p : NULL;
     *out = ws;
     return DPT_OK;
+}
+
+struct dpt_gemm_pack dpt_workspace_pack_use(const struct dpt_workspace *ws)
+{
+    return dpt_gemm_pack_use(ws->pack, ws->pack_floats);
 }
 
 void dpt_workspace_destroy(struct dpt_workspace *ws)
@@ -355,10 +371,12 @@ enum dpt_status dpt_net_forward(const struct dpt_net *net, struct dpt_workspace 
     if (n == 0)
         return DPT_OK;
     const size_t L = net->spec.n_layers;
+    const struct dpt_gemm_pack prev = dpt_workspace_pack_use(ws);
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
     const float *a = forward_layers(net, ws, in, 0, n, 1, L, 0);
     if (out)
         memcpy(out, a, n * net->spec.sizes[L] * sizeof(float));
+    dpt_gemm_pack_use(prev.buf, prev.floats);
     return DPT_OK;
 }
 
@@ -375,9 +393,11 @@ enum dpt_status dpt_net_evaluate(const struct dpt_net *net, struct dpt_workspace
     if (n == 0)
         return DPT_OK;
     const size_t L = net->spec.n_layers;
+    const struct dpt_gemm_pack prev = dpt_workspace_pack_use(ws);
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
     forward_layers(net, ws, in, 0, n, 1, L, 1);
     output_pass(&net->spec, ws->a[L], net->params + net->b_off[L], n, t, idx, NULL, 1.0f, st);
+    dpt_gemm_pack_use(prev.buf, prev.floats);
     return DPT_OK;
 }
 
@@ -393,6 +413,7 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
             memset(grad, 0, net->n_params * sizeof(float));
         return;
     }
+    const struct dpt_gemm_pack prev = dpt_workspace_pack_use(ws);
     const float *in = gather(ws, x, idx, n, spec->sizes[0]);
     forward_layers(net, ws, in, 0, n, 1, L, 1);
     int cur = 0;
@@ -422,6 +443,7 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
         mul_act_grad(next, ws->a[l - 1], n, n_in, spec->act[l - 2], spec->leaky_slope);
         cur = 1 - cur;
     }
+    dpt_gemm_pack_use(prev.buf, prev.floats);
 }
 
 enum dpt_status dpt_net_gradient(const struct dpt_net *net, const float *x, size_t n,

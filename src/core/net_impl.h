@@ -23,6 +23,10 @@ struct dpt_workspace {
     // Batch workspaces only (sliced_impl.h): every layer's delta, max_rows x n_l, kept until the
     // weight gradients of the whole batch are formed. NULL in ordinary workspaces.
     float *dl[DPT_MAX_LAYERS + 1];
+    // Ordinary workspaces only: the packing buffer of the GEMMs run by the thread that uses this
+    // workspace (gemm_impl.h), pack_floats long; NULL (0) where the packed GEMM is not built.
+    float *pack;
+    size_t pack_floats;
     float *block; // one allocation holding all of the above
 };
 

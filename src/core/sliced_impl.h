@@ -7,6 +7,12 @@
 #define DPT_SLICED_IMPL_H
 
 #include "dptrain/core.h"
+#include "gemm_impl.h"
+
+// Makes ordinary workspace ws's GEMM packing buffer the calling thread's (gemm_impl.h) and
+// returns the previous one, to be restored with dpt_gemm_pack_use. A worker whose products run
+// on a batch workspace (which has no buffer) calls this with its own workspace first.
+struct dpt_gemm_pack dpt_workspace_pack_use(const struct dpt_workspace *ws);
 
 // Bytes of a batch workspace of `rows` rows (0 on overflow).
 size_t dpt_batch_workspace_bytes(const struct dpt_net *net, size_t rows);

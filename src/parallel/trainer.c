@@ -544,6 +544,9 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         return;
     }
     const unsigned csr = ftz_enter();
+    // This worker's GEMMs pack into its own workspace's buffer (sliced mode's products run on
+    // the shared batch workspace, which has none).
+    const struct dpt_gemm_pack pack = dpt_workspace_pack_use(tr->ws[ith]);
     struct dpt_team *team = &tr->team;
     const size_t B = tr->p.batch;
     const size_t N = tr->epoch_samples;
@@ -687,6 +690,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     tr->wtime[ith] = tm;
     if (ith == 0)
         tr->steps_done = b - tr->first_batch;
+    dpt_gemm_pack_use(pack.buf, pack.floats);
     ftz_leave(csr);
 }
 

@@ -167,3 +167,87 @@ Test(gemm, row_pointer_kernels_match_a_double_reference)
     check_rows(0, 6, 9, 0, 1.0f, 0.5f);
     check_rows(1, 6, 9, 0, 1.0f, 0.5f);
 }
+
+// The packed GEMM (gemm_packed.c) in all four transposition cases against a double reference,
+// with the bound of check_nt (k-term dot products, relative to the sum of magnitudes). The shapes
+// cross every block edge: m over its 12-row panels (tails of 1, 4, 5, 8, 9 rows: each row kernel)
+// and, past 1024 rows, its 96-row chunks, n over its 32-column panels (tails 1, 16, 17) and
+// 512-column blocks, k over its 16-deep transposes (tails 1, 15) and 384-deep blocks (k = 785: 3
+// blocks, the later ones adding to the first's result); strided operands; alpha and beta, beta = 0
+// not reading C.
+static void check_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, float beta,
+                         size_t pad)
+{
+    struct dpt_rng r;
+    dpt_rng_seed(&r, 91 + m * 1000003 + n * 1009 + k * 7 + (size_t)(2 * ta + tb));
+    // op(A) is m x k: stored k x m when transposed; op(B) is k x n: stored n x k when transposed.
+    const size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    const size_t lda = ac + pad, ldb = bc + 2 * pad, ldc = n + pad;
+    float *a = malloc(ar * lda * sizeof *a), *b = malloc(br * ldb * sizeof *b);
+    float *c = malloc(m * ldc * sizeof *c), *c0 = malloc(m * ldc * sizeof *c0);
+    fill(a, ar * lda, &r);
+    fill(b, br * ldb, &r);
+    fill(c0, m * ldc, &r);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m * ldc; i++)
+            c0[i] = NAN;
+    for (size_t i = 0; i < m * ldc; i++)
+        c[i] = c0[i];
+    cr_assert(dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+              "the packed GEMM declined a call with a buffer");
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double dot = 0.0, mag = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                const double t = (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                                 (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+                dot += t;
+                mag += fabs(t);
+            }
+            const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * ldc + j];
+            const double want = alpha * dot + beta * c_old;
+            const double tol = 1e-6 * (double)k * (fabs(alpha) * mag + fabs(beta * c_old)) + 1e-30;
+            cr_assert(fabs(c[i * ldc + j] - want) <= tol,
+                      "ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, want "
+                      "%.9g",
+                      ta, tb, m, n, k, alpha, beta, i, j, c[i * ldc + j], want);
+        }
+        for (size_t j = n; j < ldc; j++) // the padding between rows is left alone
+            cr_assert(isnan(c[i * ldc + j]) ? isnan(c0[i * ldc + j])
+                                            : c[i * ldc + j] == c0[i * ldc + j]);
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(c0);
+}
+
+Test(gemm, packed_gemm_matches_a_double_reference)
+{
+    if (!dpt_gemm_rows_available())
+        cr_skip_test("no AVX-512 (or DPT_GEMM=blas): every product goes to the BLAS");
+    cr_assert(!dpt_gemm_packed(0, 1, 64, 64, 64, 1.0f, NULL, 64, NULL, 64, 0.0f, NULL, 64),
+              "without a buffer the packed GEMM must decline");
+    const size_t floats = dpt_gemm_pack_floats();
+    cr_assert(floats > 0);
+    float *buf = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    cr_assert(buf);
+    const struct dpt_gemm_pack prev = dpt_gemm_pack_use(buf, floats - 1);
+    cr_assert(!dpt_gemm_packed(0, 1, 64, 64, 64, 1.0f, NULL, 64, NULL, 64, 0.0f, NULL, 64),
+              "a buffer too small must be declined");
+    dpt_gemm_pack_use(buf, floats);
+    static const size_t mnk[][3] = {
+        {1, 1, 1},      {4, 33, 15},    {5, 48, 16},    {8, 17, 17},
+        {9, 64, 47},    {12, 32, 785},  {100, 65, 40},  {97, 530, 129},
+        {37, 1040, 31}, {256, 96, 400}, {1030, 33, 17},
+    };
+    for (int t = 0; t < 4; t++)
+        for (size_t i = 0; i < sizeof mnk / sizeof mnk[0]; i++)
+            check_packed(t >> 1, t & 1, mnk[i][0], mnk[i][1], mnk[i][2], 1.0f, 0.0f,
+                         i % 3 == 1 ? 3 : 0);
+    check_packed(1, 0, 100, 530, 64, -0.05f, 1.0f, 0); // the fused SGD step of the trainer
+    check_packed(0, 1, 29, 70, 785, 2.0f, 0.5f, 5);
+    check_packed(0, 0, 66, 47, 33, -1.0f, 1.0f, 1);
+    dpt_gemm_pack_use(prev.buf, prev.floats);
+    free(buf);
+}
