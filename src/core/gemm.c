@@ -298,7 +298,12 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
                       const float *const *b_rows, float beta, float *c, size_t ldc)
 {
 #ifdef DPT_HAVE_NT_KERNEL
-    if (m > 0 && n > 0 && __builtin_cpu_supports("avx512f"))
+    if (m == 0 || n == 0 || !__builtin_cpu_supports("avx512f"))
+        return;
+    // Large enough for the packed GEMM (dpt_gemm's limits), which gathers the rows while packing;
+    // else the 4 x 64 kernel above.
+    if (!(n >= 32 && m >= 16 && k >= 16 && (double)m * (double)n * (double)k >= 1048576.0 &&
+          dpt_gemm_packed_tn_rows(m, n, k, alpha, a, lda, b_rows, beta, c, ldc)))
         gemm_tn_rows(m, n, k, alpha, a, lda, b_rows, beta, c, ldc);
 #else
     (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b_rows, (void)beta, (void)c,

@@ -61,6 +61,10 @@ struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);
 // Does not check the CPU: dpt_gemm does.
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+// The same for C = alpha A^T B + beta C with B's k rows at b_rows[p] (n wide): the packing
+// gathers them (dpt_gemm_tn_rows takes this path for large enough products).
+int dpt_gemm_packed_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                            const float *const *b_rows, float beta, float *c, size_t ldc);
 
 // Makes the BLAS run single-threaded in the calling process: our workers are the parallelism,
 // and a BLAS thread pool competing with them oversubscribes the cores.

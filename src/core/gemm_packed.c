@@ -213,7 +213,10 @@ static inline __mmask16 cols_mask(size_t n)
 
 // Columns [j0, j0 + nc) of op(B), k in [p0, p0 + kc), as NR-wide panels at out + jr * kc: panel
 // row p holds the NR values of row p of op(B) (zero past the last column).
-__attribute__((target("avx512f"))) static void pack_b(int tb, const float *b, size_t ldb, size_t p0,
+// With brows non-NULL (tb = 0 only), row p of op(B) is brows[p] (n wide) instead of b + p ldb:
+// the rows of a batch where they lie in the data set, gathered by the packing itself.
+__attribute__((target("avx512f"))) static void pack_b(int tb, const float *b, size_t ldb,
+                                                      const float *const *brows, size_t p0,
                                                       size_t kc, size_t j0, size_t nc, float *out)
 {
     if (!tb) {
@@ -223,19 +226,19 @@ __attribute__((target("avx512f"))) static void pack_b(int tb, const float *b, si
             const size_t pe = pb + 8 < kc ? pb + 8 : kc;
             for (size_t jr = 0; jr < nc; jr += NR) {
                 float *o = out + jr * kc;
-                const float *s = b + p0 * ldb + j0 + jr;
                 if (jr + NR <= nc) {
                     for (size_t p = pb; p < pe; p++) {
-                        _mm512_store_ps(o + p * NR, _mm512_loadu_ps(s + p * ldb));
-                        _mm512_store_ps(o + p * NR + 16, _mm512_loadu_ps(s + p * ldb + 16));
+                        const float *s = (brows ? brows[p0 + p] : b + (p0 + p) * ldb) + j0 + jr;
+                        _mm512_store_ps(o + p * NR, _mm512_loadu_ps(s));
+                        _mm512_store_ps(o + p * NR + 16, _mm512_loadu_ps(s + 16));
                     }
                 } else {
                     const size_t nr = nc - jr;
                     const __mmask16 m0 = cols_mask(nr), m1 = nr > 16 ? cols_mask(nr - 16) : 0;
                     for (size_t p = pb; p < pe; p++) {
-                        _mm512_store_ps(o + p * NR, _mm512_maskz_loadu_ps(m0, s + p * ldb));
-                        _mm512_store_ps(o + p * NR + 16,
-                                        _mm512_maskz_loadu_ps(m1, s + p * ldb + 16));
+                        const float *s = (brows ? brows[p0 + p] : b + (p0 + p) * ldb) + j0 + jr;
+                        _mm512_store_ps(o + p * NR, _mm512_maskz_loadu_ps(m0, s));
+                        _mm512_store_ps(o + p * NR + 16, _mm512_maskz_loadu_ps(m1, s + 16));
                     }
                 }
             }
@@ -274,9 +277,11 @@ __attribute__((target("avx512f"))) static void macro_tile(size_t mc, size_t nc, 
     }
 }
 
-__attribute__((target("avx512f"))) static void
-gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-            const float *b, size_t ldb, float beta, float *c, size_t ldc, float *buf)
+__attribute__((target("avx512f"))) static void gemm_packed(int ta, int tb, size_t m, size_t n,
+                                                           size_t k, float alpha, const float *a,
+                                                           size_t lda, const float *b, size_t ldb,
+                                                           const float *const *brows, float beta,
+                                                           float *c, size_t ldc, float *buf)
 {
     // Even blocks: k = 784 runs as 3 blocks of 272, 272, 240 rather than 384, 384, 16.
     const size_t nkb = (k + KC - 1) / KC, nnb = (n + NC - 1) / NC;
@@ -294,7 +299,7 @@ gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const flo
             pack_a(ta, a, lda, 0, m, pc, kc, abuf);
             for (size_t jc = 0; jc < n; jc += ncb) {
                 const size_t nc = n - jc < ncb ? n - jc : ncb;
-                pack_b(tb, b, ldb, pc, kc, jc, nc, bbuf);
+                pack_b(tb, b, ldb, brows, pc, kc, jc, nc, bbuf);
                 macro_tile(m, nc, kc, abuf, bbuf, alpha, be, c + jc, ldc);
             }
         }
@@ -305,7 +310,7 @@ gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const flo
         for (size_t pc = 0; pc < k; pc += kcb) {
             const size_t kc = k - pc < kcb ? k - pc : kcb;
             const float be = pc == 0 ? beta : 1.0f;
-            pack_b(tb, b, ldb, pc, kc, jc, nc, bbuf);
+            pack_b(tb, b, ldb, brows, pc, kc, jc, nc, bbuf);
             for (size_t ic = 0; ic < m; ic += MC) {
                 const size_t mc = m - ic < MC ? m - ic : MC;
                 pack_a(ta, a, lda, ic, mc, pc, kc, abuf);
@@ -320,7 +325,16 @@ int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
 {
     if (!pack_cur.buf || pack_cur.floats < PACK_FLOATS || m == 0 || n == 0 || k == 0)
         return 0;
-    gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pack_cur.buf);
+    gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc, pack_cur.buf);
+    return 1;
+}
+
+int dpt_gemm_packed_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                            const float *const *b_rows, float beta, float *c, size_t ldc)
+{
+    if (!pack_cur.buf || pack_cur.floats < PACK_FLOATS || m == 0 || n == 0 || k == 0)
+        return 0;
+    gemm_packed(1, 0, m, n, k, alpha, a, lda, NULL, 0, b_rows, beta, c, ldc, pack_cur.buf);
     return 1;
 }
 
@@ -336,6 +350,14 @@ int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
 {
     (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b,
         (void)ldb, (void)beta, (void)c, (void)ldc;
+    return 0;
+}
+
+int dpt_gemm_packed_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                            const float *const *b_rows, float beta, float *c, size_t ldc)
+{
+    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b_rows, (void)beta, (void)c,
+        (void)ldc;
     return 0;
 }
 

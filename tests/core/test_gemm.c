@@ -248,6 +248,11 @@ Test(gemm, packed_gemm_matches_a_double_reference)
     check_packed(1, 0, 100, 530, 64, -0.05f, 1.0f, 0); // the fused SGD step of the trainer
     check_packed(0, 1, 29, 70, 785, 2.0f, 0.5f, 5);
     check_packed(0, 0, 66, 47, 33, -1.0f, 1.0f, 1);
+    // The row-pointer weight gradient takes the packed path (gathering the rows as it packs) for
+    // large enough products once the thread has a buffer: S's layer 1 at 2 threads and tails.
+    check_rows(1, 64, 784, 32, -0.05f, 1.0f);
+    check_rows(1, 97, 530, 33, 1.0f, 0.0f);
+    check_rows(1, 16, 1040, 64, 2.0f, 0.5f);
     dpt_gemm_pack_use(prev.buf, prev.floats);
     free(buf);
 }

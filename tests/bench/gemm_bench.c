@@ -1,0 +1,125 @@
+// dpt_gemm against the BLAS's cblas_sgemm, one thread, on the products of the reference
+// workloads (or the shapes given): the evidence behind dpt_gemm's choice of path. Not a test.
+//
+//   build/release/tests/gemm_bench [--rounds R] [SHAPE ...]     SHAPE: NT:256x1024x784 (ta ta m n k)
+//
+// For each shape the two run alternately, R rounds (default 7) of enough calls for ~0.1 s each,
+// on hot operands; it prints the median GFLOP/s of each and their ratio, then the ratio of the
+// summed median times (every shape weighted by its own time, not by how often training calls it).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "core/gemm_impl.h"
+
+struct shape {
+    int ta, tb;
+    size_t m, n, k;
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int parse(const char *s, struct shape *sh)
+{
+    char t[3];
+    if (sscanf(s, "%2[NT]:%zux%zux%zu", t, &sh->m, &sh->n, &sh->k) != 4 || strlen(t) != 2 ||
+        sh->m == 0 || sh->n == 0 || sh->k == 0 || sh->m * sh->n * sh->k > ((size_t)1 << 34))
+        return -1;
+    sh->ta = t[0] == 'T';
+    sh->tb = t[1] == 'T';
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    // L at 1 thread (batch 256), L's 2-thread shard and row shapes, then M's (batch 128).
+    static const char *defaults[] = {
+        "NT:256x1024x784", "NT:256x1024x1024", "NN:256x1024x1024", "TN:1024x1024x256",
+        "TN:1024x784x256", "NT:128x1024x1024", "NN:128x1024x1024", "TN:512x1024x256",
+        "TN:512x784x256",  "NT:256x512x784",   "NT:128x512x784",   "NT:128x512x512",
+        "NN:128x512x512",  "TN:512x784x128",   "TN:512x512x128",
+    };
+    int rounds = 7, first = 1;
+    if (argc > 2 && strcmp(argv[1], "--rounds") == 0) {
+        rounds = atoi(argv[2]);
+        first = 3;
+    }
+    if (rounds < 1 || rounds > 99 || (argc > 1 && argv[1][0] == '-' && first == 1)) {
+        fprintf(stderr, "usage: gemm_bench [--rounds R (1-99)] [NT:MxNxK ...]\n");
+        return 2;
+    }
+    const size_t n_shapes =
+        argc > first ? (size_t)(argc - first) : sizeof defaults / sizeof defaults[0];
+    const size_t floats = dpt_gemm_pack_floats();
+    float *pack = floats ? aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64) : NULL;
+    dpt_gemm_pack_use(pack, floats);
+    dpt_blas_single_thread();
+    printf("# %s; packed GEMM %s\n", dpt_blas_info(),
+           pack && dpt_gemm_rows_available() ? "available" : "not available (BLAS only)");
+    printf("%-18s %10s %10s %7s\n", "shape", "BLAS GF/s", "dpt GF/s", "ratio");
+    double sum_blas = 0.0, sum_dpt = 0.0;
+    for (size_t s = 0; s < n_shapes; s++) {
+        const char *name = argc > first ? argv[first + (int)s] : defaults[s];
+        struct shape sh;
+        if (parse(name, &sh) != 0) {
+            fprintf(stderr, "gemm_bench: '%s' is not a shape like NT:256x1024x784\n", name);
+            return 2;
+        }
+        const size_t lda = sh.ta ? sh.m : sh.k, ldb = sh.tb ? sh.k : sh.n;
+        float *a = malloc(sh.m * sh.k * sizeof *a), *b = malloc(sh.n * sh.k * sizeof *b);
+        float *c = calloc(sh.m * sh.n, sizeof *c);
+        double *tb = malloc((size_t)rounds * sizeof *tb), *td = malloc((size_t)rounds * sizeof *td);
+        if (!a || !b || !c || !tb || !td) {
+            fprintf(stderr, "gemm_bench: out of memory\n");
+            return 2;
+        }
+        for (size_t i = 0; i < sh.m * sh.k; i++)
+            a[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+        for (size_t i = 0; i < sh.n * sh.k; i++)
+            b[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+        const double flop = 2.0 * (double)sh.m * (double)sh.n * (double)sh.k;
+        const int calls = (int)(1e10 / flop) + 1; // ~0.1 s at 100 GFLOP/s
+        for (int r = 0; r < rounds; r++) {
+            double t = now();
+            for (int q = 0; q < calls; q++)
+                cblas_sgemm(CblasRowMajor, sh.ta ? CblasTrans : CblasNoTrans,
+                            sh.tb ? CblasTrans : CblasNoTrans, (int)sh.m, (int)sh.n, (int)sh.k,
+                            1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)sh.n);
+            tb[r] = now() - t;
+            t = now();
+            for (int q = 0; q < calls; q++)
+                dpt_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c, sh.n);
+            td[r] = now() - t;
+        }
+        qsort(tb, (size_t)rounds, sizeof *tb, cmp_double);
+        qsort(td, (size_t)rounds, sizeof *td, cmp_double);
+        const double mb = tb[rounds / 2], md = td[rounds / 2];
+        sum_blas += mb;
+        sum_dpt += md;
+        printf("%-18s %10.1f %10.1f %6.3fx\n", name, flop * calls / mb * 1e-9,
+               flop * calls / md * 1e-9, mb / md);
+        free(a);
+        free(b);
+        free(c);
+        free(tb);
+        free(td);
+    }
+    printf("%-18s %10s %10s %6.3fx\n", "all (time)", "", "", sum_blas / sum_dpt);
+    dpt_gemm_pack_use(NULL, 0);
+    free(pack);
+    return 0;
+}
