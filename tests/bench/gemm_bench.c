@@ -1,7 +1,9 @@
 // dpt_gemm against the BLAS's cblas_sgemm, one thread, on the products of the reference
 // workloads (or the shapes given): the evidence behind dpt_gemm's choice of path. Not a test.
 //
-//   build/release/tests/gemm_bench [--rounds R] [SHAPE ...]     SHAPE: NT:256x1024x784 (ta ta m n k)
+//   build/release/tests/gemm_bench [--rounds R] [SHAPE ...]
+//
+// SHAPE is op(A) op(B) and m x n x k, e.g. NT:256x1024x784 (C = A B^T, A 256 x 784).
 //
 // For each shape the two run alternately, R rounds (default 7) of enough calls for ~0.1 s each,
 // on hot operands; it prints the median GFLOP/s of each and their ratio, then the ratio of the
