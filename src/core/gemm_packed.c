@@ -172,43 +172,58 @@ pack_transposed(const float *s, size_t ld, size_t rows, size_t kc, float *out, s
     }
 }
 
+static inline __mmask16 cols_mask(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+// Panels of w (MR or NR) floats per row from an operand stored along them: storage row p0 + p
+// (x + (p0 + p) ld, or rows[p0 + p] when rows is non-NULL) from column j0 on, nc columns, into
+// panels at out + jr * kc, row p of a panel at + p * w, zero past the last column. Eight rows at a
+// time into each panel: each storage row is read in contiguous runs, and each panel written 8 rows
+// at a time (measured 0.37 cycles per float on B; 0.66 row by row over all panels, 0.49 panel by
+// panel; 1.7x slower row by row on A). Only the last panel can be partial; its rows are written
+// 16 (w = MR) or 32 floats wide, into the next row or the buffer's slack.
+__attribute__((target("avx512f"))) static inline void pack_rows(const float *x, size_t ld,
+                                                                const float *const *rows, size_t p0,
+                                                                size_t kc, size_t j0, size_t nc,
+                                                                size_t w, float *out)
+{
+    for (size_t pb = 0; pb < kc; pb += 8) {
+        const size_t pe = pb + 8 < kc ? pb + 8 : kc;
+        for (size_t jr = 0; jr < nc; jr += w) {
+            const size_t valid = nc - jr < w ? nc - jr : w;
+            const __mmask16 m0 = cols_mask(valid), m1 = valid > 16 ? cols_mask(valid - 16) : 0;
+            float *o = out + jr * kc;
+            for (size_t p = pb; p < pe; p++) {
+                const float *s = (rows ? rows[p0 + p] : x + (p0 + p) * ld) + j0 + jr;
+                if (valid == w && w == NR) {
+                    _mm512_storeu_ps(o + p * w, _mm512_loadu_ps(s));
+                    _mm512_storeu_ps(o + p * w + 16, _mm512_loadu_ps(s + 16));
+                } else if (valid == w && w == MR) {
+                    _mm256_storeu_ps(o + p * w, _mm256_loadu_ps(s));
+                    _mm_storeu_ps(o + p * w + 8, _mm_loadu_ps(s + 8));
+                } else {
+                    _mm512_storeu_ps(o + p * w, _mm512_maskz_loadu_ps(m0, s));
+                    if (w > 16)
+                        _mm512_storeu_ps(o + p * w + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+                }
+            }
+        }
+    }
+}
+
 // Rows [i0, i0 + mc) of op(A), k in [p0, p0 + kc), as MR-tall panels at out + ir * kc: panel
 // row p holds the MR values of column p (zero past the last row).
 __attribute__((target("avx512f"))) static void pack_a(int ta, const float *a, size_t lda, size_t i0,
                                                       size_t mc, size_t p0, size_t kc, float *out)
 {
-    if (ta) {
-        // A is stored k x m: row p of the storage holds op(A)'s column p, contiguous over i.
-        // Eight rows at a time into each panel: the rows are read in contiguous runs, and each
-        // panel is written 8 x 48 bytes at a time (row by row over all panels was 1.7x slower).
-        for (size_t pb = 0; pb < kc; pb += 8) {
-            const size_t pe = pb + 8 < kc ? pb + 8 : kc;
-            for (size_t ir = 0; ir < mc; ir += MR) {
-                float *o = out + ir * kc;
-                if (ir + MR <= mc) {
-                    for (size_t p = pb; p < pe; p++) {
-                        const float *s = a + (p0 + p) * lda + i0 + ir;
-                        _mm256_storeu_ps(o + p * MR, _mm256_loadu_ps(s));
-                        _mm_storeu_ps(o + p * MR + 8, _mm_loadu_ps(s + 8));
-                    }
-                } else {
-                    const __mmask16 mk = (__mmask16)((1u << (mc - ir)) - 1u);
-                    for (size_t p = pb; p < pe; p++)
-                        _mm512_storeu_ps(o + p * MR,
-                                         _mm512_maskz_loadu_ps(mk, a + (p0 + p) * lda + i0 + ir));
-                }
-            }
-        }
-    } else {
+    if (ta) // A is stored k x m: storage row p holds op(A)'s column p
+        pack_rows(a, lda, NULL, p0, kc, i0, mc, MR, out);
+    else
         for (size_t ir = 0; ir < mc; ir += MR)
             pack_transposed(a + (i0 + ir) * lda + p0, lda, mc - ir < MR ? mc - ir : MR, kc,
                             out + ir * kc, MR);
-    }
-}
-
-static inline __mmask16 cols_mask(size_t n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
 // Columns [j0, j0 + nc) of op(B), k in [p0, p0 + kc), as NR-wide panels at out + jr * kc: panel
@@ -219,38 +234,16 @@ __attribute__((target("avx512f"))) static void pack_b(int tb, const float *b, si
                                                       const float *const *brows, size_t p0,
                                                       size_t kc, size_t j0, size_t nc, float *out)
 {
-    if (!tb) {
-        // B is stored k x n: eight rows at a time into each panel, as for A above (measured 0.37
-        // cycles per float, against 0.66 row by row over all panels and 0.49 panel by panel).
-        for (size_t pb = 0; pb < kc; pb += 8) {
-            const size_t pe = pb + 8 < kc ? pb + 8 : kc;
-            for (size_t jr = 0; jr < nc; jr += NR) {
-                float *o = out + jr * kc;
-                if (jr + NR <= nc) {
-                    for (size_t p = pb; p < pe; p++) {
-                        const float *s = (brows ? brows[p0 + p] : b + (p0 + p) * ldb) + j0 + jr;
-                        _mm512_store_ps(o + p * NR, _mm512_loadu_ps(s));
-                        _mm512_store_ps(o + p * NR + 16, _mm512_loadu_ps(s + 16));
-                    }
-                } else {
-                    const size_t nr = nc - jr;
-                    const __mmask16 m0 = cols_mask(nr), m1 = nr > 16 ? cols_mask(nr - 16) : 0;
-                    for (size_t p = pb; p < pe; p++) {
-                        const float *s = (brows ? brows[p0 + p] : b + (p0 + p) * ldb) + j0 + jr;
-                        _mm512_store_ps(o + p * NR, _mm512_maskz_loadu_ps(m0, s));
-                        _mm512_store_ps(o + p * NR + 16, _mm512_maskz_loadu_ps(m1, s + 16));
-                    }
-                }
-            }
-        }
-    } else {
-        // B is stored n x k: each panel is two 16-column transposes.
-        for (size_t jr = 0; jr < nc; jr += NR) {
-            const size_t nr = nc - jr < NR ? nc - jr : NR;
-            const float *s = b + (j0 + jr) * ldb + p0;
-            pack_transposed(s, ldb, nr < 16 ? nr : 16, kc, out + jr * kc, NR);
-            pack_transposed(s + 16 * ldb, ldb, nr > 16 ? nr - 16 : 0, kc, out + jr * kc + 16, NR);
-        }
+    if (!tb) { // B is stored k x n
+        pack_rows(b, ldb, brows, p0, kc, j0, nc, NR, out);
+        return;
+    }
+    // B is stored n x k: each panel is two 16-column transposes.
+    for (size_t jr = 0; jr < nc; jr += NR) {
+        const size_t nr = nc - jr < NR ? nc - jr : NR;
+        const float *s = b + (j0 + jr) * ldb + p0;
+        pack_transposed(s, ldb, nr < 16 ? nr : 16, kc, out + jr * kc, NR);
+        pack_transposed(s + 16 * ldb, ldb, nr > 16 ? nr - 16 : 0, kc, out + jr * kc + 16, NR);
     }
 }
 

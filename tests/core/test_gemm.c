@@ -14,40 +14,52 @@ static void fill(float *v, size_t n, struct dpt_rng *r)
         v[i] = (float)(2.0 * dpt_rng_uniform(r) - 1.0);
 }
 
-// C = alpha A B^T + beta C0 for m x k A (lda), n x k B (ldb), checked entry by entry against a
-// double reference. Bound: each entry is a k-term dot product of values in [-1, 1], so float
-// rounding is at most about k * 2^-24 * sum |a_p b_p| <= k^2 * 6e-8; 1e-6 * k (sum |terms| <= k)
-// relative to sum |a_p b_p| + |C0| leaves a factor of ~10 for k <= 1024, while a dropped or
-// doubled term (|a_p b_p| ~ 0.25 on average) is far larger.
-static void check_nt(size_t m, size_t n, size_t k, float alpha, float beta, size_t pad)
+// C = alpha op(A) op(B) + beta C0 (op(A) m x k, op(B) k x n, strided by pad), through dpt_gemm
+// (packed = 0) or dpt_gemm_packed (1), checked entry by entry against a double reference. Bound:
+// each entry is a k-term dot product of values in [-1, 1], so float rounding is at most about
+// k * 2^-24 * sum |a_p b_p| <= k^2 * 6e-8; 1e-6 * k (sum |terms| <= k) relative to
+// sum |a_p b_p| + |C0| leaves a factor of ~10 for k <= 1024, while a dropped or doubled term
+// (|a_p b_p| ~ 0.25 on average) is far larger.
+static void check_product(int packed, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                          float beta, size_t pad)
 {
     struct dpt_rng r;
-    dpt_rng_seed(&r, m * 1000003 + n * 1009 + k);
-    const size_t lda = k + pad, ldb = k + 2 * pad, ldc = n + pad;
-    float *a = malloc(m * lda * sizeof *a), *b = malloc(n * ldb * sizeof *b);
+    dpt_rng_seed(&r, 91 + m * 1000003 + n * 1009 + k * 7 + (size_t)(2 * ta + tb));
+    // op(A) is m x k: stored k x m when transposed; op(B) is k x n: stored n x k when transposed.
+    const size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    const size_t lda = ac + pad, ldb = bc + 2 * pad, ldc = n + pad;
+    float *a = malloc(ar * lda * sizeof *a), *b = malloc(br * ldb * sizeof *b);
     float *c = malloc(m * ldc * sizeof *c), *c0 = malloc(m * ldc * sizeof *c0);
-    fill(a, m * lda, &r);
-    fill(b, n * ldb, &r);
+    fill(a, ar * lda, &r);
+    fill(b, br * ldb, &r);
     fill(c0, m * ldc, &r);
     if (beta == 0.0f)
         for (size_t i = 0; i < m * ldc; i++)
             c0[i] = NAN; // beta = 0 must not read C
     for (size_t i = 0; i < m * ldc; i++)
         c[i] = c0[i];
-    dpt_gemm(0, 1, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (packed)
+        cr_assert(dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+                  "the packed GEMM declined a call with a buffer");
+    else
+        dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++) {
             double dot = 0.0, mag = 0.0;
             for (size_t p = 0; p < k; p++) {
-                dot += (double)a[i * lda + p] * b[j * ldb + p];
-                mag += fabs((double)a[i * lda + p] * b[j * ldb + p]);
+                const double t = (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                                 (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+                dot += t;
+                mag += fabs(t);
             }
             const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * ldc + j];
             const double want = alpha * dot + beta * c_old;
             const double tol = 1e-6 * (double)k * (fabs(alpha) * mag + fabs(beta * c_old)) + 1e-30;
             cr_assert(fabs(c[i * ldc + j] - want) <= tol,
-                      "m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, want %.9g", m, n, k,
-                      alpha, beta, i, j, c[i * ldc + j], want);
+                      "%s ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, "
+                      "want %.9g",
+                      packed ? "packed" : "dpt_gemm", ta, tb, m, n, k, alpha, beta, i, j,
+                      c[i * ldc + j], want);
         }
         for (size_t j = n; j < ldc; j++) // the padding between rows is left alone
             cr_assert(isnan(c[i * ldc + j]) ? isnan(c0[i * ldc + j])
@@ -57,6 +69,13 @@ static void check_nt(size_t m, size_t n, size_t k, float alpha, float beta, size
     free(b);
     free(c);
     free(c0);
+}
+
+// C = alpha A B^T + beta C0 through dpt_gemm: the forward product, which the small-batch kernel
+// takes for few rows.
+static void check_nt(size_t m, size_t n, size_t k, float alpha, float beta, size_t pad)
+{
+    check_product(0, 0, 1, m, n, k, alpha, beta, pad);
 }
 
 static void nt_shapes(void)
@@ -168,58 +187,16 @@ Test(gemm, row_pointer_kernels_match_a_double_reference)
     check_rows(1, 6, 9, 0, 1.0f, 0.5f);
 }
 
-// The packed GEMM (gemm_packed.c) in all four transposition cases against a double reference,
-// with the bound of check_nt (k-term dot products, relative to the sum of magnitudes). The shapes
-// cross every block edge: m over its 12-row panels (tails of 1, 4, 5, 8, 9 rows: each row kernel)
-// and, past 1024 rows, its 96-row chunks, n over its 32-column panels (tails 1, 16, 17) and
-// 512-column blocks, k over its 16-deep transposes (tails 1, 15) and 384-deep blocks (k = 785: 3
-// blocks, the later ones adding to the first's result); strided operands; alpha and beta, beta = 0
-// not reading C.
+// The packed GEMM (gemm_packed.c) in all four transposition cases against the double reference
+// of check_product. The shapes cross every block edge: m over its 12-row panels (tails of 1, 4, 5,
+// 8, 9 rows: each row kernel) and, past 1024 rows, its 96-row chunks, n over its 32-column panels
+// (tails 1, 16, 17) and 512-column blocks, k over its 16-deep transposes (tails 1, 15) and
+// 384-deep blocks (k = 785: 3 blocks, the later ones adding to the first's result); strided
+// operands; alpha and beta, beta = 0 not reading C.
 static void check_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, float beta,
                          size_t pad)
 {
-    struct dpt_rng r;
-    dpt_rng_seed(&r, 91 + m * 1000003 + n * 1009 + k * 7 + (size_t)(2 * ta + tb));
-    // op(A) is m x k: stored k x m when transposed; op(B) is k x n: stored n x k when transposed.
-    const size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-    const size_t lda = ac + pad, ldb = bc + 2 * pad, ldc = n + pad;
-    float *a = malloc(ar * lda * sizeof *a), *b = malloc(br * ldb * sizeof *b);
-    float *c = malloc(m * ldc * sizeof *c), *c0 = malloc(m * ldc * sizeof *c0);
-    fill(a, ar * lda, &r);
-    fill(b, br * ldb, &r);
-    fill(c0, m * ldc, &r);
-    if (beta == 0.0f)
-        for (size_t i = 0; i < m * ldc; i++)
-            c0[i] = NAN;
-    for (size_t i = 0; i < m * ldc; i++)
-        c[i] = c0[i];
-    cr_assert(dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
-              "the packed GEMM declined a call with a buffer");
-    for (size_t i = 0; i < m; i++) {
-        for (size_t j = 0; j < n; j++) {
-            double dot = 0.0, mag = 0.0;
-            for (size_t p = 0; p < k; p++) {
-                const double t = (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
-                                 (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
-                dot += t;
-                mag += fabs(t);
-            }
-            const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * ldc + j];
-            const double want = alpha * dot + beta * c_old;
-            const double tol = 1e-6 * (double)k * (fabs(alpha) * mag + fabs(beta * c_old)) + 1e-30;
-            cr_assert(fabs(c[i * ldc + j] - want) <= tol,
-                      "ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, want "
-                      "%.9g",
-                      ta, tb, m, n, k, alpha, beta, i, j, c[i * ldc + j], want);
-        }
-        for (size_t j = n; j < ldc; j++) // the padding between rows is left alone
-            cr_assert(isnan(c[i * ldc + j]) ? isnan(c0[i * ldc + j])
-                                            : c[i * ldc + j] == c0[i * ldc + j]);
-    }
-    free(a);
-    free(b);
-    free(c);
-    free(c0);
+    check_product(1, ta, tb, m, n, k, alpha, beta, pad);
 }
 
 Test(gemm, packed_gemm_matches_a_double_reference)
