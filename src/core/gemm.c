@@ -262,10 +262,8 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
         gemm_nt_small(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    // Large products: the packed kernel (gemm_packed.c; measured faster than OpenBLAS from these
-    // sizes on, except NN products under 64 rows).
-    if (n >= 32 && m >= (ta || tb ? 16u : 64u) && k >= 16 &&
-        (double)m * (double)n * (double)k >= 1048576.0 && nt_kernel_on() &&
+    // Large products: the packed GEMM (gemm_packed.c), when this thread has a packing buffer.
+    if (dpt_gemm_packed_pays(ta, tb, m, n, k) && nt_kernel_on() &&
         dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
         return;
 #endif
@@ -300,9 +298,9 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
 #ifdef DPT_HAVE_NT_KERNEL
     if (m == 0 || n == 0 || !__builtin_cpu_supports("avx512f"))
         return;
-    // Large enough for the packed GEMM (dpt_gemm's limits), which gathers the rows while packing;
-    // else the 4 x 64 kernel above.
-    if (!(n >= 32 && m >= 16 && k >= 16 && (double)m * (double)n * (double)k >= 1048576.0 &&
+    // Large products go to the packed GEMM, which gathers the rows while packing; the rest (and a
+    // thread without a packing buffer) to the 4 x 64 kernel above.
+    if (!(dpt_gemm_packed_pays(1, 0, m, n, k) &&
           dpt_gemm_packed_tn_rows(m, n, k, alpha, a, lda, b_rows, beta, c, ldc)))
         gemm_tn_rows(m, n, k, alpha, a, lda, b_rows, beta, c, ldc);
 #else

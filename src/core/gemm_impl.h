@@ -43,7 +43,7 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
 
 // ---- the packed GEMM (gemm_packed.c) ----
 //
-// Large products (dpt_gemm decides which: at least 32 columns, 16 rows and 16 deep, 2^20
+// Large products (dpt_gemm_packed_pays: at least 32 columns, 16 rows and 16 deep, 2^20
 // multiply-adds; NN products from 64 rows) run in a blocked, packing AVX-512 GEMM that is faster
 // than OpenBLAS on the training shapes. It needs a packing buffer of dpt_gemm_pack_floats()
 // floats, 64-byte aligned, owned by the calling thread: a thread without one (or with
@@ -52,8 +52,11 @@ struct dpt_gemm_pack {
     float *buf;
     size_t floats;
 };
-// Floats of a packing buffer (about 0.9 MiB), or 0 where the kernel is not compiled in.
+// Floats of a packing buffer (about 2.3 MiB), or 0 where the kernel is not compiled in.
 size_t dpt_gemm_pack_floats(void);
+// Whether op(A) op(B) (m x k times k x n) is large enough for the packed GEMM to beat the BLAS
+// and the small kernels (measured: docs/architecture.md); the one place that rule lives.
+int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k);
 // Makes buf (floats long; NULL: none) the calling thread's packing buffer and returns the previous
 // one, to be restored with another call when the caller is done.
 struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);

@@ -39,6 +39,15 @@ enum {
 
 static _Thread_local struct dpt_gemm_pack pack_cur;
 
+int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    // Narrower products waste most of a 32-column tile (S's output layer: the BLAS is faster);
+    // NN products under 64 rows tie or lose (32 x 784 x 128: 84 vs 90 GFLOP/s); below 2^20
+    // multiply-adds the packing does not pay for itself.
+    return n >= 32 && m >= (ta || tb ? 16u : 64u) && k >= 16 &&
+           (double)m * (double)n * (double)k >= 1048576.0;
+}
+
 struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats)
 {
     const struct dpt_gemm_pack prev = pack_cur;
