@@ -694,6 +694,23 @@ Test(trainer, gradient_mode_resolution)
     cr_assert_str_eq(dpt_grad_mode_name(DPT_GRAD_PRIVATE), "private");
     cr_assert_eq(dpt_grad_mode_parse("shared", &g), DPT_ERR_INVALID);
     cr_assert(strstr(dpt_last_error(), "'shared'"), "%s", dpt_last_error());
+    // With layer 1 split by rows (784-128-2 at 2 threads) and a batch of 64, the batch workspace
+    // (64 x (784 + 2 x 128 + 2 x 2) floats) plus layer 1's second buffer fit in the 2 private
+    // gradients (2 x 100866 floats), but not with each worker's two copies of the inputs
+    // (2 x 2 x 64 x 784 more): auto counts those copies only where they are made, i.e. unless the
+    // AVX-512 kernels read the inputs in place.
+    struct setup wide = {"", {784, 128, 2}, 2, DPT_ACT_RELU, "", 64};
+    struct dpt_net *net2 = make_net(&wide, 1);
+    const int in_place = dpt_gemm_rows_available();
+    tr = create_mode(net2, sgd, 64, 2, DPT_GRAD_AUTO, false, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), in_place ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE);
+    dpt_trainer_destroy(tr);
+    dpt_gemm_small_kernel(0); // the BLAS only: the inputs are copied, so private mode
+    tr = create_mode(net2, sgd, 64, 2, DPT_GRAD_AUTO, false, DPT_OK);
+    cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_PRIVATE);
+    dpt_trainer_destroy(tr);
+    dpt_gemm_small_kernel(1);
+    dpt_net_destroy(net2);
     dpt_schedule_destroy(sgd);
     dpt_schedule_destroy(adam);
     dpt_net_destroy(net);
