@@ -14,6 +14,17 @@ static void fill(float *v, size_t n, struct dpt_rng *r)
         v[i] = (float)(2.0 * dpt_rng_uniform(r) - 1.0);
 }
 
+// C's starting values: c0 as filled, or NaN everywhere when beta = 0 (which must not read C); c is
+// the copy the product overwrites, c0 the reference's.
+static void start_c(float *c, float *c0, size_t len, float beta)
+{
+    if (beta == 0.0f)
+        for (size_t i = 0; i < len; i++)
+            c0[i] = NAN;
+    for (size_t i = 0; i < len; i++)
+        c[i] = c0[i];
+}
+
 // C = alpha op(A) op(B) + beta C0 (op(A) m x k, op(B) k x n, strided by pad), through dpt_gemm
 // (packed = 0) or dpt_gemm_packed (1), checked entry by entry against a double reference. Bound:
 // each entry is a k-term dot product of values in [-1, 1], so float rounding is at most about
@@ -33,11 +44,7 @@ static void check_product(int packed, int ta, int tb, size_t m, size_t n, size_t
     fill(a, ar * lda, &r);
     fill(b, br * ldb, &r);
     fill(c0, m * ldc, &r);
-    if (beta == 0.0f)
-        for (size_t i = 0; i < m * ldc; i++)
-            c0[i] = NAN; // beta = 0 must not read C
-    for (size_t i = 0; i < m * ldc; i++)
-        c[i] = c0[i];
+    start_c(c, c0, m * ldc, beta);
     if (packed)
         cr_assert(dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
                   "the packed GEMM declined a call with a buffer");
@@ -131,11 +138,7 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
     fill(c0, m * n, &r);
     for (size_t i = 0; i < nrows; i++)
         ptr[i] = rows + (size_t)(dpt_rng_uniform(&r) * (double)pool) % pool * width;
-    if (beta == 0.0f)
-        for (size_t i = 0; i < m * n; i++)
-            c0[i] = NAN; // beta = 0 must not read C
-    for (size_t i = 0; i < m * n; i++)
-        c[i] = c0[i];
+    start_c(c, c0, m * n, beta);
     if (tn)
         dpt_gemm_tn_rows(m, n, k, alpha, o, m, ptr, beta, c, n);
     else
