@@ -2,20 +2,16 @@
 // (workloads M and L: 64-1024 rows, 512-1024 wide), where OpenBLAS 0.3.21 reaches 88% of the
 // core's peak on its own 2048^3 product and less on these shapes.
 //
-// The classic blocking (Goto; BLIS's loop order): for each NC-wide block of columns and each
-// KC-deep block of k, op(B) is packed into NR-wide panels (KC x NC floats, in L2); for each
-// MC-tall chunk of rows op(A) is packed into MR-tall panels (in L1/L2); the micro-kernel then
+// The classic blocking (Goto; BLIS's loop order): for each chunk of up to 1024 rows and each
+// KC-deep block of k, op(A) is packed once into MR-tall panels; for each NC-wide block of
+// columns, op(B) is packed into NR-wide panels (KC x NC floats, in L2); the micro-kernel then
 // keeps a 12 x 32 tile of C in 24 vector registers while k runs: per step of k, two loads of B's
 // panel, twelve broadcasts of A's panel and 24 fused multiply-adds. Alone on packed data it runs
 // at 98% of the core's peak (115 of 117 GFLOP/s on the Zen 4 development machine); the packing
-// is vectorised (16 x 16 transposes for the operands stored along k, row copies for the others)
-// so it costs a few percent.
-//
-// Measured on that machine, best of 5, GFLOP/s this kernel / OpenBLAS (one thread): L's
-// products 256x1024x784 NT 105/100, 256x1024x1024 NT 106/93, NN 103/96, 1024x1024x256 TN
-// 108/100, 1024x784x256 TN 107/102; at 2 threads' shard sizes 128x1024x1024 NT 105/85, NN
-// 100/95; M's 128x512x784 NT 107/98. Narrow products (n < 32, S's output layer) stay with the
-// BLAS, which is faster there.
+// is vectorised (16 x 16 transposes for the operands stored along k, row copies for the others).
+// With the packing it is 5-22% faster than OpenBLAS on the workloads' products (medians of
+// tests/bench/gemm_bench; the figures are in docs/architecture.md). Narrow products (n < 32,
+// S's output layer) stay with the BLAS, which is faster there.
 //
 // The packing buffers belong to the calling thread (dpt_gemm_pack_use): each worker passes its
 // own, carved from its workspace, so nothing is allocated per call and the pages stay on the
@@ -29,11 +25,10 @@ enum {
     NR = 32,   // columns of the C tile (two vectors of B)
     KC = 384,  // deepest k block: A's panel 12 x 384 floats = 18 KB in L1
     NC = 512,  // widest column block: B's block 384 x 512 floats = 768 KB in L2 (1 MiB on Zen 4)
-    MC = 96,   // rows of A packed at a time when A has more than MA rows: 8 panels
-    MA = 1024, // up to this many rows, A's k block is packed once for all column blocks
+    MA = 1024, // rows of A packed at a time (A's k block is packed once for all column blocks)
 };
 
-// Floats of a packing buffer: B's block, A's chunk, and 16 floats of slack (a 12-wide row of a
+// Floats of a packing buffer: B's block, A's block, and 16 floats of slack (a 12-wide row of a
 // panel is written as a 16-wide vector; the next row overwrites the extra four).
 #define PACK_FLOATS ((size_t)KC * NC + (size_t)MA * KC + 16)
 
@@ -293,39 +288,31 @@ __attribute__((target("avx512f"))) static void gemm_packed(int ta, int tb, size_
     kcb = kcb < KC ? kcb : KC;
     ncb = ncb < NC ? ncb : NC;
     float *bbuf = buf, *abuf = buf + (size_t)KC * NC;
-    if (m <= MA) {
-        // All of A's k block is packed once and used by every column block.
+    for (size_t ic = 0; ic < m; ic += MA) {
+        const size_t mc = m - ic < MA ? m - ic : MA;
         for (size_t pc = 0; pc < k; pc += kcb) {
             const size_t kc = k - pc < kcb ? k - pc : kcb;
             const float be = pc == 0 ? beta : 1.0f; // later k blocks add to the first's result
-            pack_a(ta, a, lda, 0, m, pc, kc, abuf);
+            pack_a(ta, a, lda, ic, mc, pc, kc, abuf);
             for (size_t jc = 0; jc < n; jc += ncb) {
                 const size_t nc = n - jc < ncb ? n - jc : ncb;
                 pack_b(tb, b, ldb, brows, pc, kc, jc, nc, bbuf);
-                macro_tile(m, nc, kc, abuf, bbuf, alpha, be, c + jc, ldc);
-            }
-        }
-        return;
-    }
-    for (size_t jc = 0; jc < n; jc += ncb) {
-        const size_t nc = n - jc < ncb ? n - jc : ncb;
-        for (size_t pc = 0; pc < k; pc += kcb) {
-            const size_t kc = k - pc < kcb ? k - pc : kcb;
-            const float be = pc == 0 ? beta : 1.0f;
-            pack_b(tb, b, ldb, brows, pc, kc, jc, nc, bbuf);
-            for (size_t ic = 0; ic < m; ic += MC) {
-                const size_t mc = m - ic < MC ? m - ic : MC;
-                pack_a(ta, a, lda, ic, mc, pc, kc, abuf);
                 macro_tile(mc, nc, kc, abuf, bbuf, alpha, be, c + ic * ldc + jc, ldc);
             }
         }
     }
 }
 
+// Whether the calling thread has a packing buffer large enough.
+static int have_buffer(void)
+{
+    return pack_cur.buf && pack_cur.floats >= PACK_FLOATS;
+}
+
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
-    if (!pack_cur.buf || pack_cur.floats < PACK_FLOATS || m == 0 || n == 0 || k == 0)
+    if (!have_buffer() || m == 0 || n == 0 || k == 0)
         return 0;
     gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc, pack_cur.buf);
     return 1;
@@ -334,7 +321,7 @@ int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
 int dpt_gemm_packed_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                             const float *const *b_rows, float beta, float *c, size_t ldc)
 {
-    if (!pack_cur.buf || pack_cur.floats < PACK_FLOATS || m == 0 || n == 0 || k == 0)
+    if (!have_buffer() || m == 0 || n == 0 || k == 0)
         return 0;
     gemm_packed(1, 0, m, n, k, alpha, a, lda, NULL, 0, b_rows, beta, c, ldc, pack_cur.buf);
     return 1;

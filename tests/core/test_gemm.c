@@ -192,7 +192,7 @@ Test(gemm, row_pointer_kernels_match_a_double_reference)
 
 // The packed GEMM (gemm_packed.c) in all four transposition cases against the double reference
 // of check_product. The shapes cross every block edge: m over its 12-row panels (tails of 1, 4, 5,
-// 8, 9 rows: each row kernel) and, past 1024 rows, its 96-row chunks, n over its 32-column panels
+// 8, 9 rows: each row kernel) and, past 1024 rows, its 1024-row chunks, n over its 32-column panels
 // (tails 1, 16, 17) and 512-column blocks, k over its 16-deep transposes (tails 1, 15) and
 // 384-deep blocks (k = 785: 3 blocks, the later ones adding to the first's result); strided
 // operands; alpha and beta, beta = 0 not reading C.
