@@ -56,9 +56,26 @@ DPT_API const char *dpt_build_info(void);
 // that names the problem and the fix: an OpenBLAS built for many CPUs (DYNAMIC_ARCH, as Debian's)
 // that does not recognise a newer CPU falls back to its generic kernels, 3-4x slower (seen on a
 // 16-core Xeon, family 6 model 207, with OpenBLAS 0.3.21: 'Prescott', 31 instead of ~100
-// GFLOP/s per core). The library never prints it; the CLI warns with it. Borrowed: a per-thread
-// buffer, valid until the next call on the same thread. Thread-safe.
+// GFLOP/s per core). Kernels using AVX2 and FMA count as made for the CPU, also on one with
+// AVX-512. Known for OpenBLAS on x86 only; NULL for any other BLAS. The library never prints it.
+// Borrowed: a per-thread buffer, valid until the next call on the same thread. Thread-safe.
 DPT_API const char *dpt_blas_check(void);
+
+// NULL when nothing needs fixing (dpt_blas_check() would say NULL), when the CPU lacks AVX2 and
+// FMA, or when the BLAS is not an x86 OpenBLAS built with DYNAMIC_ARCH (the only one that
+// OPENBLAS_CORETYPE steers). Otherwise the OPENBLAS_CORETYPE value that selects this CPU's
+// kernels: "SkylakeX" with AVX-512 F/BW/DQ/VL, else "Haswell". OpenBLAS reads the variable once,
+// when it loads, so a host program sets it before that: in the launcher, or by re-executing
+// itself with it set (the dptrain command does so when the variable is unset). A value the
+// user set is best respected: check getenv("OPENBLAS_CORETYPE") first. Static string. Thread-safe.
+DPT_API const char *dpt_blas_coretype_fix(void);
+
+// The name of the kernel set the BLAS runs: OpenBLAS's core name ("Haswell", "SkylakeX",
+// "Prescott", ...; openblas_get_corename), or "" for a BLAS that does not say. Never NULL.
+// Static string. Thread-safe. For tests of the code that acts on these three functions on a CPU
+// that OpenBLAS recognises: while OPENBLAS_CORETYPE is unset or empty, a non-empty
+// DPT_TEST_BLAS_CORENAME in the environment stands for the core OpenBLAS picked by itself.
+DPT_API const char *dpt_blas_kernels(void);
 
 // ---- activations, losses ----
 
