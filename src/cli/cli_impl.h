@@ -32,6 +32,23 @@ __attribute__((format(printf, 1, 2)))
 #endif
 void cli_warn(const char *fmt, ...);
 
+// ---- the BLAS kernels (blas.c) ----
+
+// Called first thing in main: where OpenBLAS did not recognise this CPU and runs slower kernels
+// than it can (dpt_blas_coretype_fix), OPENBLAS_CORETYPE is unset and dptrain has not done so
+// already, re-executes the command once with OPENBLAS_CORETYPE set to the fix. Returns only when
+// there is nothing to do or the exec failed (then the run goes on, as fast as before).
+void cli_blas_fix(char **argv);
+
+// "BLAS kernels: OpenBLAS 'SkylakeX' (...)": which kernels run and who chose them; a second line
+// "BLAS note: ..." when they are slower than the CPU allows. For version and topo.
+void cli_blas_describe(FILE *f);
+
+// One "dptrain: warning: ..." line when the kernels are slower than the CPU allows (the user's
+// own OPENBLAS_CORETYPE, or a failed re-execution); nothing otherwise. Only at the end of a
+// successful run that trains or measures, so that it never joins an error.
+void cli_blas_warn(void);
+
 // ---- flag parsing (args.c) ----
 
 // One command-line flag. `value` receives the argument (NULL for a boolean flag that was given

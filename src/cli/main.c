@@ -7,7 +7,7 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *help;
-    int heavy; // trains or measures: warn first when the BLAS runs slow kernels on this CPU
+    int heavy; // trains or measures: warns at the end when the BLAS runs slow kernels
 } commands[] = {
     {"train", cli_train, "train a network (dptrain train --data fashion-mnist --save m.st)", 1},
     {"eval", cli_eval, "loss, accuracy, per-class precision/recall, confusion matrix", 0},
@@ -21,17 +21,15 @@ static const struct {
     {"import", cli_import, "make a model from NumPy .npy files", 0},
 };
 
-// The BLAS warning (dpt_blas_check), once per command line that trains or measures: not for
-// --help, nor in bench's child processes (their parent has warned).
-static void warn_blas(int argc, char **argv)
+// Whether the slow-BLAS warning may end this command line: not for --help, not with --quiet (as
+// the trainer's warnings), nor in bench's child processes (their parent warns).
+static int may_warn_blas(int argc, char **argv)
 {
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
-            strcmp(argv[i], "--internal-child") == 0)
-            return;
-    const char *w = dpt_blas_check();
-    if (w)
-        cli_warn("%s", w);
+            strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "--internal-child") == 0)
+            return 0;
+    return 1;
 }
 
 static void usage(FILE *f)
@@ -48,8 +46,13 @@ static void usage(FILE *f)
                "130 interrupted.\n");
 }
 
+// The BLAS: before anything is read or printed, dptrain restarts itself once with the
+// OPENBLAS_CORETYPE that suits this CPU where OpenBLAS did not recognise it (cli_blas_fix). Kernels
+// that stay slow (the user's own OPENBLAS_CORETYPE) are named once, by a warning after a
+// successful run that trains or measures: an error stays the only line on stderr.
 int main(int argc, char **argv)
 {
+    cli_blas_fix(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
@@ -61,14 +64,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("dptrain %s\n%s\n", dpt_version(), dpt_build_info());
-        warn_blas(argc, argv);
-        return CLI_OK;
+        cli_blas_describe(stdout);
+        return fflush(stdout) == 0 ? CLI_OK : cli_error("error writing to standard output");
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0) {
-            if (commands[i].heavy)
-                warn_blas(argc, argv);
-            return commands[i].run(argc, argv);
+            const int rc = commands[i].run(argc, argv);
+            if (rc == CLI_OK && commands[i].heavy && may_warn_blas(argc, argv))
+                cli_blas_warn();
+            return rc;
         }
     return cli_error("unknown command '%s' (see dptrain --help)", cmd);
 }

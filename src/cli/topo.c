@@ -7,7 +7,8 @@
 static const char synopsis[] =
     "[--threads N] [--cpus LIST] [--synthetic DESC]\n\n"
     "Shows the machine as dptrain sees it and where the pthreads engine puts each worker.\n"
-    "The openmp engine places threads by OMP_PROC_BIND / OMP_PLACES instead.";
+    "The openmp engine places threads by OMP_PROC_BIND / OMP_PLACES instead. The BLAS kernels in\n"
+    "use close the output.";
 
 int cli_topo(int argc, char **argv)
 {
@@ -86,6 +87,7 @@ int cli_topo(int argc, char **argv)
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
     printf("\nopenmp engine: OMP_PROC_BIND=%s OMP_PLACES=%s\n", bind ? bind : "(unset)",
            places ? places : "(unset)");
+    cli_blas_describe(stdout);
     rc = fflush(stdout) == 0 ? CLI_OK : cli_error("error writing to standard output");
 cleanup:
     free(pu);

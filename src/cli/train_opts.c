@@ -56,7 +56,7 @@ static const struct {
      TRAIN_ONLY},
     {{"log-json", "FILE|-", "write one JSON line per epoch and a final one (- = stdout)", 0},
      TRAIN_ONLY},
-    {{"quiet", NULL, "no progress bar or epoch lines", 0}, BOTH},
+    {{"quiet", NULL, "no progress bar, epoch lines or warnings", 0}, BOTH},
 };
 
 size_t cli_train_flags(struct cli_flag *flags, size_t cap, bool for_scale)

@@ -272,6 +272,7 @@ Test(cli, topo_shows_the_machine_and_each_placement, CLI_FIXTURE)
     cr_expect(strstr(r.out, "usable cores: "), "%s", r.out);
     cr_expect(strstr(r.out, "compact") && strstr(r.out, "scatter") && strstr(r.out, "none"), "%s",
               r.out);
+    cr_expect(strstr(r.out, "\nBLAS kernels: "), "%s", r.out);
     result_free(&r);
 
     // Two packages of two cores: compact fills a package first, scatter alternates packages.

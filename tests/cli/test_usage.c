@@ -31,40 +31,8 @@ Test(cli, version_names_the_build, CLI_FIXTURE)
     result_free(&r);
 }
 
-// A multi-CPU OpenBLAS that runs generic kernels on a CPU with AVX2 (here forced with
-// OPENBLAS_CORETYPE=Prescott) makes the commands that train or measure warn once, naming the
-// fix; the run itself goes on. Skipped where the CPU or the BLAS cannot show it.
-Test(cli, slow_blas_kernels_are_named, CLI_FIXTURE)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    const char *info = dpt_build_info();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-        !strstr(info, "OpenBLAS") || !strstr(info, "DYNAMIC_ARCH"))
-        cr_skip_test("needs AVX2 and a DYNAMIC_ARCH OpenBLAS");
-    char *env[] = {"OPENBLAS_CORETYPE=Prescott", "OPENBLAS_NUM_THREADS=1", NULL};
-    const char *args[] = {"train", "--data", "synth:xor", "--epochs", "1", "--quiet", NULL};
-    struct cli_result r = cli_runv(args, NULL, env);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert(strstr(r.err, "dptrain: warning: OPENBLAS_CORETYPE=Prescott selects"), "%s", r.err);
-    cr_assert(strstr(r.err, "use OPENBLAS_CORETYPE="), "%s", r.err);
-    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
-    result_free(&r);
-    const char *help[] = {"train", "--help", NULL};
-    r = cli_runv(help, NULL, env);
-    cr_assert_eq(r.code, 0);
-    cr_assert(!strstr(r.err, "warning"), "%s", r.err);
-    result_free(&r);
-    if (!dpt_blas_check()) { // this process's kernels suit the CPU: no warning without the variable
-        r = cli_runv(args, NULL, NULL);
-        cr_assert_eq(r.code, 0, "%s", r.err);
-        cr_assert(!strstr(r.err, "OPENBLAS_CORETYPE"), "%s", r.err);
-        result_free(&r);
-    }
-#else
-    cr_skip_test("x86 only");
-#endif
-}
+// The BLAS kernels (the restart with the right OPENBLAS_CORETYPE, the warning for a slow one the
+// user chose): test_blas.c.
 
 Test(cli, every_command_explains_its_flags, CLI_FIXTURE)
 {
