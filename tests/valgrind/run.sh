@@ -12,6 +12,9 @@ command -v valgrind >/dev/null 2>&1 || {
 }
 # hwloc's x86 CPUID backend cannot run under valgrind; it disables itself with a warning.
 export HWLOC_COMPONENTS=-x86
+# Valgrind runs no AVX-512: an OPENBLAS_CORETYPE that forces such kernels (SkylakeX, Cooperlake)
+# would die of SIGILL. Without it, OpenBLAS picks from the CPU valgrind shows.
+unset OPENBLAS_CORETYPE
 exec valgrind --quiet --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     --track-origins=yes "$1"
