@@ -99,6 +99,8 @@ static inline double dpt_gemm_entry_bound(size_t k, double alpha, double mag, do
 struct dpt_ref {
     double loss, loss_err;   // the block's summed loss (unscaled) and the bound on its float value
     double *grad, *grad_err; // n_params entries: scale x d(summed loss)/d(theta), and bounds
+    double *out, *out_err;   // n x n_L outputs as dpt_net_evaluate leaves them, and bounds
+                             // (also dpt_net_forward's for every output activation but softmax)
     size_t kinks;            // relu/leaky mask entries the float evaluation may flip
     size_t correct;          // correct classifications (labels only)
     size_t ties;             // rows whose top two outputs are within the bound of each other
@@ -108,7 +110,9 @@ static inline void dpt_ref_free(struct dpt_ref *r)
 {
     free(r->grad);
     free(r->grad_err);
-    r->grad = r->grad_err = NULL;
+    free(r->out);
+    free(r->out_err);
+    r->grad = r->grad_err = r->out = r->out_err = NULL;
 }
 
 static inline double dpt_ref_target(const struct dpt_targets *t, size_t r, size_t j, size_t w)
@@ -323,6 +327,10 @@ static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const 
             r->ties += (size_t)tie;
         }
     }
+    r->out = malloc((n * wL + 1) * sizeof(double));
+    r->out_err = malloc((n * wL + 1) * sizeof(double));
+    memcpy(r->out, a[L], n * wL * sizeof(double));
+    memcpy(r->out_err, ea[L], n * wL * sizeof(double));
     // The loss is summed in double, n w terms per block (and a few block sums).
     r->loss_err += dpt_gamma_d(n * wL + 4) * loss_abs;
     if (want_grad) {
