@@ -7,6 +7,7 @@
 
 #include "core/gemm_impl.h"
 #include "dptrain/dptrain.h"
+#include "fp_bound.h"
 
 static void fill(float *v, size_t n, struct dpt_rng *r)
 {
@@ -26,10 +27,10 @@ static void start_c(float *c, float *c0, size_t len, float beta)
 }
 
 // C = alpha op(A) op(B) + beta C0 (op(A) m x k, op(B) k x n, strided by pad), through dpt_gemm
-// (packed = 0) or dpt_gemm_packed (1), checked entry by entry against a double reference. Bound:
-// each entry is a k-term dot product of values in [-1, 1], so float rounding is at most about
-// k * 2^-24 * sum |a_p b_p| <= k^2 * 6e-8; 1e-6 * k (sum |terms| <= k) relative to
-// sum |a_p b_p| + |C0| leaves a factor of ~10 for k <= 1024, while a dropped or doubled term
+// (packed = 0) or dpt_gemm_packed (1), checked entry by entry against a double reference. Bound
+// (fp_bound.h, dpt_gemm_entry_bound): each entry is a k-term dot product plus beta C0, in any
+// order and blocking, with or without FMA, so |C_ij - exact| <= gamma_{k+2} (|alpha| sum_p
+// |a_p b_p| + |beta C0_ij|) (about 6e-8 (k + 2) relative), while a dropped or doubled term
 // (|a_p b_p| ~ 0.25 on average) is far larger.
 static void check_product(int packed, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
                           float beta, size_t pad)
@@ -61,7 +62,7 @@ static void check_product(int packed, int ta, int tb, size_t m, size_t n, size_t
             }
             const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * ldc + j];
             const double want = alpha * dot + beta * c_old;
-            const double tol = 1e-6 * (double)k * (fabs(alpha) * mag + fabs(beta * c_old)) + 1e-30;
+            const double tol = dpt_gemm_entry_bound(k, alpha, mag, beta, c_old);
             cr_assert(fabs(c[i * ldc + j] - want) <= tol,
                       "%s ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, "
                       "want %.9g",
@@ -120,7 +121,7 @@ Test(gemm, blas_path_matches_the_same_reference)
 
 // The row-pointer products of small batches (split_first reads a batch's inputs where they lie
 // in the data set): C = alpha A B^T + beta C with A's rows scattered, and C = alpha A^T B + beta C
-// with B's rows scattered, against a double reference with the bound of check_nt (k-term dot
+// with B's rows scattered, against a double reference with the bound of check_product (k-term dot
 // products). Rows are drawn in random order, with repeats, from a pool larger than the batch.
 static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float beta)
 {
@@ -154,8 +155,7 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
             }
             const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * n + j];
             const double want = alpha * dot + beta * c_old;
-            const double tol =
-                1e-6 * (double)(k + 1) * (fabs(alpha) * mag + fabs(beta * c_old)) + 1e-30;
+            const double tol = dpt_gemm_entry_bound(k, alpha, mag, beta, c_old);
             cr_assert(fabs(c[i * n + j] - want) <= tol,
                       "%s m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu][%zu] = %.9g, want %.9g",
                       tn ? "tn" : "nt", m, n, k, alpha, beta, i, j, c[i * n + j], want);

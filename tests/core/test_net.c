@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dptrain/dptrain.h"
+#include "fp_bound.h"
 
 static struct dpt_net_spec make_spec(size_t n_layers, const size_t *sizes, const enum dpt_act *act,
                                      enum dpt_loss loss, enum dpt_reduction red)
@@ -194,28 +195,47 @@ Test(core, forward_and_squared_loss_match_the_notes)
     const double out = 1.5 * h0 - 0.5 * h1 + 0.3;
     struct dpt_workspace *ws;
     cr_assert_eq(dpt_workspace_create(net, 4, &ws), DPT_OK);
+    // Tolerances: the float error bounds of fp_bound.h's reference for this net and sample (the
+    // output, the loss, each gradient entry), plus 1e-14 for the double rounding of the hand
+    // formulas above (a few ulps of 1.1e-16 on values below 10).
+    struct dpt_targets t = {.labels = NULL, .values = &y};
+    struct dpt_ref ref;
+    dpt_ref_run(net, x, NULL, 1, &t, 1.0f, 1, &ref);
+    const double dd = 1e-14;
     float got;
     cr_assert_eq(dpt_net_forward(net, ws, x, NULL, 1, &got), DPT_OK);
-    cr_assert(fabs(got - out) < 1e-6, "forward %g want %g", got, out);
-    struct dpt_targets t = {.labels = NULL, .values = &y};
+    cr_assert(fabs(got - out) <= ref.out_err[0] + dd, "forward %.9g want %.9g", got, out);
     struct dpt_block_stats st;
     cr_assert_eq(dpt_net_evaluate(net, ws, x, NULL, 1, &t, &st), DPT_OK);
-    cr_assert(fabs(st.loss_sum - (out - y) * (out - y)) < 1e-5);
+    cr_assert(fabs(st.loss_sum - (out - y) * (out - y)) <= ref.loss_err + dd);
     // Output-layer gradient: dC/db2 = 2 (a - y); dC/dW2_j = 2 (a - y) h_j.
     float grad[64];
     double loss;
     cr_assert_eq(dpt_net_gradient(net, x, 1, &t, grad, &loss), DPT_OK);
-    cr_assert(fabs(grad[b2] - 2 * (out - y)) < 1e-5);
-    cr_assert(fabs(grad[w2] - 2 * (out - y) * h0) < 1e-5);
-    cr_assert(fabs(grad[w2 + 1] - 2 * (out - y) * h1) < 1e-5);
+    cr_assert(fabs(grad[b2] - 2 * (out - y)) <= ref.grad_err[b2] + dd);
+    cr_assert(fabs(grad[w2] - 2 * (out - y) * h0) <= ref.grad_err[w2] + dd);
+    cr_assert(fabs(grad[w2 + 1] - 2 * (out - y) * h1) <= ref.grad_err[w2 + 1] + dd);
     // Recursive case: dC/db1_j = 2 (a - y) W2_j sigma'(z_j).
-    cr_assert(fabs(grad[b1] - 2 * (out - y) * 1.5 * h0 * (1 - h0)) < 1e-5);
-    cr_assert(fabs(grad[b1 + 1] - 2 * (out - y) * -0.5 * h1 * (1 - h1)) < 1e-5);
+    cr_assert(fabs(grad[b1] - 2 * (out - y) * 1.5 * h0 * (1 - h0)) <= ref.grad_err[b1] + dd);
+    cr_assert(fabs(grad[b1 + 1] - 2 * (out - y) * -0.5 * h1 * (1 - h1)) <=
+              ref.grad_err[b1 + 1] + dd);
+    dpt_ref_free(&ref);
     dpt_workspace_destroy(ws);
     dpt_net_destroy(net);
 }
 
 // ---- finite-difference gradient check ----
+
+// The bound on |batch_loss - exact loss| (fp_bound.h), with the same reduction.
+static double batch_loss_bound(const struct dpt_net *net, const float *x, size_t n,
+                               const struct dpt_targets *t)
+{
+    struct dpt_ref ref;
+    dpt_ref_run(net, x, NULL, n, t, 1.0f, 0, &ref);
+    const double e = ref.loss_err + dpt_gamma_d(1) * fabs(ref.loss);
+    dpt_ref_free(&ref);
+    return dpt_net_spec(net)->reduction == DPT_REDUCTION_MEAN ? e / (double)n : e;
+}
 
 static double batch_loss(const struct dpt_net *net, struct dpt_workspace *ws, const float *x,
                          size_t n, const struct dpt_targets *t)
@@ -226,11 +246,14 @@ static double batch_loss(const struct dpt_net *net, struct dpt_workspace *ws, co
                                                               : st.loss_sum;
 }
 
-// Central differences on every trainable parameter. The forward pass runs in float, so the loss
-// carries a relative rounding error of about n_ops * 2^-24 ~ 1e-6; divided by 2h with h = 1e-2
-// that is ~1e-4 absolute. The truncation error is O(h^2 * f''') ~ 1e-4 for these small, smooth
-// nets. So |backprop - fd| <= 2e-3 + 2e-2 |fd| cannot pass by luck: a wrong derivative (a missing
-// factor 2, a wrong sign, a missing sigma') is off by O(|fd|).
+// Central differences on every trainable parameter. The forward pass runs in float: each loss
+// evaluation is within fp_bound.h's bound E (of the loss at those parameters, times the
+// reduction's scale) of the exact loss, so float rounding moves the quotient by at most
+// (E(+h) + E(-h)) / (2h), and backprop's entry is within its own bound; both are added to the
+// tolerance (the worst-case E / h reaches ~2e-2 for a few nets here, though actual rounding is
+// far smaller). The truncation error is O(h^2 * f''') ~ 1e-4 for these small, smooth nets, which
+// 2e-3 + 2e-2 |fd| covers. So the check cannot pass by luck: a wrong derivative (a missing factor
+// 2, a wrong sign, a missing sigma') is off by O(|fd|).
 // ReLU kinks: where the difference quotient at h and at h/2 disagree by more than the tolerance,
 // the perturbation crossed a kink and the parameter is skipped. Skipping cannot hide a backprop
 // bug (both quotients come from the forward pass alone); it only must not empty the check, so at
@@ -276,7 +299,16 @@ static void gradient_check(enum dpt_act hidden, enum dpt_act out, enum dpt_loss 
     cr_assert_eq(dpt_net_gradient(net, x, N, &t, g, &l0), DPT_OK);
     struct dpt_workspace *ws;
     cr_assert_eq(dpt_workspace_create(net, N, &ws), DPT_OK);
-    cr_assert(fabs(l0 - batch_loss(net, ws, x, N, &t)) <= 1e-6 * fabs(l0) + 1e-9);
+    // The same loss through dpt_net_gradient and dpt_net_evaluate: two float evaluations, each
+    // within fp_bound.h's bound E of the exact loss, so within 2 E (times the reduction's scale),
+    // plus the double division / multiplication by n (one rounding each).
+    struct dpt_ref ref;
+    const double rscale = red == DPT_REDUCTION_MEAN ? 1.0 / N : 1.0;
+    dpt_ref_run(net, x, NULL, N, &t, (float)rscale, 1, &ref);
+    cr_assert(fabs(l0 - ref.loss * rscale) <= ref.loss_err * rscale + dpt_gamma_d(2) * fabs(l0));
+    const double lb = batch_loss(net, ws, x, N, &t);
+    cr_assert(fabs(l0 - lb) <= 2 * ref.loss_err * rscale + dpt_gamma_d(2) * fabs(l0),
+              "%.17g vs %.17g", l0, lb);
     size_t checked = 0, skipped = 0;
     for (size_t l = 1; l <= 3; l++) {
         dpt_net_layer_offsets(net, l, &w, &b);
@@ -288,18 +320,21 @@ static void gradient_check(enum dpt_act hidden, enum dpt_act out, enum dpt_loss 
         for (size_t k = 0; k < n_idx; k++) {
             const size_t i = idx[k];
             const float orig = p[i];
-            double fd[2];
+            double fd[2], efd[2];
             const double hs[2] = {1e-2, 5e-3};
             for (int r = 0; r < 2; r++) {
                 p[i] = orig + (float)hs[r];
                 const double up = batch_loss(net, ws, x, N, &t);
+                efd[r] = batch_loss_bound(net, x, N, &t);
                 p[i] = orig - (float)hs[r];
                 const double dn = batch_loss(net, ws, x, N, &t);
+                efd[r] += batch_loss_bound(net, x, N, &t);
                 p[i] = orig;
                 fd[r] = (up - dn) / (2 * hs[r]);
+                efd[r] /= 2 * hs[r];
             }
-            const double tol = 2e-3 + 2e-2 * fabs(fd[1]);
-            if (fabs(fd[0] - fd[1]) > tol) {
+            const double tol = 2e-3 + 2e-2 * fabs(fd[1]) + efd[1] + ref.grad_err[i];
+            if (fabs(fd[0] - fd[1]) > tol + efd[0]) {
                 skipped++;
                 continue;
             }
@@ -311,6 +346,7 @@ static void gradient_check(enum dpt_act hidden, enum dpt_act out, enum dpt_loss 
         }
     }
     cr_assert(skipped * 10 <= checked + skipped, "skipped %zu of %zu", skipped, checked + skipped);
+    dpt_ref_free(&ref);
     // Padding floats of the gradient stay zero.
     dpt_net_layer_offsets(net, 1, &w, &b);
     for (size_t i = w + 15; i < b; i++)
@@ -377,15 +413,38 @@ Test(core, backprop_accumulates_and_matches_one_block)
     size_t idx[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     dpt_net_backprop(net, ws, x, idx, 5, &t, 1.0f, g2, 0, &b);
     dpt_net_backprop(net, ws, x, idx + 5, 5, &t, 1.0f, g2, 1, &c);
-    // Float sums in a different order: relative 1e-5 of the gradient's scale.
-    double scale = 0;
-    for (size_t i = 0; i < np; i++)
-        scale = fmax(scale, fabs(g1[i]));
-    for (size_t i = 0; i < np; i++)
-        cr_assert(fabs(g1[i] - g2[i]) <= 1e-5 * scale, "param %zu: %g vs %g", i, g1[i], g2[i]);
-    cr_assert(fabs(a.loss_sum - (b.loss_sum + c.loss_sum)) < 1e-9 * fabs(a.loss_sum) + 1e-12);
+    // The two runs compute every product with other shapes (10 rows vs 5), so possibly by other
+    // kernels in other orders: each is compared entry by entry with a double reference of the
+    // whole block (fp_bound.h: the forward products, log-softmax, the deltas, and the weight
+    // gradient as one summation tree of 10 row terms, which the 5 + 5 accumulation with beta = 1
+    // also is), and the two with each other within the sum of their bounds. The loss: each half's
+    // bound plus the full block's, plus the double add of the halves.
+    struct dpt_ref ref, rb, rc;
+    dpt_ref_run(net, x, NULL, 10, &t, 1.0f, 1, &ref);
+    dpt_ref_run(net, x, idx, 5, &t, 1.0f, 0, &rb);
+    dpt_ref_run(net, x, idx + 5, 5, &t, 1.0f, 0, &rc);
+    // No pre-activation within its bound of the relu kink (else the bound there is the whole
+    // entry) and no near tie between classes (else the correct count may legitimately differ).
+    cr_assert_eq(ref.kinks, 0);
+    cr_assert_eq(ref.ties, 0);
+    for (size_t i = 0; i < np; i++) {
+        const double e = ref.grad_err[i];
+        cr_assert(fabs(g1[i] - ref.grad[i]) <= e, "param %zu: one block %.9g, reference %.9g (%g)",
+                  i, g1[i], ref.grad[i], e);
+        cr_assert(fabs(g2[i] - ref.grad[i]) <= e, "param %zu: two blocks %.9g, reference %.9g (%g)",
+                  i, g2[i], ref.grad[i], e);
+        cr_assert(fabs(g1[i] - g2[i]) <= 2 * e, "param %zu: %.9g vs %.9g", i, g1[i], g2[i]);
+    }
+    cr_assert(fabs(a.loss_sum - ref.loss) <= ref.loss_err, "loss %.17g, reference %.17g (%g)",
+              a.loss_sum, ref.loss, ref.loss_err);
+    const double bc = b.loss_sum + c.loss_sum;
+    cr_assert(fabs(a.loss_sum - bc) <=
+                  ref.loss_err + rb.loss_err + rc.loss_err + dpt_gamma_d(1) * fabs(bc),
+              "one block %.17g, two blocks %.17g", a.loss_sum, bc);
+    cr_assert_eq(a.correct, ref.correct);
     cr_assert_eq(a.correct, b.correct + c.correct);
     cr_assert_eq(a.n, 10);
+    dpt_ref_free(&ref);
     free(g1);
     free(g2);
     dpt_workspace_destroy(ws);
