@@ -48,6 +48,7 @@ done
 #   gnuplot-nox                         scaling plots
 #   dataset-fashion-mnist               the reference data set (/usr/share/datasets/fashion-mnist)
 #   valgrind                            memory checks outside the sanitizer builds
+#   qemu-user                           the core suite on an emulated CPU without AVX-512
 #   libopenmpi-dev, openmpi-bin         --with-mpi: the MPI library, headers and mpirun
 packages=(
     cmake pkg-config build-essential
@@ -60,6 +61,7 @@ packages=(
     gnuplot-nox
     dataset-fashion-mnist
     valgrind
+    qemu-user
 )
 if ((with_torch)); then
     packages+=(python3-torch)

@@ -77,6 +77,17 @@ DPT_API const char *dpt_blas_coretype_fix(void);
 // DPT_TEST_BLAS_CORENAME in the environment stands for the core OpenBLAS picked by itself.
 DPT_API const char *dpt_blas_kernels(void);
 
+// The vector level of the built-in GEMM kernels in use: "avx512", "avx2" or "generic" (every
+// product goes to the BLAS). Chosen from the CPU's features; DPT_ISA=avx512|avx2|generic in the
+// environment forces one (for tests and benchmarks; DPT_GEMM=blas is the older spelling of
+// generic). Thread-safe.
+DPT_API const char *dpt_isa_name(void);
+
+// NULL when DPT_ISA is unset or names a level this CPU runs. Otherwise one line saying what is
+// wrong with it (the library then uses the best level the CPU runs). Borrowed: a per-thread
+// buffer, valid until the next call on the same thread. Thread-safe.
+DPT_API const char *dpt_isa_check(void);
+
 // ---- activations, losses ----
 
 enum dpt_act {

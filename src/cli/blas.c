@@ -35,8 +35,8 @@ void cli_blas_fix(char **argv)
     // for bench's child processes.
     const char *self = getenv("DPTRAIN_SELF");
     execv(self && *self ? self : "/proc/self/exe", argv);
-    if (argv[0] && argv[0][0])
-        execvp(argv[0], argv);
+    if (argv[0] && strchr(argv[0], '/')) // never a different dptrain found on PATH
+        execv(argv[0], argv);
     // Not restarted: this process goes on with the kernels it has (the results are the same, only
     // slower; the end-of-run warning names the fix). The guard stays, so that no child tries.
     if (had_empty)
@@ -47,8 +47,13 @@ void cli_blas_fix(char **argv)
 
 void cli_blas_describe(FILE *f)
 {
-    // The built-in kernels' level (dpt_isa_level_name: avx512|avx2|generic) goes on a line of its
-    // own here, "kernels: ...", next to the BLAS's.
+    const char *isa = getenv("DPT_ISA");
+    if (isa && *isa)
+        fprintf(f, "kernels: %s (DPT_ISA=%s)\n", dpt_isa_name(), isa);
+    else if (strcmp(dpt_isa_name(), "generic") == 0)
+        fprintf(f, "kernels: generic (every product goes to the BLAS)\n");
+    else
+        fprintf(f, "kernels: %s (built-in, chosen for this CPU)\n", dpt_isa_name());
     const char *core = dpt_blas_kernels();
     if (!core[0]) {
         fprintf(f, "BLAS kernels: not reported by this BLAS\n");
@@ -72,6 +77,10 @@ void cli_blas_describe(FILE *f)
 
 void cli_blas_warn(void)
 {
+    // The built-in kernels take every product the trainer issues at the avx2 and avx512 levels:
+    // there the BLAS's kernels change neither the result nor its speed.
+    if (strcmp(dpt_isa_name(), "generic") != 0)
+        return;
     const char *check = dpt_blas_check();
     if (check)
         cli_warn("%s", check);

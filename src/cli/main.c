@@ -53,6 +53,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     cli_blas_fix(argv);
+    const char *isa = dpt_isa_check(); // a DPT_ISA this CPU cannot run, or no level at all
+    if (isa)
+        return cli_error("%s", isa);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

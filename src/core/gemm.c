@@ -1,4 +1,17 @@
-// The GEMM shim over CBLAS (OpenBLAS by default; any CBLAS through the DPT_BLAS CMake option).
+// The GEMM shim: every matrix product of the forward and backward passes goes through here, to the
+// built-in kernels of the CPU's vector level (isa/: AVX-512 or AVX2 + FMA, one source compiled per
+// level) or to the CBLAS (OpenBLAS by default; any CBLAS through the DPT_BLAS CMake option), which
+// is the fallback on other CPUs and the reference.
+//
+// The level is chosen once, from the CPU's features; DPT_ISA=avx512|avx2|generic in the
+// environment forces one (generic: the BLAS only), for tests and benchmarks. Which product takes
+// which kernel (figures in docs/architecture.md and docs/benchmarks.md):
+//   large products (dpt_gemm_packed_pays) with a packing buffer  the packed GEMM
+//   NT (forward) otherwise                                       nt, dot products from the rows
+//   TN (weight gradient) and NN (deltas) otherwise               bcast, unpacked
+//   large products on a thread without a packing buffer, TT      the BLAS
+#include <hwloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,249 +19,263 @@
 
 #include <cblas.h>
 
+#include "dptrain/core.h"
 #include "gemm_impl.h"
+#include "isa/isa.h"
 
-#ifdef DPT_HAVE_OPENBLAS_SET_NUM_THREADS
-// cblas.h of OpenBLAS declares these.
+// ---- the level ----
+
+int dpt_isa_supported(enum dpt_isa level)
+{
+    switch (level) {
+    case DPT_ISA_GENERIC:
+        return 1;
+#ifdef DPT_HAVE_X86_KERNELS
+    case DPT_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case DPT_ISA_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && dpt_isa_supported(DPT_ISA_AVX2);
 #endif
-
-// ---- the small-batch forward kernel ----
-//
-// The forward product of a few samples, C (m x n) = A (m x k) B^T with m small (a shard of a
-// small batch) and B the weight matrix (n x k, row-major), is where a packing BLAS loses most:
-// OpenBLAS copies all of B into its panel format on every call, which for 16-32 rows costs about
-// as much as the multiply-adds (measured: 52-65 GFLOP/s for 16-32 x 128 x 784 against ~100 on
-// large products). Both operands are already contiguous along k, so this kernel computes 4 x 4
-// blocks of C as dot products along k straight from them: 16 vector accumulators, 8 loads per 16
-// fused multiply-adds, and one transpose-and-add network per 4 accumulators at the end. AVX-512
-// only, chosen at run time; everything else goes to the BLAS.
-//
-// When it is used (measured on the 2-core Zen 4 development machine, best of 7, GFLOP/s kernel /
-// OpenBLAS 0.3.21): 12-48 rows beat the BLAS (16x128x784 83/61, 32x128x784 90/70, 48x128x784
-// 99/88, 32x1024x1024 87/53); at 64 rows they tie; products of at most 2^20 multiply-adds
-// (8x128x784, 16x64x784, 16x128x128) are faster in OpenBLAS's own unpacked small-matrix path.
-
-#ifdef DPT_HAVE_NT_KERNEL
-#include <immintrin.h>
-
-// Sum of each of v0..v3 (16 lanes each) as the 4 lanes of one 128-bit vector.
-__attribute__((target("avx512f"))) static inline __m128 sum4(__m512 v0, __m512 v1, __m512 v2,
-                                                             __m512 v3)
-{
-    // Within each 128-bit lane: pairwise interleave and add, twice, leaving lane l of the result
-    // holding [part of v0, v1, v2, v3]; then add the four 128-bit lanes.
-    const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
-    const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
-    const __m512 u = _mm512_add_ps(
-        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))),
-        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))));
-    const __m256 h =
-        _mm256_add_ps(_mm512_castps512_ps256(u),
-                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1)));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
-// C[i][j] = alpha * dot(A row i, B row j) + beta * C[i][j] for a block of mr x nr (<= 4 x 4)
-// rows. Rows past mr / nr repeat the last valid row (computed, never stored), so the inner loop
-// is always the full 4 x 4.
-// A's rows are given as pointers (arows[0..mr)), so the rows of a batch can be read where they
-// lie in the data set.
-__attribute__((target("avx512f"))) static void nt_block(size_t mr, size_t nr, size_t k, float alpha,
-                                                        const float *const *arows, const float *b,
-                                                        size_t ldb, float beta, float *c,
-                                                        size_t ldc)
-{
-    const float *ar[4], *br[4];
-    for (size_t i = 0; i < 4; i++) {
-        ar[i] = arows[i < mr ? i : mr - 1];
-        br[i] = b + (i < nr ? i : nr - 1) * ldb;
-    }
-    __m512 acc[4][4];
-    for (size_t i = 0; i < 4; i++)
-        for (size_t j = 0; j < 4; j++)
-            acc[i][j] = _mm512_setzero_ps();
-    size_t p = 0;
-    for (; p + 16 <= k; p += 16) {
-        const __m512 b0 = _mm512_loadu_ps(br[0] + p), b1 = _mm512_loadu_ps(br[1] + p);
-        const __m512 b2 = _mm512_loadu_ps(br[2] + p), b3 = _mm512_loadu_ps(br[3] + p);
-        for (size_t i = 0; i < 4; i++) {
-            const __m512 x = _mm512_loadu_ps(ar[i] + p);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
-            acc[i][3] = _mm512_fmadd_ps(x, b3, acc[i][3]);
-        }
-    }
-    if (p < k) {
-        const __mmask16 mk = (__mmask16)((1u << (k - p)) - 1u);
-        const __m512 b0 = _mm512_maskz_loadu_ps(mk, br[0] + p);
-        const __m512 b1 = _mm512_maskz_loadu_ps(mk, br[1] + p);
-        const __m512 b2 = _mm512_maskz_loadu_ps(mk, br[2] + p);
-        const __m512 b3 = _mm512_maskz_loadu_ps(mk, br[3] + p);
-        for (size_t i = 0; i < 4; i++) {
-            const __m512 x = _mm512_maskz_loadu_ps(mk, ar[i] + p);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
-            acc[i][3] = _mm512_fmadd_ps(x, b3, acc[i][3]);
-        }
-    }
-    for (size_t i = 0; i < mr; i++) {
-        float s[4];
-        _mm_storeu_ps(s, sum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
-        float *restrict cr = c + i * ldc;
-        for (size_t j = 0; j < nr; j++)
-            cr[j] = beta == 0.0f ? alpha * s[j] : alpha * s[j] + beta * cr[j];
+    default:
+        return 0;
     }
 }
 
-__attribute__((target("avx512f"))) static void gemm_nt_rows(size_t m, size_t n, size_t k,
-                                                            float alpha, const float *const *arows,
-                                                            const float *b, size_t ldb, float beta,
-                                                            float *c, size_t ldc)
+static const char *const level_names[] = {"generic", "avx2", "avx512"};
+
+static enum dpt_isa best_level(void)
 {
-    // Output blocks outer: the 4 rows of B (the weights) stay in L1 while every row block of A
-    // passes by.
-    for (size_t j = 0; j < n; j += 4)
-        for (size_t i = 0; i < m; i += 4)
-            nt_block(m - i < 4 ? m - i : 4, n - j < 4 ? n - j : 4, k, alpha, arows + i, b + j * ldb,
-                     ldb, beta, c + i * ldc + j, ldc);
+    return dpt_isa_supported(DPT_ISA_AVX512) ? DPT_ISA_AVX512
+           : dpt_isa_supported(DPT_ISA_AVX2) ? DPT_ISA_AVX2
+                                             : DPT_ISA_GENERIC;
 }
 
-// A strided A (m <= DPT_NT_KERNEL_MAX_ROWS): its row pointers, then the same kernel.
-__attribute__((target("avx512f"))) static void gemm_nt_small(size_t m, size_t n, size_t k,
-                                                             float alpha, const float *a,
-                                                             size_t lda, const float *b, size_t ldb,
-                                                             float beta, float *c, size_t ldc)
+// The level the environment asks for (the best one when it asks for none, or for one this CPU
+// cannot run: dpt_isa_check says so), and the check's message.
+static enum dpt_isa env_level(char *msg, size_t len)
 {
-    const float *arows[DPT_NT_KERNEL_MAX_ROWS];
-    for (size_t i = 0; i < m; i++)
-        arows[i] = a + i * lda;
-    gemm_nt_rows(m, n, k, alpha, arows, b, ldb, beta, c, ldc);
-}
-
-// ---- the small-batch weight-gradient kernel ----
-//
-// The weight gradient of layer 1 over a small batch, C (m x n) = alpha A^T B + beta C with A
-// (k x m) the deltas of m output rows and B (k x n) the batch's inputs, k = the batch: a 4 x 64
-// block of C lives in 16 vector accumulators while the k rows of B stream past, each multiplied
-// by A's 4 entries of that row. B's rows are pointers, so the inputs are read where they lie in
-// the data set and never gathered (about as fast as OpenBLAS on the gathered matrix, measured on
-// S's shapes, and the gather, duplicated by every worker, is gone).
-
-// C row = alpha * (v0 v1 v2 v3) + beta * C row, 64 columns under the masks; beta = 0 must not
-// read C.
-__attribute__((target("avx512f"))) static inline void tn_store(float *cr, const __mmask16 mk[4],
-                                                               float alpha, float beta, __m512 v0,
-                                                               __m512 v1, __m512 v2, __m512 v3)
-{
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const __m512 v[4] = {v0, v1, v2, v3};
-    for (size_t q = 0; q < 4; q++) {
-        __m512 r = _mm512_mul_ps(va, v[q]);
-        if (beta != 0.0f)
-            r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[q], cr + 16 * q), r);
-        _mm512_mask_storeu_ps(cr + 16 * q, mk[q], r);
+    const char *isa = getenv("DPT_ISA"), *gemm = getenv("DPT_GEMM");
+    if (msg)
+        msg[0] = '\0';
+    if (isa && *isa) {
+        for (int l = DPT_ISA_GENERIC; l <= DPT_ISA_AVX512; l++)
+            if (strcmp(isa, level_names[l]) == 0) {
+                if (dpt_isa_supported((enum dpt_isa)l))
+                    return (enum dpt_isa)l;
+                if (msg)
+                    snprintf(msg, len, "DPT_ISA=%s: this CPU cannot run the %s kernels", isa, isa);
+                return best_level();
+            }
+        if (msg)
+            snprintf(msg, len, "DPT_ISA='%.40s' is not one of avx512, avx2, generic", isa);
+        return best_level();
     }
+    // The older spelling of DPT_ISA=generic.
+    if (gemm && strcmp(gemm, "blas") == 0)
+        return DPT_ISA_GENERIC;
+    return best_level();
 }
 
-// A 4 x 64 block of C (mr <= 4 rows stored), columns j.. of B. Named accumulators: with an
-// array, gcc 12 kept a copy of all 16 in memory and stored them on every iteration (2.5x
-// slower).
-__attribute__((target("avx512f"))) static void
-tn_block(size_t mr, size_t k, float alpha, const float *a, size_t lda, const float *const *brows,
-         size_t j, float beta, float *c, size_t ldc, const __mmask16 mk[4])
+// -1: not decided yet. Worker threads may decide it at the same time: relaxed atomics, and every
+// thread decides the same value.
+static atomic_int isa_level = -1;
+
+enum dpt_isa dpt_isa_level(void)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
-    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-    // Rows of C past mr repeat the last valid column of A (computed, never stored).
-    const size_t i1 = mr > 1 ? 1 : 0, i2 = mr > 2 ? 2 : mr - 1, i3 = mr > 3 ? 3 : mr - 1;
-    const __mmask16 m0 = mk[0], m1 = mk[1], m2 = mk[2], m3 = mk[3];
-    for (size_t p = 0; p < k; p++) {
-        const float *br = brows[p] + j, *ar = a + p * lda;
-        const __m512 b0 = _mm512_maskz_loadu_ps(m0, br);
-        const __m512 b1 = _mm512_maskz_loadu_ps(m1, br + 16);
-        const __m512 b2 = _mm512_maskz_loadu_ps(m2, br + 32);
-        const __m512 b3 = _mm512_maskz_loadu_ps(m3, br + 48);
-        // One row of the block: its 4 accumulators += A's entry of row p x the 64 columns of B.
-#define DPT_TN_ROW(ai, r0, r1, r2, r3)                                                             \
-    do {                                                                                           \
-        const __m512 x = _mm512_set1_ps(ai);                                                       \
-        r0 = _mm512_fmadd_ps(x, b0, r0);                                                           \
-        r1 = _mm512_fmadd_ps(x, b1, r1);                                                           \
-        r2 = _mm512_fmadd_ps(x, b2, r2);                                                           \
-        r3 = _mm512_fmadd_ps(x, b3, r3);                                                           \
-    } while (0)
-        DPT_TN_ROW(ar[0], c00, c01, c02, c03);
-        DPT_TN_ROW(ar[i1], c10, c11, c12, c13);
-        DPT_TN_ROW(ar[i2], c20, c21, c22, c23);
-        DPT_TN_ROW(ar[i3], c30, c31, c32, c33);
-#undef DPT_TN_ROW
+    int l = atomic_load_explicit(&isa_level, memory_order_relaxed);
+    if (l < 0) {
+        l = (int)env_level(NULL, 0);
+        atomic_store_explicit(&isa_level, l, memory_order_relaxed);
     }
-    tn_store(c, mk, alpha, beta, c00, c01, c02, c03);
-    if (mr > 1)
-        tn_store(c + ldc, mk, alpha, beta, c10, c11, c12, c13);
-    if (mr > 2)
-        tn_store(c + 2 * ldc, mk, alpha, beta, c20, c21, c22, c23);
-    if (mr > 3)
-        tn_store(c + 3 * ldc, mk, alpha, beta, c30, c31, c32, c33);
+    return (enum dpt_isa)l;
 }
 
-__attribute__((target("avx512f"))) static void gemm_tn_rows(size_t m, size_t n, size_t k,
-                                                            float alpha, const float *a, size_t lda,
-                                                            const float *const *brows, float beta,
-                                                            float *c, size_t ldc)
+int dpt_isa_force(enum dpt_isa level)
 {
-    // Column blocks outer: the k x 64 slice of B (8 KB for k = 32) stays in L1 while every row
-    // block of C passes by.
-    for (size_t j = 0; j < n; j += 64) {
-        __mmask16 mk[4];
-        for (size_t q = 0; q < 4; q++) {
-            const size_t c0 = j + 16 * q, left = c0 < n ? n - c0 : 0;
-            mk[q] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        }
-        for (size_t i = 0; i < m; i += 4)
-            tn_block(m - i < 4 ? m - i : 4, k, alpha, a + i, lda, brows, j, beta, c + i * ldc + j,
-                     ldc, mk);
-    }
+    if (!dpt_isa_supported(level))
+        return 0;
+    atomic_store_explicit(&isa_level, (int)level, memory_order_relaxed);
+    return 1;
 }
 
-// -1: not decided yet; 0: use the BLAS; 1: use the kernel. Worker threads may decide it at the
-// same time: relaxed atomics, and every thread decides the same value.
-static atomic_int nt_kernel_state = -1;
-
-static int nt_kernel_on(void)
+void dpt_isa_reset(void)
 {
-    int s = atomic_load_explicit(&nt_kernel_state, memory_order_relaxed);
-    if (s < 0) {
-        // DPT_GEMM=blas sends everything to the BLAS (for side-by-side benchmarks).
-        const char *env = getenv("DPT_GEMM");
-        s = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "blas") == 0) ? 1 : 0;
-        atomic_store_explicit(&nt_kernel_state, s, memory_order_relaxed);
-    }
-    return s;
+    atomic_store_explicit(&isa_level, (int)env_level(NULL, 0), memory_order_relaxed);
 }
-#endif
 
-void dpt_gemm_small_kernel(int on)
+const char *dpt_isa_name(void)
 {
-#ifdef DPT_HAVE_NT_KERNEL
-    atomic_store_explicit(&nt_kernel_state, on && __builtin_cpu_supports("avx512f") ? 1 : 0,
-                          memory_order_relaxed);
+    return level_names[dpt_isa_level()];
+}
+
+static _Thread_local char isa_msg[128];
+
+const char *dpt_isa_check(void)
+{
+    env_level(isa_msg, sizeof isa_msg);
+    return isa_msg[0] ? isa_msg : NULL;
+}
+
+static const struct dpt_isa_kernels *kernels_of(enum dpt_isa level)
+{
+#ifdef DPT_HAVE_X86_KERNELS
+    if (level == DPT_ISA_AVX512)
+        return &dpt_isa_avx512;
+    if (level == DPT_ISA_AVX2)
+        return &dpt_isa_avx2;
 #else
-    (void)on;
+    (void)level;
 #endif
+    return NULL;
 }
 
-int dpt_gemm_small_kernel_active(void)
+// ---- the packed GEMM's blocking, from the caches ----
+//
+// A's micro-panel (mr x kc floats) takes 3/8 of the L1 data cache, leaving room for B's panel
+// streaming past and the C tile; B's packed block (kc x nc) takes 3/4 of the L2. kc is a multiple
+// of 16 in 64..512, nc a multiple of nr in nr..4096. On the 48 KiB / 1 MiB caches of the Zen 5
+// development machine this gives kc = 384, nc = 512 for AVX-512 (12 rows), the sizes measured
+// best there. ma bounds the buffer (A is packed in chunks of ma rows), not a cache.
+// Where hwloc reports no cache, 32 KiB and 512 KiB are assumed.
+
+static struct {
+    size_t l1, l2;
+} caches;
+static pthread_once_t caches_once = PTHREAD_ONCE_INIT;
+
+static void read_caches(void)
 {
-#ifdef DPT_HAVE_NT_KERNEL
-    return nt_kernel_on();
-#else
-    return 0;
-#endif
+    caches.l1 = 32768;
+    caches.l2 = 524288;
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0)
+        return;
+    if (hwloc_topology_load(topo) == 0) {
+        const hwloc_obj_t l1 = hwloc_get_obj_by_type(topo, HWLOC_OBJ_L1CACHE, 0);
+        const hwloc_obj_t l2 = hwloc_get_obj_by_type(topo, HWLOC_OBJ_L2CACHE, 0);
+        if (l1 && l1->attr && l1->attr->cache.size >= 8192)
+            caches.l1 = (size_t)l1->attr->cache.size;
+        if (l2 && l2->attr && l2->attr->cache.size >= 65536)
+            caches.l2 = (size_t)l2->attr->cache.size;
+    }
+    hwloc_topology_destroy(topo);
+}
+
+static size_t clamp_down(size_t v, size_t step, size_t lo, size_t hi)
+{
+    v = v / step * step;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+struct dpt_gemm_blocking dpt_gemm_blocking_from(size_t l1, size_t l2, size_t mr, size_t nr)
+{
+    struct dpt_gemm_blocking bl;
+    bl.kc = clamp_down(l1 * 3 / 8 / (mr * sizeof(float)), 16, 64, 512);
+    bl.nc = clamp_down(l2 * 3 / 4 / (bl.kc * sizeof(float)), nr, nr, 4096 / nr * nr);
+    bl.ma = 1024;
+    return bl;
+}
+
+static struct dpt_gemm_blocking blocking_forced; // kc = 0: none
+
+void dpt_gemm_blocking_force(size_t kc, size_t nc)
+{
+    blocking_forced.kc = kc;
+    blocking_forced.nc = nc;
+    blocking_forced.ma = 1024;
+}
+
+struct dpt_gemm_blocking dpt_gemm_blocking(enum dpt_isa level)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(level);
+    if (!kr)
+        return (struct dpt_gemm_blocking){0, 0, 0};
+    if (blocking_forced.kc)
+        return blocking_forced;
+    pthread_once(&caches_once, read_caches);
+    return dpt_gemm_blocking_from(caches.l1, caches.l2, kr->mr, kr->nr);
+}
+
+size_t dpt_gemm_level_pack_floats(enum dpt_isa level)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(level);
+    if (!kr)
+        return 0;
+    const struct dpt_gemm_blocking bl = dpt_gemm_blocking(level);
+    return dpt_isa_pack_floats(&bl, kr->vl);
+}
+
+size_t dpt_gemm_pack_floats(void)
+{
+    // Large enough for every level this CPU can run, so that a test or benchmark may switch.
+    size_t f = 0;
+    for (int l = DPT_ISA_AVX2; l <= DPT_ISA_AVX512; l++)
+        if (dpt_isa_supported((enum dpt_isa)l) && dpt_gemm_level_pack_floats((enum dpt_isa)l) > f)
+            f = dpt_gemm_level_pack_floats((enum dpt_isa)l);
+    return f;
+}
+
+// ---- the calling thread's packing buffer ----
+
+static _Thread_local struct dpt_gemm_pack pack_cur;
+
+struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats)
+{
+    const struct dpt_gemm_pack prev = pack_cur;
+    pack_cur.buf = buf;
+    pack_cur.floats = buf ? floats : 0;
+    return prev;
+}
+
+int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    // Narrower products waste most of a tile (S's output layer: the small kernels are faster);
+    // NN products under 64 rows tie or lose (32 x 784 x 128); below 2^20 multiply-adds the
+    // packing does not pay for itself.
+    return n >= 32 && m >= (ta || tb ? 16u : 64u) && k >= 16 &&
+           (double)m * (double)n * (double)k >= 1048576.0;
+}
+
+// The packed GEMM at the current level when the calling thread has a buffer large enough (1), or
+// nothing (0). brows: B's rows as pointers (tb = 0), or NULL.
+static int try_packed(const struct dpt_isa_kernels *kr, int ta, int tb, size_t m, size_t n,
+                      size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                      const float *const *brows, float beta, float *c, size_t ldc)
+{
+    if (!kr || !pack_cur.buf || m == 0 || n == 0 || k == 0)
+        return 0;
+    const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+    if (pack_cur.floats < dpt_isa_pack_floats(&bl, kr->vl))
+        return 0;
+    kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, brows, beta, c, ldc, pack_cur.buf, &bl);
+    return 1;
+}
+
+int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+    return try_packed(kernels_of(dpt_isa_level()), ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL,
+                      beta, c, ldc);
+}
+
+// ---- the products ----
+
+// C = alpha A B^T + beta C through the nt kernel, with A strided: its row pointers, a chunk at a
+// time.
+static void nt_strided(const struct dpt_isa_kernels *kr, size_t m, size_t n, size_t k, float alpha,
+                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                       size_t ldc)
+{
+    enum { CHUNK = 64 };
+    const float *rows[CHUNK];
+    for (size_t i0 = 0; i0 < m; i0 += CHUNK) {
+        const size_t mc = m - i0 < CHUNK ? m - i0 : CHUNK;
+        for (size_t i = 0; i < mc; i++)
+            rows[i] = a + (i0 + i) * lda;
+        kr->nt_rows(mc, n, k, alpha, rows, b, ldb, beta, c + i0 * ldc, ldc);
+    }
 }
 
 void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
@@ -256,57 +283,69 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
 {
     if (m == 0 || n == 0)
         return;
-#ifdef DPT_HAVE_NT_KERNEL
-    if (!ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS && (double)m * (double)n * (double)k > 1048576.0 &&
-        nt_kernel_on()) {
-        gemm_nt_small(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (kr && k > 0 && !(ta && tb)) {
+        const int pays = dpt_gemm_packed_pays(ta, tb, m, n, k);
+        // The forward product of a shard of at most DPT_NT_KERNEL_MAX_ROWS rows: the weights are
+        // read in place, never packed.
+        const int small_nt = !ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS;
+        if (pays && !small_nt &&
+            try_packed(kr, ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc))
+            return;
+        if (!pays || small_nt) {
+            if (tb)
+                nt_strided(kr, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            else if (ta)
+                kr->bcast(m, n, k, alpha, a, 1, lda, b, ldb, NULL, beta, c, ldc);
+            else
+                kr->bcast(m, n, k, alpha, a, lda, 1, b, ldb, NULL, beta, c, ldc);
+            return;
+        }
     }
-    // Large products: the packed GEMM (gemm_packed.c), when this thread has a packing buffer.
-    if (dpt_gemm_packed_pays(ta, tb, m, n, k) && nt_kernel_on() &&
-        dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
-        return;
-#endif
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
 int dpt_gemm_rows_available(void)
 {
-#ifdef DPT_HAVE_NT_KERNEL
-    return nt_kernel_on();
-#else
-    return 0;
-#endif
+    return kernels_of(dpt_isa_level()) != NULL;
+}
+
+// C = beta C, for products with k = 0 (beta = 0 does not read C).
+static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
 void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *const *a_rows,
                       const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
-#ifdef DPT_HAVE_NT_KERNEL
-    if (m > 0 && n > 0 && __builtin_cpu_supports("avx512f"))
-        gemm_nt_rows(m, n, k, alpha, a_rows, b, ldb, beta, c, ldc);
-#else
-    (void)m, (void)n, (void)k, (void)alpha, (void)a_rows, (void)b, (void)ldb, (void)beta, (void)c,
-        (void)ldc;
-#endif
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (!kr || m == 0 || n == 0)
+        return;
+    if (k == 0)
+        scale_c(m, n, beta, c, ldc);
+    else
+        kr->nt_rows(m, n, k, alpha, a_rows, b, ldb, beta, c, ldc);
 }
 
 void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                       const float *const *b_rows, float beta, float *c, size_t ldc)
 {
-#ifdef DPT_HAVE_NT_KERNEL
-    if (m == 0 || n == 0 || !__builtin_cpu_supports("avx512f"))
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (!kr || m == 0 || n == 0)
         return;
+    if (k == 0) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
     // Large products go to the packed GEMM, which gathers the rows while packing; the rest (and a
-    // thread without a packing buffer) to the 4 x 64 kernel above.
+    // thread without a packing buffer) to the broadcast kernel.
     if (!(dpt_gemm_packed_pays(1, 0, m, n, k) &&
-          dpt_gemm_packed_tn_rows(m, n, k, alpha, a, lda, b_rows, beta, c, ldc)))
-        gemm_tn_rows(m, n, k, alpha, a, lda, b_rows, beta, c, ldc);
-#else
-    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b_rows, (void)beta, (void)c,
-        (void)ldc;
-#endif
+          try_packed(kr, 1, 0, m, n, k, alpha, a, lda, NULL, 0, b_rows, beta, c, ldc)))
+        kr->bcast(m, n, k, alpha, a, 1, lda, NULL, 0, b_rows, beta, c, ldc);
 }
 
 void dpt_blas_single_thread(void)

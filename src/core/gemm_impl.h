@@ -1,38 +1,42 @@
-// Private: the one GEMM shim over CBLAS. Row-major, single precision. Every matrix product of the
-// forward and backward passes goes through dpt_gemm so a different BLAS (or a small-matrix kernel)
-// can be swapped in at one place.
+// Private: the one GEMM shim. Row-major, single precision. Every matrix product of the forward and
+// backward passes goes through dpt_gemm (gemm.c), which sends it to the built-in kernels of the
+// CPU's vector level (isa/) or to the CBLAS.
 #ifndef DPT_GEMM_IMPL_H
 #define DPT_GEMM_IMPL_H
 
 #include <stddef.h>
 
-// The built-in AVX-512 kernels (gemm.c, gemm_packed.c) are compiled where GCC-style target
-// attributes exist; whether they run is decided at run time (the CPU, DPT_GEMM).
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define DPT_HAVE_NT_KERNEL 1
-#endif
+#include "isa/isa.h"
 
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, all row-major.
 // ta/tb nonzero transpose A/B. Dimensions must fit in int (checked by dpt_net_spec_check).
 void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
               const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
-// Row-major NT products (C = A B^T) with at most this many rows of A, and more than 2^20
-// multiply-adds, go to the built-in AVX-512 kernel when the CPU has AVX-512 and the environment
-// does not say DPT_GEMM=blas (gemm.c): the forward pass of a small shard.
+// NT products (C = A B^T, the forward product) with at most this many rows of A take the nt
+// kernel, which reads the weights in place, even where the packed GEMM would pay.
 #define DPT_NT_KERNEL_MAX_ROWS 48
 
-// Turns the built-in small-batch kernel off (0) or back on (1, when the CPU supports it), for
-// tests and benchmarks that compare it with the BLAS. Not thread-safe against running GEMMs.
-void dpt_gemm_small_kernel(int on);
-// Whether dpt_gemm currently uses the built-in kernel for small NT products.
-int dpt_gemm_small_kernel_active(void);
+// ---- the vector level ----
+//
+// Chosen once from the CPU's features (the best it runs), or by DPT_ISA=avx512|avx2|generic in the
+// environment (DPT_GEMM=blas is the older spelling of generic). generic sends every product to the
+// BLAS.
+enum dpt_isa { DPT_ISA_GENERIC = 0, DPT_ISA_AVX2 = 1, DPT_ISA_AVX512 = 2 };
+// Whether this CPU (and this build) runs the level's kernels.
+int dpt_isa_supported(enum dpt_isa level);
+// The level in use.
+enum dpt_isa dpt_isa_level(void);
+// For tests and benchmarks: use `level` from now on (0 where this CPU cannot run it; nothing
+// changes then), or go back to the environment's choice. Not thread-safe against running GEMMs.
+int dpt_isa_force(enum dpt_isa level);
+void dpt_isa_reset(void);
 
 // Products with one operand given as row pointers (the rows of a batch where they lie in the data
-// set), computed by the AVX-512 kernels without gathering the batch. Only when
-// dpt_gemm_rows_available() said yes (it says no without AVX-512 or with DPT_GEMM=blas; then
-// gather the rows and use dpt_gemm); the answer is fixed for the process unless a test calls
-// dpt_gemm_small_kernel. Any sizes; k = 0 gives C = beta C.
+// set), computed by the built-in kernels without gathering the batch. Only when
+// dpt_gemm_rows_available() said yes (it says no at the generic level: then gather the rows and
+// use dpt_gemm); the answer is fixed for the process unless a test calls dpt_isa_force. Any sizes;
+// k = 0 gives C = beta C.
 int dpt_gemm_rows_available(void);
 // C (m x n) = alpha * A B^T + beta * C, A's m rows at a_rows[i] (k wide), B n x k (ldb).
 void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *const *a_rows,
@@ -41,33 +45,40 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
 void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                       const float *const *b_rows, float beta, float *c, size_t ldc);
 
-// ---- the packed GEMM (gemm_packed.c) ----
+// ---- the packed GEMM (isa/kernels.inc) ----
 //
-// Large products (dpt_gemm_packed_pays: at least 32 columns, 16 rows and 16 deep, 2^20
-// multiply-adds; NN products from 64 rows) run in a blocked, packing AVX-512 GEMM that is faster
-// than OpenBLAS on the training shapes. It needs a packing buffer of dpt_gemm_pack_floats()
-// floats, 64-byte aligned, owned by the calling thread: a thread without one (or with
-// DPT_GEMM=blas, or without AVX-512) gets the BLAS.
+// Large products (dpt_gemm_packed_pays) run in a blocked, packing GEMM. It needs a packing buffer
+// of dpt_gemm_pack_floats() floats, 64-byte aligned, owned by the calling thread: a thread without
+// one (or at the generic level) gets the BLAS.
 struct dpt_gemm_pack {
     float *buf;
     size_t floats;
 };
-// Floats of a packing buffer (about 2.3 MiB), or 0 where the kernel is not compiled in.
+// Floats of a packing buffer large enough for every level this CPU runs (a few MiB), or 0 where
+// no built-in kernel runs.
 size_t dpt_gemm_pack_floats(void);
-// Whether op(A) op(B) (m x k times k x n) is large enough for the packed GEMM to beat the BLAS
-// and the small kernels (measured: docs/architecture.md); the one place that rule lives.
+// The floats the packed GEMM needs at `level` with its current blocking (0 at generic).
+size_t dpt_gemm_level_pack_floats(enum dpt_isa level);
+// Whether op(A) op(B) (m x k times k x n) is large enough for the packed GEMM to beat the small
+// kernels (measured: docs/architecture.md); the one place that rule lives.
 int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k);
 // Makes buf (floats long; NULL: none) the calling thread's packing buffer and returns the previous
 // one, to be restored with another call when the caller is done.
 struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);
-// The product through the packed GEMM when the calling thread has a buffer (1), else nothing (0).
-// Does not check the CPU: dpt_gemm does.
+// The product through the packed GEMM of the current level when the calling thread has a buffer
+// large enough (1), else nothing (0).
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
-// The same for C = alpha A^T B + beta C with B's k rows at b_rows[p] (n wide): the packing
-// gathers them (dpt_gemm_tn_rows takes this path for large enough products).
-int dpt_gemm_packed_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-                            const float *const *b_rows, float beta, float *c, size_t ldc);
+
+// The blocking for a level: from the caches hwloc reports (gemm.c states the rule), or the one
+// forced by dpt_gemm_blocking_force. All zero at the generic level.
+struct dpt_gemm_blocking dpt_gemm_blocking(enum dpt_isa level);
+// The rule itself, for caches of l1 and l2 bytes and an mr x nr micro-tile (for tests).
+struct dpt_gemm_blocking dpt_gemm_blocking_from(size_t l1, size_t l2, size_t mr, size_t nr);
+// For tests: block k by kc and n by nc (kc a multiple of 16, nc of 32) from now on; kc = 0 goes
+// back to the caches' blocking. Buffers must then be at least dpt_gemm_pack_floats(). Not
+// thread-safe against running GEMMs.
+void dpt_gemm_blocking_force(size_t kc, size_t nc);
 
 // Makes the BLAS run single-threaded in the calling process: our workers are the parallelism,
 // and a BLAS thread pool competing with them oversubscribes the cores.

@@ -154,12 +154,10 @@ static const char *dpt_path(const struct shape *s)
     const size_t m = (size_t)s->m, n = (size_t)s->n, k = (size_t)s->k;
     if (!dpt_gemm_rows_available())
         return "BLAS";
-    if (!s->ta && s->tb && m <= DPT_NT_KERNEL_MAX_ROWS && m * n * k > ((size_t)1 << 20) &&
-        dpt_gemm_small_kernel_active())
-        return "small NT";
-    if (dpt_gemm_packed_pays(s->ta, s->tb, m, n, k))
+    const int small_nt = !s->ta && s->tb && m <= DPT_NT_KERNEL_MAX_ROWS;
+    if (dpt_gemm_packed_pays(s->ta, s->tb, m, n, k) && !small_nt)
         return "packed";
-    return "BLAS";
+    return s->tb ? "nt" : "bcast";
 }
 #endif
 

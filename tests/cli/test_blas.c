@@ -34,8 +34,8 @@ static char **env_with(const char *const *drop, const char *const *add)
     return env;
 }
 
-static const char *const dptrain_vars[] = {"OPENBLAS_CORETYPE", "DPT_BLAS_REEXEC",
-                                           "DPT_TEST_BLAS_CORENAME", NULL};
+static const char *const dptrain_vars[] = {
+    "OPENBLAS_CORETYPE", "DPT_BLAS_REEXEC", "DPT_TEST_BLAS_CORENAME", "DPT_ISA", "DPT_GEMM", NULL};
 
 // Not --quiet: that silences the warning, as it does the trainer's.
 static const char *const train_args[] = {"train", "--data", "synth:xor", "--epochs", "1", NULL};
@@ -116,8 +116,9 @@ Test(cli, blas_kernels_follow_a_valid_coretype, CLI_FIXTURE)
 }
 
 // The user's own OPENBLAS_CORETYPE with slow kernels is kept (no restart); `version` names them
-// and the fix; a successful training run ends with exactly one warning line; a failing one prints
-// only its error; --quiet and --help say nothing of it.
+// and the fix; where the BLAS does the products (DPT_ISA=generic) a successful training run ends
+// with exactly one warning line, and a failing one prints only its error; at the CPU's own level,
+// and with --quiet or --help, nothing is said.
 Test(cli, slow_user_coretype_is_kept_and_warned_once, CLI_FIXTURE)
 {
     const char *want = cpu_coretype_or_skip();
@@ -136,13 +137,25 @@ Test(cli, slow_user_coretype_is_kept_and_warned_once, CLI_FIXTURE)
               "%s", r.out);
     result_free(&r);
 
+    // At the CPU's own level the built-in kernels take every product: the BLAS's kernels change
+    // nothing, and nothing is said.
     r = cli_runv(train_args, NULL, env);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_empty(r.err);
+    result_free(&r);
+
+    // At the generic level every product goes to the BLAS: one warning line, at the end.
+    const char *const add_generic[] = {"OPENBLAS_CORETYPE=Prescott", "DPT_ISA=generic", NULL};
+    char **env_generic = env_with(dptrain_vars, add_generic);
+    r = cli_runv(train_args, NULL, env_generic);
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect_eq(strncmp(r.err, "dptrain: warning: OPENBLAS_CORETYPE=Prescott selects", 52), 0,
                  "%s", r.err);
     cr_expect(strstr(r.err, fix), "%s", r.err);
     cr_expect_eq(count_lines(r.err), 1u, "one line: %s", r.err);
     result_free(&r);
+    expect_usage_error(cli_runv(bad_train_args, NULL, env_generic), "--epochs", NULL);
+    free(env_generic);
 
     r = cli_runv(quiet_train_args, NULL, env);
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -179,7 +192,7 @@ Test(cli, unrecognised_cpu_restarts_with_the_right_coretype, CLI_FIXTURE)
              want, want);
     cr_expect(strstr(r.out, line), "'%s' not in: %s", line, r.out);
     cr_expect(!strstr(r.out, "BLAS note:"), "%s", r.out);
-    cr_expect_eq(count_lines(r.out), 3u, "%s", r.out);
+    cr_expect_eq(count_lines(r.out), 4u, "%s", r.out);
     result_free(&r);
 
     r = cli_runv(train_args, NULL, env);
@@ -192,8 +205,8 @@ Test(cli, unrecognised_cpu_restarts_with_the_right_coretype, CLI_FIXTURE)
 }
 
 // The restart happens once: a process that dptrain started (DPT_BLAS_REEXEC set) never restarts,
-// even when its kernels are still slow (as after a failed restart); it then trains and ends with
-// exactly one warning line naming the fix.
+// even when its kernels are still slow (as after a failed restart); it then trains, and where the
+// BLAS does the products (DPT_ISA=generic) ends with exactly one warning line naming the fix.
 Test(cli, restart_guard_stops_a_second_restart, CLI_FIXTURE)
 {
     const char *want = cpu_coretype_or_skip();
@@ -216,12 +229,57 @@ Test(cli, restart_guard_stops_a_second_restart, CLI_FIXTURE)
 
     r = cli_runv(train_args, NULL, env);
     cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_empty(r.err); // the built-in kernels take every product
+    result_free(&r);
+
+    const char *const add_generic[] = {"DPT_TEST_BLAS_CORENAME=Prescott",
+                                       "DPT_BLAS_REEXEC=Prescott", "DPT_ISA=generic", NULL};
+    char **env_generic = env_with(dptrain_vars, add_generic);
+    r = cli_runv(train_args, NULL, env_generic);
+    cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect_eq(strncmp(r.err, "dptrain: warning: OpenBLAS does not recognise this CPU", 54), 0,
                  "%s", r.err);
     cr_expect(strstr(r.err, fix), "%s", r.err);
     cr_expect_eq(count_lines(r.err), 1u, "one line: %s", r.err);
     result_free(&r);
+    free(env_generic);
 
     expect_usage_error(cli_runv(bad_train_args, NULL, env), "--epochs", NULL);
     free(env);
+}
+
+// The built-in kernels' level: `version` names it (chosen for the CPU, or forced by DPT_ISA); a
+// DPT_ISA that names no level, or one this CPU cannot run, is a usage error of one line.
+Test(cli, kernel_level_is_reported_and_checked, CLI_FIXTURE)
+{
+    const char *const none[] = {NULL};
+    char **env = env_with(dptrain_vars, none);
+    const char *const version[] = {"version", NULL};
+    struct cli_result r = expect_ok(cli_runv(version, NULL, env));
+    cr_expect(strstr(r.out, "\nkernels: "), "%s", r.out);
+    result_free(&r);
+    free(env);
+
+    const char *const add_generic[] = {"DPT_ISA=generic", NULL};
+    env = env_with(dptrain_vars, add_generic);
+    r = expect_ok(cli_runv(version, NULL, env));
+    cr_expect(strstr(r.out, "\nkernels: generic (DPT_ISA=generic)\n"), "%s", r.out);
+    result_free(&r);
+    r = expect_ok(cli_runv(train_args, NULL, env));
+    result_free(&r);
+    free(env);
+
+    const char *const add_bad[] = {"DPT_ISA=sse9", NULL};
+    env = env_with(dptrain_vars, add_bad);
+    expect_usage_error(cli_runv(train_args, NULL, env), "DPT_ISA='sse9'", "avx512, avx2, generic");
+    free(env);
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) {
+        const char *const add_512[] = {"DPT_ISA=avx512", NULL};
+        env = env_with(dptrain_vars, add_512);
+        expect_usage_error(cli_runv(version, NULL, env), "DPT_ISA=avx512", "cannot run");
+        free(env);
+    }
+#endif
 }

@@ -1,9 +1,12 @@
-// The GEMM shim: the built-in small-batch NT kernel against a double-precision reference, over
-// the shapes it takes (tails in every dimension, strided operands, alpha and beta), and the same
-// calls through the BLAS.
+// The GEMM shim: every product at every vector level this CPU runs (the built-in kernels of
+// isa/ and, at the generic level, the BLAS) against a double-precision reference, over the shapes
+// each kernel takes (tails in every dimension, strided operands, alpha and beta); the level's
+// choice and DPT_ISA; the packed GEMM's blocking rule.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/gemm_impl.h"
 #include "dptrain/dptrain.h"
@@ -79,44 +82,118 @@ static void check_product(int packed, int ta, int tb, size_t m, size_t n, size_t
     free(c0);
 }
 
-// C = alpha A B^T + beta C0 through dpt_gemm: the forward product, which the small-batch kernel
-// takes for few rows.
-static void check_nt(size_t m, size_t n, size_t k, float alpha, float beta, size_t pad)
+// The levels this CPU runs, generic (the BLAS) first; each test runs its shapes at every one.
+static size_t levels(enum dpt_isa out[3])
 {
-    check_product(0, 0, 1, m, n, k, alpha, beta, pad);
+    size_t n = 0;
+    for (int l = DPT_ISA_GENERIC; l <= DPT_ISA_AVX512; l++)
+        if (dpt_isa_supported((enum dpt_isa)l))
+            out[n++] = (enum dpt_isa)l;
+    return n;
 }
 
-static void nt_shapes(void)
+// Every product dpt_gemm takes, in all four transposition cases, with no packing buffer on the
+// thread (so the small kernels or, for large products, the BLAS): every m tail of the blocks
+// (nt: 4 x 4 or 2 x 4; bcast: 4 rows), n tails of the nt blocks and of bcast's 16- to 64-column
+// blocks and their masks, k tails of the vectors (8 or 16 lanes; 15, 17, 31 masked), the 1-8-row
+// shards of an oversubscribed run (S: 784-128-10, batch 64 over 8-64 workers), strided operands,
+// alpha and beta (beta = 0 never reads C).
+static void all_products(void)
 {
-    // The kernel takes at most DPT_NT_KERNEL_MAX_ROWS rows and products of more than 2^20
-    // multiply-adds: every m tail of its 4 x 4 blocks (1-7 rows), n tails (1401..1404 mod 4),
-    // k tails of its 16-lane vectors (799, 17, 31, 15 = masked only), the reference workloads'
-    // shard shapes, strided operands, alpha and beta; then shapes that go to the BLAS.
     static const size_t mnk[][3] = {
         {1, 1403, 799}, {2, 1401, 799}, {3, 1402, 799}, {4, 1404, 799}, {5, 1403, 784},
         {7, 1401, 790}, {16, 128, 784}, {32, 128, 784}, {12, 131, 790}, {48, 130, 784},
-        {48, 1401, 17}, {48, 1402, 31}, {48, 1500, 15},
+        {48, 1401, 17}, {48, 1402, 31}, {48, 1500, 15}, {49, 9, 33},    {5, 5, 8},
+        {1, 128, 784},  {2, 10, 128},   {8, 784, 128},  {8, 128, 8},    {10, 128, 1},
+        {128, 784, 4},  {300, 10, 128}, {3, 25, 7},     {1, 1, 1},
     };
-    for (size_t i = 0; i < sizeof mnk / sizeof mnk[0]; i++)
-        check_nt(mnk[i][0], mnk[i][1], mnk[i][2], 1.0f, 0.0f, 0);
-    check_nt(13, 4099, 45, -0.25f, 1.0f, 3);
-    check_nt(9, 2049, 64, 2.0f, 0.5f, 5);
-    check_nt(DPT_NT_KERNEL_MAX_ROWS + 1, 9, 33, 1.0f, 0.0f, 1); // too many rows: the BLAS
-    check_nt(5, 5, 8, 1.0f, 1.0f, 0);                           // too small: the BLAS
+    for (int t = 0; t < 4; t++)
+        for (size_t i = 0; i < sizeof mnk / sizeof mnk[0]; i++)
+            check_product(0, t >> 1, t & 1, mnk[i][0], mnk[i][1], mnk[i][2], 1.0f, 0.0f,
+                          i % 3 == 1 ? 3 : 0);
+    check_product(0, 0, 1, 13, 4099, 45, -0.25f, 1.0f, 3);
+    check_product(0, 0, 1, 9, 2049, 64, 2.0f, 0.5f, 5);
+    check_product(0, 1, 0, 10, 1030, 64, -0.05f, 1.0f, 0); // the fused SGD step of the trainer
+    check_product(0, 0, 0, 7, 130, 10, 2.0f, 0.5f, 2);
 }
 
-Test(gemm, small_nt_kernel_matches_a_double_reference)
+Test(gemm, every_level_matches_a_double_reference)
 {
-    dpt_gemm_small_kernel(1);
-    nt_shapes();
+    enum dpt_isa lv[3];
+    const size_t n = levels(lv);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(dpt_isa_force(lv[i]));
+        cr_assert_eq(dpt_isa_level(), lv[i]);
+        cr_assert_eq(dpt_gemm_rows_available(), lv[i] != DPT_ISA_GENERIC);
+        all_products();
+    }
+    dpt_isa_reset();
 }
 
-Test(gemm, blas_path_matches_the_same_reference)
+Test(gemm, level_choice_and_the_environment)
 {
-    dpt_gemm_small_kernel(0);
-    cr_assert(!dpt_gemm_small_kernel_active());
-    nt_shapes();
-    dpt_gemm_small_kernel(1);
+    cr_assert(dpt_isa_supported(DPT_ISA_GENERIC));
+    cr_assert(!dpt_isa_supported((enum dpt_isa)7));
+    cr_assert(!dpt_isa_force((enum dpt_isa)7), "an unknown level is refused");
+    // A level the CPU lacks is refused and changes nothing.
+    if (!dpt_isa_supported(DPT_ISA_AVX512)) {
+        const enum dpt_isa before = dpt_isa_level();
+        cr_assert(!dpt_isa_force(DPT_ISA_AVX512));
+        cr_assert_eq(dpt_isa_level(), before);
+    }
+    const char *saved = getenv("DPT_ISA");
+    char keep[32] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    setenv("DPT_ISA", "sse9", 1);
+    cr_assert(dpt_isa_check() && strstr(dpt_isa_check(), "DPT_ISA='sse9'"), "%s",
+              dpt_isa_check() ? dpt_isa_check() : "(null)");
+    setenv("DPT_ISA", "generic", 1);
+    cr_assert_null(dpt_isa_check());
+    dpt_isa_reset();
+    cr_assert_eq(dpt_isa_level(), DPT_ISA_GENERIC);
+    cr_assert_str_eq(dpt_isa_name(), "generic");
+    if (!dpt_isa_supported(DPT_ISA_AVX512)) {
+        setenv("DPT_ISA", "avx512", 1);
+        cr_assert(dpt_isa_check() && strstr(dpt_isa_check(), "cannot run"));
+    }
+    if (saved)
+        setenv("DPT_ISA", keep, 1);
+    else
+        unsetenv("DPT_ISA");
+    dpt_isa_reset();
+}
+
+// The blocking rule (gemm.c): A's micro-panel in 3/8 of L1, B's block in 3/4 of L2, clamped.
+Test(gemm, blocking_follows_the_caches)
+{
+    // 48 KiB / 1 MiB (Zen 5), 12 x 32 tile: 384 deep, 512 wide.
+    struct dpt_gemm_blocking b = dpt_gemm_blocking_from(49152, 1048576, 12, 32);
+    cr_assert_eq(b.kc, 384);
+    cr_assert_eq(b.nc, 512);
+    // 32 KiB / 2 MiB (Sapphire Rapids' L1 is 48 KiB; this is Skylake-SP's 32 KiB with 2 MiB L2
+    // scaled), 6 x 16 tile (AVX2): 512 deep (clamped), 768 wide.
+    b = dpt_gemm_blocking_from(32768, 2097152, 6, 16);
+    cr_assert_eq(b.kc, 512);
+    cr_assert_eq(b.nc, 768);
+    // A small L2 never gives fewer than one panel; a huge one stops at 4096 columns.
+    b = dpt_gemm_blocking_from(4096, 65536, 12, 32);
+    cr_assert_eq(b.kc, 64);
+    cr_assert(b.nc >= 32 && b.nc % 32 == 0);
+    b = dpt_gemm_blocking_from(65536, (size_t)1 << 30, 12, 32);
+    cr_assert(b.nc <= 4096 && b.nc % 32 == 0);
+    // What this machine's caches give, at every level it runs: multiples of 16 and of nr.
+    enum dpt_isa lv[3];
+    const size_t n = levels(lv);
+    for (size_t i = 0; i < n; i++) {
+        b = dpt_gemm_blocking(lv[i]);
+        if (lv[i] == DPT_ISA_GENERIC) {
+            cr_assert_eq(b.kc, 0);
+            continue;
+        }
+        cr_assert(b.kc >= 64 && b.kc <= 512 && b.kc % 16 == 0, "kc %zu", b.kc);
+        cr_assert(b.nc >= 16 && b.nc % 16 == 0, "nc %zu", b.nc);
+    }
 }
 
 // The row-pointer products of small batches (split_first reads a batch's inputs where they lie
@@ -171,10 +248,8 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
 // Every tail: m of the 4-row blocks (1..7), n of the 4-column (nt) and 64-column (tn) blocks with
 // their 16-lane masks (1, 15, 17, 63, 65, 784), k of the 16-lane vectors (nt: 1, 17, 784) or any
 // batch (tn: 1, 10, 32, 64), the fused step (alpha = -rate, beta = 1), and k = 0 (C = beta C).
-Test(gemm, row_pointer_kernels_match_a_double_reference)
+static void rows_shapes(void)
 {
-    if (!dpt_gemm_rows_available())
-        cr_skip_test("no AVX-512 (or DPT_GEMM=blas): the trainer gathers instead");
     static const size_t ms[] = {1, 2, 3, 4, 5, 7, 64};
     static const size_t ns[] = {1, 15, 17, 63, 65, 784};
     static const size_t ks[] = {1, 10, 17, 32, 64, 784};
@@ -190,11 +265,25 @@ Test(gemm, row_pointer_kernels_match_a_double_reference)
     check_rows(1, 6, 9, 0, 1.0f, 0.5f);
 }
 
-// The packed GEMM (gemm_packed.c) in all four transposition cases against the double reference
-// of check_product. The shapes cross every block edge: m over its 12-row panels (tails of 1, 4, 5,
-// 8, 9 rows: each row kernel) and, past 1024 rows, its 1024-row chunks, n over its 32-column panels
-// (tails 1, 16, 17) and 512-column blocks, k over its 16-deep transposes (tails 1, 15) and
-// 384-deep blocks (k = 785: 3 blocks, the later ones adding to the first's result); strided
+Test(gemm, row_pointer_kernels_match_a_double_reference)
+{
+    enum dpt_isa lv[3];
+    const size_t n = levels(lv);
+    if (n < 2)
+        cr_skip_test("no built-in kernel level on this CPU: the trainer gathers instead");
+    for (size_t i = 1; i < n; i++) {
+        cr_assert(dpt_isa_force(lv[i]));
+        rows_shapes();
+    }
+    dpt_isa_reset();
+}
+
+// The packed GEMM (isa/kernels.inc) in all four transposition cases against the double reference
+// of check_product, at every level, with the caches' blocking and with small forced blocks. The
+// shapes cross every block edge: m over its 12- or 6-row panels (tails of 1, 2, 4, 5, 8, 9 rows:
+// each row kernel) and, past 1024 rows, its 1024-row chunks, n over its 32- or 16-column panels
+// (tails 1, 8, 16, 17) and column blocks, k over its 16- or 8-deep transposes (tails 1, 15) and
+// k blocks (k = 785: 3 blocks or more, the later ones adding to the first's result); strided
 // operands; alpha and beta, beta = 0 not reading C.
 static void check_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, float beta,
                          size_t pad)
@@ -202,24 +291,24 @@ static void check_packed(int ta, int tb, size_t m, size_t n, size_t k, float alp
     check_product(1, ta, tb, m, n, k, alpha, beta, pad);
 }
 
-Test(gemm, packed_gemm_matches_a_double_reference)
+static void packed_shapes(void)
 {
-    if (!dpt_gemm_rows_available())
-        cr_skip_test("no AVX-512 (or DPT_GEMM=blas): every product goes to the BLAS");
     cr_assert(!dpt_gemm_packed(0, 1, 64, 64, 64, 1.0f, NULL, 64, NULL, 64, 0.0f, NULL, 64),
               "without a buffer the packed GEMM must decline");
     const size_t floats = dpt_gemm_pack_floats();
     cr_assert(floats > 0);
     float *buf = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
     cr_assert(buf);
-    const struct dpt_gemm_pack prev = dpt_gemm_pack_use(buf, floats - 1);
+    const size_t need = dpt_gemm_level_pack_floats(dpt_isa_level());
+    cr_assert(need > 0 && need <= floats);
+    const struct dpt_gemm_pack prev = dpt_gemm_pack_use(buf, need - 1);
     cr_assert(!dpt_gemm_packed(0, 1, 64, 64, 64, 1.0f, NULL, 64, NULL, 64, 0.0f, NULL, 64),
               "a buffer too small must be declined");
     dpt_gemm_pack_use(buf, floats);
     static const size_t mnk[][3] = {
-        {1, 1, 1},      {4, 33, 15},    {5, 48, 16},    {8, 17, 17},
-        {9, 64, 47},    {12, 32, 785},  {100, 65, 40},  {97, 530, 129},
-        {37, 1040, 31}, {256, 96, 400}, {1030, 33, 17},
+        {1, 1, 1},      {4, 33, 15},   {5, 48, 16},    {8, 17, 17},    {9, 64, 47},
+        {12, 32, 785},  {100, 65, 40}, {97, 530, 129}, {37, 1040, 31}, {256, 96, 400},
+        {1030, 33, 17}, {2, 8, 9},     {6, 16, 8},
     };
     for (int t = 0; t < 4; t++)
         for (size_t i = 0; i < sizeof mnk / sizeof mnk[0]; i++)
@@ -235,4 +324,20 @@ Test(gemm, packed_gemm_matches_a_double_reference)
     check_rows(1, 16, 1040, 64, 2.0f, 0.5f);
     dpt_gemm_pack_use(prev.buf, prev.floats);
     free(buf);
+}
+
+Test(gemm, packed_gemm_matches_a_double_reference)
+{
+    enum dpt_isa lv[3];
+    const size_t n = levels(lv);
+    if (n < 2)
+        cr_skip_test("no built-in kernel level on this CPU: every product goes to the BLAS");
+    for (size_t i = 1; i < n; i++) {
+        cr_assert(dpt_isa_force(lv[i]));
+        packed_shapes();                 // the blocking of this machine's caches
+        dpt_gemm_blocking_force(32, 64); // small blocks: many k and column blocks per product
+        packed_shapes();
+        dpt_gemm_blocking_force(0, 0);
+    }
+    dpt_isa_reset();
 }

@@ -592,12 +592,12 @@ Test(trainer, sliced_mode_matches_private_mode)
                     free(r.params);
                 }
                 if (w == 1) {
-                    // Without the AVX-512 kernels split_first gathers copies of the inputs
-                    // instead of reading them in place: the same step.
-                    dpt_gemm_small_kernel(0);
+                    // At the generic level (the BLAS only) split_first gathers copies of the
+                    // inputs instead of reading them in place: the same step.
+                    dpt_isa_force(DPT_ISA_GENERIC);
                     struct result r =
                         train_mode(&s, ds, 2, DPT_ENGINE_PTHREADS, false, epochs, DPT_GRAD_SLICED);
-                    dpt_gemm_small_kernel(1);
+                    dpt_isa_reset();
                     const double d = rel_diff(&r, &ref);
                     cr_assert(d < 1e-4, "2-200-21-3, %s, batch %zu, T=2, gathered: %g", scheds[k],
                               batches[i], d);
@@ -715,18 +715,18 @@ Test(trainer, gradient_mode_resolution)
     // (64 x (784 + 2 x 128 + 2 x 2) floats) plus layer 1's second buffer fit in the 2 private
     // gradients (2 x 100866 floats), but not with each worker's two copies of the inputs
     // (2 x 2 x 64 x 784 more): auto counts those copies only where they are made, i.e. unless the
-    // AVX-512 kernels read the inputs in place.
+    // built-in kernels read the inputs in place.
     struct setup wide = {"", {784, 128, 2}, 2, DPT_ACT_RELU, "", 64};
     struct dpt_net *net2 = make_net(&wide, 1);
     const int in_place = dpt_gemm_rows_available();
     tr = create_mode(net2, sgd, 64, 2, DPT_GRAD_AUTO, false, DPT_OK);
     cr_assert_eq(dpt_trainer_grad_mode(tr), in_place ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE);
     dpt_trainer_destroy(tr);
-    dpt_gemm_small_kernel(0); // the BLAS only: the inputs are copied, so private mode
+    dpt_isa_force(DPT_ISA_GENERIC); // the BLAS only: the inputs are copied, so private mode
     tr = create_mode(net2, sgd, 64, 2, DPT_GRAD_AUTO, false, DPT_OK);
     cr_assert_eq(dpt_trainer_grad_mode(tr), DPT_GRAD_PRIVATE);
     dpt_trainer_destroy(tr);
-    dpt_gemm_small_kernel(1);
+    dpt_isa_reset();
     dpt_net_destroy(net2);
     dpt_schedule_destroy(sgd);
     dpt_schedule_destroy(adam);
