@@ -445,6 +445,8 @@ Test(core, backprop_accumulates_and_matches_one_block)
     cr_assert_eq(a.correct, b.correct + c.correct);
     cr_assert_eq(a.n, 10);
     dpt_ref_free(&ref);
+    dpt_ref_free(&rb);
+    dpt_ref_free(&rc);
     free(g1);
     free(g2);
     dpt_workspace_destroy(ws);

@@ -11,10 +11,11 @@
 #define DPT_ISA_TABLE dpt_isa_avx2
 
 enum {
-    VL = 8,    // floats a vector
-    NT_MR = 2, // dot-product kernel: rows of A a block (x 4 rows of B: 8 accumulators)
-    BC_NV = 3, // broadcast kernel: vectors a row of C (x 4 rows: 12 accumulators, 24 columns)
-    PK_MR = 6, // packed micro-kernel: rows of the C tile (x 2 vectors: 12 accumulators)
+    VL = 8,         // floats a vector
+    NT_MR = 2,      // dot-product kernel: rows of A a block (x 4 rows of B: 8 accumulators)
+    NT_WIDE_NR = 8, // 1 row left over: x 8 rows of B (8 accumulators)
+    BC_NV = 3,      // broadcast kernel: vectors a row of C (x 4 rows: 12 accumulators, 24 columns)
+    PK_MR = 6,      // packed micro-kernel: rows of the C tile (x 2 vectors: 12 accumulators)
 };
 #define PK_ROWS_FULL(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define PK_ROWS_MID(X)  X(0) X(1) X(2) X(3)

@@ -11,10 +11,11 @@
 #define DPT_ISA_TABLE dpt_isa_avx512
 
 enum {
-    VL = 16,    // floats a vector
-    NT_MR = 4,  // dot-product kernel: rows of A a block (x 4 rows of B: 16 accumulators)
-    BC_NV = 4,  // broadcast kernel: vectors a row of C (x 4 rows: 16 accumulators, 64 columns)
-    PK_MR = 12, // packed micro-kernel: rows of the C tile (x 2 vectors: 24 accumulators)
+    VL = 16,        // floats a vector
+    NT_MR = 4,      // dot-product kernel: rows of A a block (x 4 rows of B: 16 accumulators)
+    NT_WIDE_NR = 8, // 1 or 2 rows left over: x 8 rows of B (8 or 16 accumulators)
+    BC_NV = 4,      // broadcast kernel: vectors a row of C (x 4 rows: 16 accumulators, 64 columns)
+    PK_MR = 12,     // packed micro-kernel: rows of the C tile (x 2 vectors: 24 accumulators)
 };
 // The packed kernel's row counts for a tile's tail rows: full, middle and low variants.
 #define PK_ROWS_FULL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
