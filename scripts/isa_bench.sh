@@ -10,12 +10,14 @@
 # kernels). Prints one table; the raw JSON lines and CSVs stay in the output folder.
 #
 #   scripts/isa_bench.sh [--rounds R] [--workloads S,L] [--old PATH/dptrain] [--out DIR]
+#   scripts/isa_bench.sh --report DIR     # the table again from a finished run
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 rounds=5
 workloads=S,M,L
 old=""
+report=""
 out=build/isa_bench/$(date -u +%Y%m%dT%H%M%SZ)
 while (($#)); do
     case "$1" in
@@ -23,13 +25,19 @@ while (($#)); do
     --workloads) workloads=$2; shift 2 ;;
     --old) old=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --report) report=$2; shift 2 ;;
     -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "isa_bench.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
+if [[ -n $report ]]; then
+    out=$report
+    rounds=0
+fi
 bin=build/release/dptrain
-[[ -x $bin ]] || { echo "isa_bench.sh: build first (cmake --workflow --preset release)" >&2; exit 2; }
+[[ -n $report || -x $bin ]] || { echo "isa_bench.sh: build first (cmake --workflow --preset release)" >&2; exit 2; }
 mkdir -p "$out"
+[[ -n $report ]] || {
 coretype=${OPENBLAS_CORETYPE:-Haswell}
 levels=(avx2 generic)
 grep -qw avx512f /proc/cpuinfo && levels=(avx512 "${levels[@]}")
@@ -37,6 +45,7 @@ grep -qw avx512f /proc/cpuinfo && levels=(avx512 "${levels[@]}")
     echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     lscpu | grep -E '^(Model name|CPU family|Model|L1d|L2|L3):' | sed 's/^/# /'
 } >"$out/machine.txt"
+}
 cat "$out/machine.txt"
 
 for ((r = 1; r <= rounds; r++)); do
@@ -87,8 +96,8 @@ for tag in ("new", "old"):
     for ct in sorted({os.path.basename(p).split("_")[2] for p in glob.glob(os.path.join(out, "scale_%s_*" % tag))}):
         rate = {}
         for p in glob.glob(os.path.join(out, "scale_%s_%s_r*.csv" % (tag, ct))):
-            for rec in csv.DictReader(open(p)):
-                if rec.get("run", "") in ("median",):
+            for rec in csv.DictReader(l for l in open(p) if not l.startswith("#")):
+                if rec.get("kind") != "run":
                     continue
                 try:
                     rate.setdefault(int(rec["threads"]), []).append(float(rec["samples_per_s"]))

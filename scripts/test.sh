@@ -2,8 +2,10 @@
 # The test command: installs what is missing (scripts/setup.sh), then builds and tests dptrain in
 # five configurations (CMakePresets.json), stopping at the first failure:
 #   release  optimised, -Werror; every criterion suite (allocation-failure walks included), the
-#            packaging tests (install_consumer, readme_quickstart), valgrind_train (memcheck of
-#            a 2-thread training) and the fuzz corpus replayed (fuzz_replay_*)
+#            core, optim and parallel suites again at each vector level (DPT_ISA=avx512, avx2,
+#            generic) and the core suite on an emulated CPU without AVX-512 (qemu-x86_64 -cpu
+#            Haswell), the packaging tests (install_consumer, readme_quickstart), valgrind_train
+#            (memcheck of a 2-thread training) and the fuzz corpus replayed (fuzz_replay_*)
 #   asan     AddressSanitizer + UndefinedBehaviorSanitizer; the criterion suites, stress programs
 #            and corpus replay again, with leak detection (a sanitizer report in a criterion
 #            suite's output fails it: tests/CMakeLists.txt)
