@@ -16,24 +16,12 @@
 #include <cblas.h>
 
 #include "core/gemm_impl.h"
+#include "bench_util.h"
 
 struct shape {
     int ta, tb;
     size_t m, n, k;
 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int parse(const char *s, struct shape *sh)
 {

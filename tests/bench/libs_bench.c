@@ -33,6 +33,8 @@
 #include "core/gemm_impl.h"
 #endif
 
+#include "bench_util.h"
+
 // OpenBLAS's own extensions (not in every cblas.h).
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
@@ -62,19 +64,6 @@ struct library {
     // Whether it can compute this shape (else the cell says n/a); NULL: always.
     int (*can)(struct operands *op);
 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void run_openblas(const struct operands *o)
 {

@@ -265,17 +265,24 @@ static void rows_shapes(void)
     check_rows(1, 6, 9, 0, 1.0f, 0.5f);
 }
 
-Test(gemm, row_pointer_kernels_match_a_double_reference)
+// Runs fn at every built-in kernel level this CPU runs (0 where it runs none), then goes back to
+// the environment's level.
+static size_t at_kernel_levels(void (*fn)(void))
 {
     enum dpt_isa lv[3];
     const size_t n = levels(lv);
-    if (n < 2)
-        cr_skip_test("no built-in kernel level on this CPU: the trainer gathers instead");
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < n; i++) { // lv[0] is generic
         cr_assert(dpt_isa_force(lv[i]));
-        rows_shapes();
+        fn();
     }
     dpt_isa_reset();
+    return n - 1;
+}
+
+Test(gemm, row_pointer_kernels_match_a_double_reference)
+{
+    if (at_kernel_levels(rows_shapes) == 0)
+        cr_skip_test("no built-in kernel level on this CPU: the trainer gathers instead");
 }
 
 // The packed GEMM (isa/kernels.inc) in all four transposition cases against the double reference
@@ -326,18 +333,18 @@ static void packed_shapes(void)
     free(buf);
 }
 
+// With the blocking of this machine's caches, then with small blocks (many k and column blocks
+// per product).
+static void packed_blockings(void)
+{
+    packed_shapes();
+    dpt_gemm_blocking_force(32, 64);
+    packed_shapes();
+    dpt_gemm_blocking_force(0, 0);
+}
+
 Test(gemm, packed_gemm_matches_a_double_reference)
 {
-    enum dpt_isa lv[3];
-    const size_t n = levels(lv);
-    if (n < 2)
+    if (at_kernel_levels(packed_blockings) == 0)
         cr_skip_test("no built-in kernel level on this CPU: every product goes to the BLAS");
-    for (size_t i = 1; i < n; i++) {
-        cr_assert(dpt_isa_force(lv[i]));
-        packed_shapes();                 // the blocking of this machine's caches
-        dpt_gemm_blocking_force(32, 64); // small blocks: many k and column blocks per product
-        packed_shapes();
-        dpt_gemm_blocking_force(0, 0);
-    }
-    dpt_isa_reset();
 }
