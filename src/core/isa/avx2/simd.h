@@ -12,7 +12,7 @@
 
 enum {
     VL = 8,         // floats a vector
-    NT_MR = 2,      // dot-product kernel: rows of A a block (x 4 rows of B: 8 accumulators)
+    NT_MR = 3,      // dot-product kernel: rows of A a block (x 4 rows of B: 12 accumulators)
     NT_WIDE_NR = 8, // 1 row left over: x 8 rows of B (8 accumulators)
     BC_NV = 3,      // broadcast kernel: vectors a row of C (x 4 rows: 12 accumulators, 24 columns)
     PK_MR = 6,      // packed micro-kernel: rows of the C tile (x 2 vectors: 12 accumulators)
