@@ -121,7 +121,7 @@ int cli_check_output(const char *flag, const char *path);
 struct cli_out {
     FILE *f;
     char *path; // target path (NULL for stdout)
-    char *tmp;  // temporary path
+    char *tmp;  // temporary path (NULL: a device or FIFO, written in place)
     const char *flag;
 };
 int cli_out_open(struct cli_out *o, const char *path, const char *flag);

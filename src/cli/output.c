@@ -22,6 +22,11 @@ int cli_check_output(const char *flag, const char *path)
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_error("--%s: '%s' is a directory", flag, path);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) { // a device or FIFO: written in place
+        if (access(path, W_OK) != 0)
+            return cli_error("--%s: cannot write to '%s': %s", flag, path, strerror(errno));
+        return 0;
+    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -57,6 +62,19 @@ int cli_out_open(struct cli_out *o, const char *path, const char *flag)
         return cli_error("--%s: out of memory", flag);
     }
     memcpy(o->path, path, n + 1);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        // A device (/dev/null) or FIFO: renaming a file over it would replace it, so it is
+        // written in place (o->tmp NULL).
+        free(o->tmp);
+        o->tmp = NULL;
+        o->f = fopen(path, "w");
+        if (!o->f) {
+            int e = errno;
+            cli_out_abort(o);
+            return cli_error("--%s: cannot open '%s' for writing: %s", flag, path, strerror(e));
+        }
+        return 0;
+    }
     snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(o->tmp);
     if (fd < 0) {
@@ -100,14 +118,15 @@ int cli_out_commit(struct cli_out *o)
         return bad ? cli_error("--%s: error writing to standard output", o->flag) : 0;
     }
     int e = 0;
+    errno = 0;
     if (fflush(o->f) != 0 || ferror(o->f))
         e = errno ? errno : EIO;
-    if (!e && fsync(fileno(o->f)) != 0)
+    if (!e && o->tmp && fsync(fileno(o->f)) != 0) // a special file has nothing to sync
         e = errno;
     if (fclose(o->f) != 0 && !e)
         e = errno ? errno : EIO;
     o->f = NULL;
-    if (!e && rename(o->tmp, o->path) != 0)
+    if (!e && o->tmp && rename(o->tmp, o->path) != 0)
         e = errno;
     if (e) {
         const char *flag = o->flag;
@@ -202,6 +221,12 @@ int cli_plot_begin(struct cli_plot *pl, const char *out_path, const char *flag, 
         return cli_error("--%s: '%s' must end in .svg or .png", flag, out_path);
     if (strcmp(out_path, "-") == 0)
         return cli_error("--%s: a plot needs a file name", flag);
+    // gnuplot writes the image to a file it names, renamed over the target: a device or FIFO
+    // there would be replaced, so it is refused.
+    struct stat sb;
+    if (stat(out_path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+        return cli_error("--%s: '%s' is not a regular file (a plot is written to a file)", flag,
+                         out_path);
     // Reserve the temporary image beside the target; gnuplot writes it, commit renames it.
     int rc = cli_out_open(&pl->image, out_path, flag);
     if (rc)

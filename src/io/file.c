@@ -31,6 +31,23 @@ enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
     memset(af, 0, sizeof *af);
     if (!path || !*path)
         return dpt_error(DPT_ERR_INVALID, "path is NULL or empty");
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode))
+            return dpt_error(DPT_ERR_IO, "%s: is a directory", path);
+        // A device (/dev/null), FIFO or socket: renaming a file over it would replace it (as
+        // root, /dev/null became a regular file), so it is written in place.
+        fd = open(path, O_WRONLY | O_NOCTTY);
+        if (fd < 0 || !(af->fp = fdopen(fd, "wb"))) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            return dpt_error(DPT_ERR_IO, "%s: cannot open it for writing: %s", path,
+                             dpt_io_strerror(err, ebuf, sizeof ebuf));
+        }
+        af->direct = 1;
+        af->path = path;
+        return DPT_OK;
+    }
     len = strlen(path);
     if (dpt_add_overflow(len, sizeof suffix, &bytes))
         return dpt_error(DPT_ERR_RANGE, "%s: path too long", path);
@@ -113,11 +130,27 @@ enum dpt_status dpt_atomic_commit(struct dpt_atomic_file *af)
     enum dpt_status st = DPT_OK;
     int err = 0;
     const char *what = NULL;
-    if (!af->fp || !af->tmp_path)
+    if (!af->fp || (!af->tmp_path && !af->direct))
         return dpt_error(DPT_ERR_INVALID, "atomic file is not open");
     if (af->failed) {
         dpt_atomic_abort(af);
         return dpt_error(DPT_ERR_IO, "%s: not replaced after a failed write", af->path);
+    }
+    if (af->direct) { // a special file: flushed and closed, nothing to sync or rename
+        errno = 0;
+        if (fflush(af->fp) != 0 || ferror(af->fp)) {
+            err = errno ? errno : EIO;
+            what = "write failed";
+        }
+        if (fclose(af->fp) != 0 && !what) {
+            err = errno;
+            what = "close failed";
+        }
+        af->fp = NULL;
+        af->direct = 0;
+        return what ? dpt_error(DPT_ERR_IO, "%s: %s: %s", af->path, what,
+                                dpt_io_strerror(err, ebuf, sizeof ebuf))
+                    : DPT_OK;
     }
     if (fflush(af->fp) != 0) {
         err = errno;
@@ -158,4 +191,5 @@ void dpt_atomic_abort(struct dpt_atomic_file *af)
         dpt_free(af->tmp_path);
         af->tmp_path = NULL;
     }
+    af->direct = 0;
 }

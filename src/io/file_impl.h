@@ -12,15 +12,19 @@
 
 // A file being written atomically: bytes go to `tmp_path` (created by mkstemp as
 // "PATH.tmp.XXXXXX"); dpt_atomic_commit renames it over `path`. Until then, whatever was at
-// `path` is untouched. Caller storage; one writer per struct.
+// `path` is untouched. A `path` that names an existing device, FIFO or socket is never replaced:
+// it is written in place (`direct`; what was written stays written on a failure). Caller
+// storage; one writer per struct.
 struct dpt_atomic_file {
     const char *path; // borrowed until commit/abort
-    char *tmp_path;   // owned; NULL once committed or aborted
+    char *tmp_path;   // owned; NULL once committed or aborted, and when direct
     FILE *fp;         // owned
     int failed;       // a write already failed (its error is set)
+    int direct;       // path is a special file, written in place
 };
 
-// Creates the temporary file beside `path`. On error nothing is left behind.
+// Creates the temporary file beside `path` (or opens a special file at `path` for writing). A
+// directory is refused. On error nothing is left behind.
 enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path);
 
 // Appends n bytes. After a failure every later call fails too (and commit refuses).
