@@ -175,12 +175,6 @@ enum dpt_status dpt_data_load_libsvm(const char *path, const struct dpt_text_opt
     enum dpt_status st = dpt_data_read_all(path, c.name, &buf, &len);
     if (st != DPT_OK)
         goto cleanup;
-    const char *nul = memchr(buf, '\0', len);
-    if (nul) {
-        st = dpt_error(DPT_ERR_FORMAT, "%s: byte offset %zu: NUL byte (not a text file?)", c.name,
-                       (size_t)(nul - buf));
-        goto cleanup;
-    }
     char *text = buf;
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         text += 3;

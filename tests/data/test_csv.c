@@ -172,6 +172,22 @@ Test(data, csv_empty_and_header_only, .init = tmp_setup, .fini = tmp_teardown)
     expect_msg(p, "byte offset 4", "NUL");
 }
 
+// Inputs that cannot be text and never end (issue 14, class 3: csv:/dev/zero grew to 24 GB until
+// the kernel killed it): the first NUL byte ends the read, in the first block, for every text
+// format; endless streams without one are bounded by a quarter of the machine's memory (not
+// tested: it would take that much memory).
+Test(data, endless_binary_inputs_fail_at_once)
+{
+    static const char *const specs[] = {"csv:/dev/zero", "libsvm:/dev/zero", "csv:/dev/urandom",
+                                        "libsvm:/dev/urandom"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        struct dpt_dataset *ds = NULL;
+        cr_assert_eq(dpt_data_load(specs[i], 0, &ds), DPT_ERR_FORMAT, "%s", specs[i]);
+        cr_expect(strstr(dpt_last_error(), "NUL byte"), "%s: %s", specs[i], dpt_last_error());
+        cr_assert_null(ds);
+    }
+}
+
 Test(data, csv_single_class_and_big_labels, .init = tmp_setup, .fini = tmp_teardown)
 {
     char p[512];
