@@ -7,8 +7,9 @@
 
 #include "cli_impl.h"
 
-// Set (to the core OpenBLAS picked by itself) by the process that re-executes dptrain: the new
-// process does not try again, and `version` and `topo` say that dptrain chose the kernels.
+// Set by the process that re-executes dptrain (to the core OpenBLAS picked by itself where dptrain
+// chose another, else "-"): the new process does not try again, and `version` and `topo` say
+// whether dptrain chose the kernels.
 // Children (bench's --internal-child runs) inherit it with the fixed OPENBLAS_CORETYPE.
 #define REEXEC_VAR "DPT_BLAS_REEXEC"
 
@@ -18,18 +19,41 @@ static int env_set(const char *name)
     return v && *v;
 }
 
+// Puts the environment variable back as it was before cli_blas_fix set it.
+static void restore_env(const char *name, int was_set, int was_empty)
+{
+    if (!was_set)
+        return;
+    if (was_empty)
+        setenv(name, "", 1);
+    else
+        unsetenv(name);
+}
+
 void cli_blas_fix(char **argv)
 {
-    const char *fix = dpt_blas_coretype_fix();
-    // The user's OPENBLAS_CORETYPE is respected (an OpenBLAS pinned on purpose); the guard keeps
-    // a process that dptrain started this way from starting another.
-    if (!fix || env_set("OPENBLAS_CORETYPE") || env_set(REEXEC_VAR))
+    // The guard keeps a process that dptrain started this way from starting another.
+    if (env_set(REEXEC_VAR) || !dpt_blas_kernels()[0]) // done already, or not OpenBLAS
         return;
-    const char *had = getenv("OPENBLAS_CORETYPE"); // NULL or ""
-    const int had_empty = had != NULL;
+    // The user's OPENBLAS_CORETYPE is respected (an OpenBLAS pinned on purpose), and so is an
+    // OPENBLAS_NUM_THREADS.
+    const char *fix = env_set("OPENBLAS_CORETYPE") ? NULL : dpt_blas_coretype_fix();
+    // OpenBLAS starts its own thread pool when it loads, one thread per core, which dptrain never
+    // uses (its workers are the parallelism and call the BLAS single-threaded). Under a memory
+    // limit a pool thread that cannot map its 128 MiB buffer retries forever (OpenBLAS 0.3.21),
+    // and the process hangs, at exit if not before. With OPENBLAS_NUM_THREADS=1 there is no pool;
+    // `bench` still measures the BLAS at T threads (openblas_set_num_threads starts them then).
+    const int threads = !env_set("OPENBLAS_NUM_THREADS");
+    if (!fix && !threads)
+        return;
+    const char *had_core = getenv("OPENBLAS_CORETYPE"),
+               *had_threads = getenv("OPENBLAS_NUM_THREADS");
+    const int core_empty = had_core != NULL, threads_empty = had_threads != NULL;
     const char *core = dpt_blas_kernels();
-    if (setenv(REEXEC_VAR, core[0] ? core : "?", 1) != 0 ||
-        setenv("OPENBLAS_CORETYPE", fix, 1) != 0)
+    // The guard holds the core OpenBLAS picked by itself when dptrain chose another, else "-".
+    if (setenv(REEXEC_VAR, fix ? core : "-", 1) != 0 ||
+        (fix && setenv("OPENBLAS_CORETYPE", fix, 1) != 0) ||
+        (threads && setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0))
         return;
     // DPTRAIN_SELF names the command where /proc/self/exe is a loader (scripts/bundle.sh), as
     // for bench's child processes.
@@ -37,12 +61,11 @@ void cli_blas_fix(char **argv)
     execv(self && *self ? self : "/proc/self/exe", argv);
     if (argv[0] && strchr(argv[0], '/')) // never a different dptrain found on PATH
         execv(argv[0], argv);
-    // Not restarted: this process goes on with the kernels it has (the results are the same, only
-    // slower; the end-of-run warning names the fix). The guard stays, so that no child tries.
-    if (had_empty)
-        setenv("OPENBLAS_CORETYPE", "", 1);
-    else
-        unsetenv("OPENBLAS_CORETYPE");
+    // Not restarted: this process goes on with the kernels and threads it has (the results are
+    // the same; the end-of-run warning names a slow kernel set). The guard stays, so that no
+    // child tries.
+    restore_env("OPENBLAS_CORETYPE", fix != NULL, core_empty);
+    restore_env("OPENBLAS_NUM_THREADS", threads, threads_empty);
 }
 
 void cli_blas_describe(FILE *f)
@@ -61,7 +84,7 @@ void cli_blas_describe(FILE *f)
     }
     const char *env = getenv("OPENBLAS_CORETYPE");
     const char *picked = getenv(REEXEC_VAR);
-    if (env && *env && picked && *picked)
+    if (env && *env && picked && *picked && strcmp(picked, "-") != 0)
         fprintf(f,
                 "BLAS kernels: OpenBLAS '%s' (OPENBLAS_CORETYPE=%s, chosen by dptrain: OpenBLAS "
                 "picked '%s' for this CPU by itself)\n",

@@ -34,10 +34,11 @@ void cli_warn(const char *fmt, ...);
 
 // ---- the BLAS kernels (blas.c) ----
 
-// Called first thing in main: where OpenBLAS did not recognise this CPU and runs slower kernels
-// than it can (dpt_blas_coretype_fix), OPENBLAS_CORETYPE is unset and dptrain has not done so
-// already, re-executes the command once with OPENBLAS_CORETYPE set to the fix. Returns only when
-// there is nothing to do or the exec failed (then the run goes on, as fast as before).
+// Called first thing in main: re-executes the command once (unless dptrain has done so already)
+// with OPENBLAS_CORETYPE set to the fix where OpenBLAS did not recognise this CPU and runs slower
+// kernels than it can (dpt_blas_coretype_fix) and OPENBLAS_CORETYPE is unset, and with
+// OPENBLAS_NUM_THREADS=1 where that is unset (no OpenBLAS thread pool). Returns only when there
+// is nothing to do or the exec failed (then the run goes on as it would have).
 void cli_blas_fix(char **argv);
 
 // "BLAS kernels: OpenBLAS 'SkylakeX' (...)": which kernels run and who chose them; a second line
