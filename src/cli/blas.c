@@ -19,10 +19,10 @@ static int env_set(const char *name)
     return v && *v;
 }
 
-// Puts the environment variable back as it was before cli_blas_fix set it.
-static void restore_env(const char *name, int was_set, int was_empty)
+// Puts the environment variable back as it was (unset, or set to "") when cli_blas_fix changed it.
+static void restore_env(const char *name, int changed, int was_empty)
 {
-    if (!was_set)
+    if (!changed)
         return;
     if (was_empty)
         setenv(name, "", 1);
