@@ -199,7 +199,26 @@ static enum dpt_status idx_open(const char *path, struct idx_file *f)
     return DPT_OK;
 }
 
-// After the last record: anything more is a sign of a wrong header.
+// The gzip trailer's ISIZE (the last 4 bytes of the file, little-endian: the uncompressed size
+// mod 2^32), or -1 when it cannot be read.
+static long long gzip_isize(const char *path)
+{
+    unsigned char b[4];
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    const int ok = fseek(fp, -4, SEEK_END) == 0 && fread(b, 1, 4, fp) == 4;
+    fclose(fp);
+    return ok ? (long long)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                            (uint32_t)b[3] << 24)
+              : -1;
+}
+
+// After the last record: anything more is a sign of a wrong header. A gzip'd file must also end
+// its stream properly: zlib reports a stream whose 8-byte trailer (CRC-32 and size) is missing or
+// cut only as Z_BUF_ERROR at the end, which a plain end of data does not distinguish, and it skips
+// bytes after the gzip member silently; the trailer's size, the file's last 4 bytes, must then
+// equal what was read (one gzip member, as every IDX file is shipped).
 static enum dpt_status idx_expect_end(struct idx_file *f)
 {
     unsigned char c;
@@ -211,6 +230,21 @@ static enum dpt_status idx_expect_end(struct idx_file *f)
         return dpt_error(DPT_ERR_FORMAT,
                          "%s: byte offset %zu: data continues after the last of %zu records",
                          f->path, at, f->count);
+    if (gzdirect(f->gz))
+        return DPT_OK;
+    int errnum = Z_OK;
+    gzerror(f->gz, &errnum);
+    if (errnum == Z_BUF_ERROR)
+        return dpt_error(
+            DPT_ERR_FORMAT,
+            "%s: the gzip stream ends early, its trailer (CRC and size) missing or cut: "
+            "a truncated file",
+            f->path);
+    if (gzip_isize(f->path) != (long long)(uint32_t)at)
+        return dpt_error(DPT_ERR_FORMAT,
+                         "%s: bytes after the end of the gzip stream (its size field does not "
+                         "match the %zu bytes read): a damaged or concatenated file",
+                         f->path, at);
     return DPT_OK;
 }
 

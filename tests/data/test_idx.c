@@ -215,6 +215,41 @@ Test(data, idx_cut_gzip_stream, .init = tmp_setup, .fini = tmp_teardown)
     expect_msg(ip, "byte offset", NULL);
 }
 
+// A gzip'd IDX file whose stream is complete but whose 8-byte trailer is missing (zlib reports
+// that only as Z_BUF_ERROR at the end), and one with bytes after its gzip member (which zlib skips
+// silently): both were accepted, so a damaged payload trained (issue 14, class 4). `gzip -t`
+// says "unexpected end of file" and "trailing garbage ignored".
+Test(data, idx_gzip_trailer_cut_or_followed_by_garbage, .init = tmp_setup, .fini = tmp_teardown)
+{
+    static double v[400];
+    for (size_t i = 0; i < 400; i++)
+        v[i] = (double)(i % 251);
+    const uint32_t dims[2] = {100, 4}, ldims[1] = {100};
+    static double lv[100];
+    char ip[512], lp[512];
+    write_idx(lp, "lab", 0, U8, 1, ldims, lv, 100);
+    write_idx(ip, "img.gz", 1, U8, 2, dims, v, 400);
+    struct dpt_dataset *ds = NULL;
+    cr_assert_eq(dpt_load_idx(ip, lp, &ds), DPT_OK, "%s", dpt_last_error());
+    dpt_dataset_destroy(ds);
+    ds = NULL;
+    FILE *f = fopen(ip, "rb");
+    static unsigned char gzbuf[1 << 14];
+    size_t len = fread(gzbuf, 1, sizeof gzbuf, f);
+    fclose(f);
+    cr_assert(len > 8 && len < sizeof gzbuf - 8);
+    write_bytes(ip, gzbuf, len - 8, 0); // the trailer cut off
+    cr_assert_eq(dpt_load_idx(ip, lp, &ds), DPT_ERR_FORMAT);
+    expect_msg(ip, "gzip stream ends early", "truncated");
+    write_bytes(ip, gzbuf, len - 3, 0); // part of the trailer
+    cr_assert_eq(dpt_load_idx(ip, lp, &ds), DPT_ERR_FORMAT);
+    memcpy(gzbuf + len, "garbage!", 8); // bytes after the member
+    write_bytes(ip, gzbuf, len + 8, 0);
+    cr_assert_eq(dpt_load_idx(ip, lp, &ds), DPT_ERR_FORMAT);
+    expect_msg(ip, "after the end of the gzip stream", NULL);
+    cr_assert_null(ds);
+}
+
 Test(data, idx_bad_magic_and_type, .init = tmp_setup, .fini = tmp_teardown)
 {
     char ip[512], lp[512];
