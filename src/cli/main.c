@@ -1,4 +1,5 @@
 // The dptrain command: subcommand dispatch, top-level help and version.
+#include <errno.h>
 #include <string.h>
 
 #include "cli_impl.h"
@@ -32,6 +33,17 @@ static int may_warn_blas(int argc, char **argv)
     return 1;
 }
 
+// A command that succeeded but whose standard output could not be written (a full disk,
+// /dev/full, a closed descriptor) fails with one line naming the reason; a command that failed
+// already said why.
+static int stdout_ok(int rc)
+{
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_OK)
+        return cli_error("error writing to standard output: %s", strerror(errno ? errno : EIO));
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dptrain COMMAND [options]\n\n"
@@ -63,16 +75,16 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return CLI_OK;
+        return stdout_ok(CLI_OK);
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("dptrain %s\n%s\n", dpt_version(), dpt_build_info());
         cli_blas_describe(stdout);
-        return fflush(stdout) == 0 ? CLI_OK : cli_error("error writing to standard output");
+        return stdout_ok(CLI_OK);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(cmd, commands[i].name) == 0) {
-            const int rc = commands[i].run(argc, argv);
+            const int rc = stdout_ok(commands[i].run(argc, argv));
             if (rc == CLI_OK && commands[i].heavy && may_warn_blas(argc, argv))
                 cli_blas_warn();
             return rc;

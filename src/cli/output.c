@@ -113,9 +113,12 @@ void cli_out_abort(struct cli_out *o)
 int cli_out_commit(struct cli_out *o)
 {
     if (o->f == stdout) {
+        errno = 0;
         int bad = fflush(stdout) != 0 || ferror(stdout);
         o->f = NULL;
-        return bad ? cli_error("--%s: error writing to standard output", o->flag) : 0;
+        return bad ? cli_error("--%s: error writing to standard output: %s", o->flag,
+                               strerror(errno ? errno : EIO))
+                   : 0;
     }
     int e = 0;
     errno = 0;

@@ -1,6 +1,7 @@
 // `dptrain predict`: a CSV with a header and one row per sample: the predicted class (its
 // original label value) and the output of every class, or the predicted values for regression.
 // The data is transformed as in training; its labels or targets are read but not used.
+#include <errno.h>
 #include <string.h>
 
 #include "cli_impl.h"
@@ -12,6 +13,7 @@ static const char synopsis[] = "--model MODEL --data SPEC [--part train|test] [-
 
 struct predict {
     FILE *f;
+    const char *path; // for messages: the --out path, or NULL for standard output
     size_t n_out;
     bool classify;
     const int32_t *labels; // the model's class labels, or NULL for the identity
@@ -39,7 +41,11 @@ static int on_block(void *user, size_t i0, size_t n, const float *out,
         }
         fputc('\n', p->f);
     }
-    return ferror(p->f) ? cli_error("--out: write error") : 0;
+    if (!ferror(p->f))
+        return 0;
+    const int e = errno ? errno : EIO;
+    return p->path ? cli_error("--out: error writing '%s': %s", p->path, strerror(e))
+                   : cli_error("--out: error writing to standard output: %s", strerror(e));
 }
 
 int cli_predict(int argc, char **argv)
@@ -76,8 +82,8 @@ int cli_predict(int argc, char **argv)
     if ((rc = cli_out_open(&out, cli_get(flags, "out"), "out")))
         goto cleanup;
     const struct dpt_net_spec *spec = dpt_net_spec(net);
-    struct predict p = {out.f, spec->sizes[spec->n_layers], info.task == DPT_TASK_CLASSIFY,
-                        info.class_labels};
+    struct predict p = {out.f, out.path, spec->sizes[spec->n_layers],
+                        info.task == DPT_TASK_CLASSIFY, info.class_labels};
     if (p.classify) {
         fputs("class", p.f);
         for (size_t j = 0; j < (p.n_out == 1 ? 2 : p.n_out); j++)

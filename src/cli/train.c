@@ -20,6 +20,7 @@ static const char synopsis[] = "--data SPEC [options]\n\n"
 // What the per-epoch and progress callbacks need.
 struct run {
     FILE *log;     // JSON lines, or NULL
+    int log_errno; // the first error writing the log (0: none so far)
     FILE *human;   // epoch lines: stdout, or stderr when the JSON log is stdout
     bool progress; // draw a progress bar on stderr
     bool quiet;
@@ -93,7 +94,16 @@ static void human_epoch(const struct run *r, const struct dpt_epoch_stats *st)
     fflush(f);
 }
 
-static void json_epoch(const struct run *r, const struct dpt_epoch_stats *st)
+// Flushes the JSON log and keeps its first error (reported, with the path, when the run ends:
+// a full disk or /dev/full must not pass for a complete log).
+static void log_flush(struct run *r)
+{
+    errno = 0;
+    if ((fflush(r->log) != 0 || ferror(r->log)) && !r->log_errno)
+        r->log_errno = errno ? errno : EIO;
+}
+
+static void json_epoch(struct run *r, const struct dpt_epoch_stats *st)
 {
     FILE *f = r->log;
     fprintf(f, "{\"event\":\"epoch\",\"epoch\":%llu", (unsigned long long)st->epoch);
@@ -120,7 +130,7 @@ static void json_epoch(const struct run *r, const struct dpt_epoch_stats *st)
     cli_json_num(f, "reduce_s", st->time.reduce_s);
     cli_json_num(f, "update_s", st->time.update_s);
     fputs("}\n", f);
-    fflush(f);
+    log_flush(r);
 }
 
 static int write_checkpoint_if_due(struct train_cmd *c, uint64_t epoch);
@@ -140,9 +150,8 @@ static int on_epoch(const struct dpt_epoch_stats *st, void *user)
 }
 
 // The last lines of a run: the JSON "done" event and the final test result.
-static void report_done(const struct run *r, struct dpt_trainer *tr,
-                        const struct dpt_epoch_stats *last, double test_loss, double test_acc,
-                        double seconds)
+static void report_done(struct run *r, struct dpt_trainer *tr, const struct dpt_epoch_stats *last,
+                        double test_loss, double test_acc, double seconds)
 {
     if (r->log) {
         FILE *f = r->log;
@@ -161,7 +170,7 @@ static void report_done(const struct run *r, struct dpt_trainer *tr,
         cli_json_str(f, "engine", r->engine);
         cli_json_str(f, "grad", r->grad);
         fprintf(f, ",\"interrupted\":%s}\n", cli_interrupted() ? "true" : "false");
-        fflush(f);
+        log_flush(r);
     }
     if (r->has_test) {
         if (r->classify)
@@ -373,7 +382,7 @@ static int fit(struct train_cmd *c)
                     (unsigned long long)dpt_trainer_steps(c->tr));
             cli_json_str(run->log, "error", dpt_last_error());
             fputs(",\"interrupted\":false}\n", run->log);
-            fflush(run->log);
+            log_flush(run);
         }
         return cli_fail(st, "training");
     }
@@ -496,8 +505,18 @@ int cli_train(int argc, char **argv)
 cleanup:
     if (signals)
         cli_interrupt_end();
-    if (c.run.log && c.run.log != stdout && fclose(c.run.log) != 0 && rc == CLI_OK)
-        rc = cli_error("--log-json: error writing '%s'", c.o.log_path);
+    if (c.run.log) {
+        // Every error writing the log is reported (unless the run already failed with its own
+        // line): a log cut short by a full disk must not pass for a complete one.
+        log_flush(&c.run);
+        if (c.run.log != stdout && fclose(c.run.log) != 0 && !c.run.log_errno)
+            c.run.log_errno = errno ? errno : EIO;
+        if (c.run.log_errno && rc == CLI_OK)
+            rc = c.run.log == stdout ? cli_error("--log-json: error writing to standard output: %s",
+                                                 strerror(c.run.log_errno))
+                                     : cli_error("--log-json: error writing '%s': %s", c.o.log_path,
+                                                 strerror(c.run.log_errno));
+    }
     dpt_trainer_destroy(c.tr);
     dpt_schedule_destroy(c.sched);
     dpt_net_destroy(c.net);
