@@ -345,6 +345,32 @@ const char *dpt_model_extra_meta(const struct dpt_model_extra_out *extra, const 
     return NULL;
 }
 
+static int cmp_i32(const void *a, const void *b)
+{
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+// Whether n class labels hold a value twice (each class must map to its own label, or predict
+// and eval cannot tell them apart); *dup is then that value. 0 on out of memory too (the caller
+// has its own allocations to fail on).
+static int labels_repeat(const int32_t *labels, size_t n, int32_t *dup)
+{
+    int32_t *v = n > 1 ? dpt_malloc(n * sizeof *v) : NULL;
+    if (!v)
+        return 0;
+    memcpy(v, labels, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_i32);
+    int found = 0;
+    for (size_t i = 1; i < n && !found; i++)
+        if (v[i] == v[i - 1]) {
+            *dup = v[i];
+            found = 1;
+        }
+    dpt_free(v);
+    return found;
+}
+
 // Checks info against the network and fills *out with a shallow copy whose n_classes is
 // resolved (info NULL: classification for xent and bce losses, regression otherwise).
 static enum dpt_status resolve_info(const char *path, const struct dpt_net_spec *spec,
@@ -367,6 +393,10 @@ static enum dpt_status resolve_info(const char *path, const struct dpt_net_spec 
                              "%zu)",
                              path, out->n_classes, n_out, n_out == 1 ? "" : "s",
                              n_out == 1 ? (size_t)2 : n_out);
+        int32_t dup;
+        if (out->class_labels && labels_repeat(out->class_labels, out->n_classes, &dup))
+            return dpt_error(DPT_ERR_INVALID, "%s: info.class_labels: label %d appears twice", path,
+                             (int)dup);
     } else if (out->task == DPT_TASK_REGRESS) {
         if (out->n_classes != 0 || out->class_labels)
             return dpt_error(DPT_ERR_INVALID,
@@ -994,6 +1024,12 @@ static enum dpt_status parse_info(const char *path, struct header *h)
                 return dpt_error(DPT_ERR_FORMAT,
                                  "%s: __metadata__.class_labels: label %zu is not an integer", path,
                                  i);
+        int32_t dup;
+        if (labels_repeat(info->class_labels, n, &dup))
+            return dpt_error(DPT_ERR_FORMAT,
+                             "%s: __metadata__.class_labels: label %d appears twice (each class "
+                             "needs its own)",
+                             path, (int)dup);
     }
     for (k = 0; k < 3; k++)
         if (strcmp(h->meta[MK_NORM], norm_names[k]) == 0)

@@ -742,3 +742,31 @@ Test(io, invalid_extras_are_refused)
     dpt_net_destroy(net);
     io_test_rmtree(f.dir);
 }
+
+static void edit_duplicate_labels(cJSON *root)
+{
+    set_meta(root, "class_labels", "5,5");
+}
+
+// Class labels that repeat (issue 14, class 10: "5,5" was accepted, and predict and eval could not
+// tell the classes apart) are refused when saving and when loading.
+Test(io, duplicate_class_labels_are_refused)
+{
+    struct fixture f;
+    struct dpt_net *net = io_test_net(7);
+    struct dpt_model_info info;
+    int32_t labels[2] = {5, 5};
+    fixture_setup(&f);
+    dpt_model_info_init(&info);
+    info.task = DPT_TASK_CLASSIFY;
+    info.n_classes = 2;
+    info.class_labels = labels;
+    cr_assert_eq(dpt_model_save(f.path, net, &info), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "label 5 appears twice"), "%s", dpt_last_error());
+    labels[1] = 6;
+    cr_assert_eq(dpt_model_save(f.path, net, &info), DPT_OK, "%s", dpt_last_error());
+    edit_header(f.path, edit_duplicate_labels);
+    expect_load_fails(f.path, DPT_ERR_FORMAT, "label 5 appears twice");
+    dpt_net_destroy(net);
+    io_test_rmtree(f.dir);
+}
