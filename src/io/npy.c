@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error_impl.h"
 #include "dptrain/io.h"
@@ -46,12 +47,16 @@ static void tensor_of(const struct dpt_net *net, size_t l, int is_bias, char *na
 
 // ---- export ----
 
-static enum dpt_status make_dir(const char *dir)
+// Makes dir (or finds it there); *made says whether this call created it.
+static enum dpt_status make_dir(const char *dir, int *made)
 {
     char ebuf[128];
     struct stat sb;
-    if (mkdir(dir, 0777) == 0)
+    *made = 0;
+    if (mkdir(dir, 0777) == 0) {
+        *made = 1;
         return DPT_OK;
+    }
     if (errno != EEXIST)
         return dpt_error(DPT_ERR_IO, "%s: cannot create directory: %s", dir,
                          dpt_io_strerror(errno, ebuf, sizeof ebuf));
@@ -120,9 +125,12 @@ enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
     size_t staged = 0;
     enum dpt_status st;
     unsigned char *buf = NULL;
-    if (!net || !dir || !*dir)
+    int made = 0;
+    if (!net || !dir)
         return dpt_error(DPT_ERR_INVALID, "dpt_model_export_npy: net or dir is NULL");
-    st = make_dir(dir);
+    if (!*dir)
+        return dpt_error(DPT_ERR_INVALID, "the export directory's path is empty");
+    st = make_dir(dir, &made);
     if (st != DPT_OK)
         return st;
     buf = dpt_malloc(4 * CHUNK_FLOATS);
@@ -147,12 +155,21 @@ enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
         }
     }
     // Commit in order; after a failed commit the rest are aborted (their temporaries removed).
+    // A directory this call made is removed again on failure, with any file committed into it
+    // (a full disk left a new, empty directory behind).
+    size_t committed = 0;
     for (size_t f = 0; f < staged; f++) {
-        if (st == DPT_OK)
-            st = dpt_atomic_commit(&af[f]);
+        if (st == DPT_OK && (st = dpt_atomic_commit(&af[f])) == DPT_OK)
+            committed++;
         dpt_atomic_abort(&af[f]);
-        dpt_free(paths[f]);
     }
+    if (st != DPT_OK && made) {
+        for (size_t f = 0; f < committed; f++)
+            unlink(paths[f]);
+        rmdir(dir);
+    }
+    for (size_t f = 0; f < staged; f++)
+        dpt_free(paths[f]);
     dpt_free(buf);
     return st;
 }
