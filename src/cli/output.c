@@ -1,5 +1,6 @@
 // Output files written atomically (temporary file beside the target, renamed on success), and
 // plots rendered by gnuplot from a generated script.
+#define _XOPEN_SOURCE 700 // realpath
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -39,6 +40,39 @@ int cli_check_output(const char *flag, const char *path)
     if (access(dir, W_OK) != 0)
         return cli_error("--%s: cannot write to directory '%s': %s", flag, dir, strerror(errno));
     return 0;
+}
+
+// The directory part of path resolved (symbolic links, "..") and its last component, for
+// comparing paths that may not exist yet; 0 when the directory cannot be resolved.
+static int resolve_parent(const char *path, char *out, size_t cap)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return 0;
+    snprintf(out, cap, "%s/%s", real, base);
+    free(real);
+    return 1;
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) // both there: the same inode (links included)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char ra[8192], rb[8192];
+    if (resolve_parent(a, ra, sizeof ra) && resolve_parent(b, rb, sizeof rb))
+        return strcmp(ra, rb) == 0;
+    return strcmp(a, b) == 0;
 }
 
 int cli_out_open(struct cli_out *o, const char *path, const char *flag)

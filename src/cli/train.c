@@ -479,6 +479,19 @@ int cli_train(int argc, char **argv)
         rc = cli_check_output("save", c.o.save_path);
     if (!rc && c.o.log_path && strcmp(c.o.log_path, "-") != 0)
         rc = cli_check_output("log-json", c.o.log_path);
+    // Two outputs on one file: the last written would replace the other (a model saved over the
+    // checkpoint made a later --resume fail).
+    {
+        const char *flags[3] = {"checkpoint", "save", "log-json"};
+        const char *paths[3] = {c.rank == 0 ? c.ckpt_path : NULL, c.o.save_path,
+                                c.o.log_path && strcmp(c.o.log_path, "-") != 0 ? c.o.log_path
+                                                                               : NULL};
+        for (int i = 0; i < 3 && !rc; i++)
+            for (int j = i + 1; j < 3 && !rc; j++)
+                if (paths[i] && paths[j] && cli_same_file(paths[i], paths[j]))
+                    rc = cli_error("--%s and --%s name the same file ('%s' and '%s')", flags[i],
+                                   flags[j], paths[i], paths[j]);
+    }
     if (!rc)
         rc = cli_train_prepare(&c.o, true, &c.d);
     if (!rc)

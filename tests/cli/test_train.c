@@ -341,3 +341,37 @@ Test(cli, train_interrupted_saves_and_exits_130, CLI_FIXTURE)
     cr_expect_eq(dpt_model_load(P("m.st"), &net, NULL), DPT_OK, "the model was not saved");
     dpt_net_destroy(net);
 }
+
+// Two outputs naming one file (issue 14, class 8: `--save X --checkpoint X` was accepted; the
+// model replaced the checkpoint and a later --resume failed): refused before training, with one
+// line, whether the names are equal, differ only in spelling, or are a hard or symbolic link.
+Test(cli, outputs_naming_one_file_are_refused, CLI_FIXTURE)
+{
+    struct cli_result r = expect_ok(run("train", "--data", "synth:xor,n=60", "--epochs", "1",
+                                        "--quiet", "--save", P("m.st"), NULL));
+    result_free(&r);
+    cr_assert_eq(link(P("m.st"), P("hard.st")), 0);
+    cr_assert_eq(symlink(P("m.st"), P("soft.st")), 0);
+    char dotted[600], hard[600], soft[600], model[600];
+    snprintf(dotted, sizeof dotted, "%s/./new.st", tdir);
+    snprintf(hard, sizeof hard, "%s", P("hard.st")); // P returns one static buffer
+    snprintf(soft, sizeof soft, "%s", P("soft.st"));
+    snprintf(model, sizeof model, "%s", P("m.st"));
+    char x[600], nw[600];
+    snprintf(x, sizeof x, "%s", P("x.st"));
+    snprintf(nw, sizeof nw, "%s", P("new.st"));
+    const char *pairs[][4] = {
+        {"--save", x, "--checkpoint", x},
+        {"--save", nw, "--log-json", dotted},
+        {"--save", model, "--checkpoint", hard},
+        {"--checkpoint", soft, "--save", model},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        expect_usage_error(run("train", "--data", "synth:xor,n=60", "--epochs", "1", "--quiet",
+                               pairs[i][0], pairs[i][1], pairs[i][2], pairs[i][3], NULL),
+                           "name the same file", NULL);
+    cr_expect(!file_exists(P("x.st")) && !file_exists(P("new.st")), "nothing written");
+    r = expect_ok(run("train", "--data", "synth:xor,n=60", "--epochs", "1", "--quiet", "--save",
+                      P("a.st"), "--checkpoint", P("a.ckpt"), NULL));
+    result_free(&r);
+}
