@@ -115,8 +115,8 @@ void cli_interrupt_end(void);
 // Refuses an output path that cannot be written (a directory, a missing or read-only parent)
 // before the command spends time loading and training. Returns 0 or CLI_USAGE after printing.
 int cli_check_output(const char *flag, const char *path);
-// Whether two paths name the same file: the same inode where both exist (hard and symbolic
-// links included), else the same resolved directory and name.
+// Whether two paths name the same regular file: the same inode where both exist (hard and
+// symbolic links included), else the same resolved directory and name.
 int cli_same_file(const char *a, const char *b);
 
 // A file written atomically: a temporary in the target's directory, renamed over the target on

@@ -67,8 +67,10 @@ static int resolve_parent(const char *path, char *out, size_t cap)
 int cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) // both there: the same inode (links included)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    // Both there: the same inode (links included). A device or FIFO is written in place, never
+    // replaced, so two outputs on one (--save /dev/null --checkpoint /dev/null) lose nothing.
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && S_ISREG(sa.st_mode);
     char ra[8192], rb[8192];
     if (resolve_parent(a, ra, sizeof ra) && resolve_parent(b, rb, sizeof rb))
         return strcmp(ra, rb) == 0;
