@@ -3,9 +3,12 @@
 // refused write never leaves a partial file at the target path.
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error_impl.h"
@@ -19,6 +22,31 @@ const char *dpt_io_strerror(int err, char *buf, size_t n)
     if (strerror_r(err, buf, n) != 0)
         snprintf(buf, n, "error %d", err);
     return buf;
+}
+
+// Creates name (its last 6 characters, "XXXXXX", replaced by random letters and digits) with
+// O_EXCL and mode 0666, which the kernel reduces by the umask: mkstemp's would be 0600 whatever
+// the umask, and the umask cannot be read without changing it (not thread-safe). name[x] is the
+// first X. Returns the descriptor, or -1 with errno set.
+static int create_unique(char *name, size_t x)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static _Atomic unsigned long counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long v = (unsigned long long)ts.tv_nsec * 2654435761u ^
+                           (unsigned long long)getpid() << 32 ^ (uintptr_t)name;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        v += 0x9E3779B97F4A7C15ull * (counter++ + 1); // a new name each try and each thread
+        unsigned long long r = v ^ (v >> 29);
+        for (int i = 0; i < 6; i++, r /= 62)
+            name[x + (size_t)i] = chars[r % 62];
+        const int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
 }
 
 enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
@@ -56,7 +84,7 @@ enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
         return dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
     memcpy(af->tmp_path, path, len);
     memcpy(af->tmp_path + len, suffix, sizeof suffix);
-    fd = mkstemp(af->tmp_path);
+    fd = create_unique(af->tmp_path, len + sizeof suffix - 7);
     if (fd < 0) {
         int err = errno;
         dpt_free(af->tmp_path);
@@ -64,10 +92,11 @@ enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
         return dpt_error(DPT_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
                          dpt_io_strerror(err, ebuf, sizeof ebuf));
     }
-    // mkstemp creates mode 0600; a model file is meant to be shared like any output file, so it
-    // keeps the mode of the file it replaces, or gets 0644 (umask cannot be read thread-safely).
-    // A failure is not fatal: the data is still written correctly, only owner-readable.
-    (void)fchmod(fd, stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644);
+    // A new file has the mode any output file gets, 0666 less the umask (applied by open); one
+    // that replaces a file keeps that file's mode. A failure is not fatal: the data is still
+    // written correctly.
+    if (stat(path, &sb) == 0)
+        (void)fchmod(fd, sb.st_mode & 07777);
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
         int err = errno;

@@ -770,3 +770,37 @@ Test(io, duplicate_class_labels_are_refused)
     dpt_net_destroy(net);
     io_test_rmtree(f.dir);
 }
+
+// New model, checkpoint and npy files honour the umask, as any output file does (issue 14, class
+// 7: they were 0644 whatever the umask); a file replaced keeps its own mode.
+Test(io, new_files_honour_the_umask)
+{
+    struct fixture f;
+    struct dpt_net *net = io_test_net(9);
+    struct stat sb;
+    char npy[256];
+    fixture_setup(&f);
+    const mode_t old = umask(027);
+    cr_assert_eq(dpt_model_save(f.path, net, NULL), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(stat(f.path, &sb), 0);
+    cr_expect_eq(sb.st_mode & 0777, 0640, "umask 027: mode %o", (unsigned)(sb.st_mode & 0777));
+    snprintf(npy, sizeof npy, "%s/npy", f.dir);
+    cr_assert_eq(dpt_model_export_npy(net, npy), DPT_OK, "%s", dpt_last_error());
+    snprintf(npy, sizeof npy, "%s/npy/W1.npy", f.dir);
+    cr_assert_eq(stat(npy, &sb), 0);
+    cr_expect_eq(sb.st_mode & 0777, 0640, "npy: mode %o", (unsigned)(sb.st_mode & 0777));
+    umask(0);
+    cr_assert_eq(chmod(f.path, 0600), 0);
+    cr_assert_eq(dpt_model_save(f.path, net, NULL), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(stat(f.path, &sb), 0);
+    cr_expect_eq(sb.st_mode & 0777, 0600, "replaced: mode %o", (unsigned)(sb.st_mode & 0777));
+    cr_assert_eq(unlink(f.path), 0);
+    cr_assert_eq(dpt_model_save(f.path, net, NULL), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(stat(f.path, &sb), 0);
+    cr_expect_eq(sb.st_mode & 0777, 0666, "umask 0: mode %o", (unsigned)(sb.st_mode & 0777));
+    umask(old);
+    dpt_net_destroy(net);
+    snprintf(npy, sizeof npy, "%s/npy", f.dir);
+    io_test_rmtree(npy);
+    io_test_rmtree(f.dir);
+}
