@@ -8,25 +8,43 @@
 
 #include "cli_impl.h"
 
+void cli_put_escaped(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+// "dptrain: KIND: " and the formatted message, its control bytes escaped (text from data and model
+// files reaches messages: an ESC sequence there must not drive the terminal, and a newline must
+// not make a second line), then a newline.
+static void message(const char *kind, const char *fmt, va_list ap)
+{
+    char buf[4096];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    fprintf(stderr, "dptrain: %s: ", kind);
+    cli_put_escaped(stderr, buf);
+    fputc('\n', stderr);
+}
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("dptrain: error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    message("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_USAGE;
 }
 
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
-    fputs("dptrain: warning: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    message("warning", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int cli_fail(enum dpt_status st, const char *context)
@@ -35,9 +53,9 @@ int cli_fail(enum dpt_status st, const char *context)
     if (!msg[0])
         msg = dpt_status_str(st);
     if (context && context[0])
-        fprintf(stderr, "dptrain: error: %s: %s\n", context, msg);
+        cli_error("%s: %s", context, msg);
     else
-        fprintf(stderr, "dptrain: error: %s\n", msg);
+        cli_error("%s", msg);
     return st == DPT_ERR_DIVERGED      ? CLI_FAILED
            : st == DPT_ERR_INTERRUPTED ? CLI_INTERRUPTED
                                        : CLI_USAGE;

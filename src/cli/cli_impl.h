@@ -16,7 +16,12 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 // ---- errors (args.c) ----
 
-// Prints "dptrain: error: <message>" as one line on stderr; returns CLI_USAGE.
+// Writes s with its control bytes (below 0x20, and 0x7f) as \xHH: text from data and model files
+// printed to a terminal.
+void cli_put_escaped(FILE *f, const char *s);
+
+// Prints "dptrain: error: <message>" as one line on stderr (control bytes escaped); returns
+// CLI_USAGE.
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif

@@ -67,16 +67,27 @@ int cli_info(int argc, char **argv)
     if (info.norm.kind != DPT_NORM_NONE)
         printf(" (%zu features)", info.norm.n_in);
     printf("\n");
-    if (info.provenance)
-        printf("provenance: %s\n", info.provenance);
+    // Strings from the file are printed with their control bytes escaped (cli_put_escaped).
+    if (info.provenance) {
+        fputs("provenance: ", stdout);
+        cli_put_escaped(stdout, info.provenance);
+        putchar('\n');
+    }
     if (extra.n_tensors > 0) {
         printf("extra tensors:");
-        for (size_t i = 0; i < extra.n_tensors; i++)
-            printf("%s %s (%zu)", i ? "," : "", extra.names[i], extra.lens[i]);
+        for (size_t i = 0; i < extra.n_tensors; i++) {
+            fputs(i ? ", " : " ", stdout);
+            cli_put_escaped(stdout, extra.names[i]);
+            printf(" (%zu)", extra.lens[i]);
+        }
         printf("\n");
     }
-    for (size_t i = 0; i < extra.n_meta; i++)
-        printf("%s: %s\n", extra.meta_keys[i], extra.meta_values[i]);
+    for (size_t i = 0; i < extra.n_meta; i++) {
+        cli_put_escaped(stdout, extra.meta_keys[i]);
+        fputs(": ", stdout);
+        cli_put_escaped(stdout, extra.meta_values[i]);
+        putchar('\n');
+    }
     rc = fflush(stdout) == 0 ? CLI_OK : cli_error("error writing to standard output");
     dpt_net_destroy(net);
     dpt_model_info_cleanup(&info);

@@ -239,3 +239,39 @@ Test(cli, init_keeps_the_models_transformation_and_checks_shapes, CLI_FIXTURE)
                            P("a.st"), NULL),
                        "--init", "regression");
 }
+
+// Control bytes from data and model files (an ESC sequence in a CSV cell, in a model's provenance
+// or extra metadata) are printed escaped as \xHH in messages and `info` output, never raw: they
+// could drive the terminal, and a newline would make a second line (issue 14, class 6).
+Test(cli, control_bytes_from_files_are_escaped, CLI_FIXTURE)
+{
+    write_text(P("esc.csv"), "label,a\n1,2\n0,\x1b[31mred\n");
+    struct cli_result r =
+        run("train", "--data", SPEC("csv:", "esc.csv", ""), "--epochs", "1", "--quiet", NULL);
+    cr_expect_eq(r.code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "\\x1b[31mred"), "%s", r.err);
+    cr_expect(!strchr(r.err, '\x1b'), "a raw ESC in: %s", r.err);
+    const char *nl = strchr(r.err, '\n');
+    cr_expect(nl && nl[1] == '\0', "not one line: %s", r.err);
+    result_free(&r);
+
+    struct dpt_net *net = NULL;
+    struct dpt_net_spec spec = dpt_net_spec_default();
+    spec.n_layers = 1;
+    spec.sizes[0] = 2;
+    spec.sizes[1] = 2;
+    spec.act[0] = DPT_ACT_SOFTMAX;
+    spec.loss = DPT_LOSS_XENT;
+    cr_assert_eq(dpt_net_create(&spec, &net), DPT_OK, "%s", dpt_last_error());
+    struct dpt_model_info info;
+    dpt_model_info_init(&info);
+    info.task = DPT_TASK_CLASSIFY;
+    info.provenance = "made by \x1b]0;pwned\x07 a tool\nsecond line";
+    cr_assert_eq(dpt_model_save(P("esc.st"), net, &info), DPT_OK, "%s", dpt_last_error());
+    dpt_net_destroy(net);
+    r = expect_ok(run("info", P("esc.st"), NULL));
+    cr_expect(strstr(r.out, "provenance: made by \\x1b]0;pwned\\x07 a tool\\x0asecond line\n"),
+              "%s", r.out);
+    cr_expect(!strchr(r.out, '\x1b') && !strchr(r.out, '\x07'), "raw control bytes: %s", r.out);
+    result_free(&r);
+}
