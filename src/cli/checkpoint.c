@@ -27,9 +27,9 @@ static const char *const inherited_flags[] = {"epochs", "engine", "pin"};
 
 // ---- writing ----
 
-int cli_checkpoint_write(const char *path, struct dpt_net *net, struct dpt_schedule *sched,
-                         struct dpt_trainer *tr, const struct dpt_model_info *info,
-                         const struct cli_flag *flags)
+int cli_checkpoint_write(char *msg, size_t msg_len, const char *path, struct dpt_net *net,
+                         struct dpt_schedule *sched, struct dpt_trainer *tr,
+                         const struct dpt_model_info *info, const struct cli_flag *flags)
 {
     struct dpt_trainer_state s;
     dpt_trainer_get_state(tr, &s);
@@ -81,8 +81,10 @@ int cli_checkpoint_write(const char *path, struct dpt_net *net, struct dpt_sched
     float *sstate = NULL;
     if (sl > 0) {
         sstate = malloc(sl * sizeof(float));
-        if (!sstate)
-            return cli_error("--checkpoint: out of memory");
+        if (!sstate) {
+            snprintf(msg, msg_len, "out of memory for the optimiser state");
+            return CLI_USAGE;
+        }
         dpt_schedule_state_save(sched, sstate);
         names[nt] = "opt_state";
         data[nt] = sstate;
@@ -102,7 +104,10 @@ int cli_checkpoint_write(const char *path, struct dpt_net *net, struct dpt_sched
                                     .meta_values = vals};
     enum dpt_status st = dpt_model_save_ex(path, net, info, &extra);
     free(sstate);
-    return st == DPT_OK ? 0 : cli_fail(st, "--checkpoint");
+    if (st == DPT_OK)
+        return 0;
+    snprintf(msg, msg_len, "%s", dpt_last_error()[0] ? dpt_last_error() : dpt_status_str(st));
+    return CLI_USAGE;
 }
 
 // ---- resuming ----

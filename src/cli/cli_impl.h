@@ -271,10 +271,11 @@ struct cli_checkpoint {
 
 // Writes a checkpoint atomically: the model (net, info) plus the schedule state, the best
 // parameters of early stopping, the trainer state and the values of the flags that decide the
-// run's numbers. Returns 0 or an exit code (after printing).
-int cli_checkpoint_write(const char *path, struct dpt_net *net, struct dpt_schedule *sched,
-                         struct dpt_trainer *tr, const struct dpt_model_info *info,
-                         const struct cli_flag *flags);
+// run's numbers. Returns 0, or CLI_USAGE with what failed in msg (nothing printed: the caller
+// decides, as training goes on after a failed checkpoint).
+int cli_checkpoint_write(char *msg, size_t msg_len, const char *path, struct dpt_net *net,
+                         struct dpt_schedule *sched, struct dpt_trainer *tr,
+                         const struct dpt_model_info *info, const struct cli_flag *flags);
 // Loads a checkpoint and merges its configuration into the parsed flags: a flag given now that
 // contradicts the checkpoint is refused naming the flag; one not given takes the stored value
 // (borrowed from *ck). Returns 0 or an exit code.

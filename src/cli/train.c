@@ -35,7 +35,6 @@ struct run {
     uint64_t last_epoch;
     struct train_cmd *cmd; // for checkpoints written between epochs
     bool ckpt_due;         // the seconds-based checkpoint interval has passed
-    int ckpt_rc;           // a checkpoint written from a callback failed (exit code)
 };
 
 static int write_checkpoint(struct train_cmd *c);
@@ -199,19 +198,27 @@ struct train_cmd {
     uint64_t ckpt_every;   // epochs between checkpoints (0: off)
     double ckpt_every_s;   // seconds between checkpoints (0: off)
     double ckpt_last;      // when the last one was written
+    unsigned ckpt_failed;  // checkpoint writes that failed (training goes on; reported at the end)
+    char ckpt_err[512];    // what the last failure said
 };
 
 static int write_checkpoint(struct train_cmd *c)
 {
     int rc = 0;
     if (c->rank == 0) // every rank holds the same state; one writes it
-        rc = cli_checkpoint_write(c->ckpt_path, c->net, c->sched, c->tr, &c->d.info, c->flags);
+        rc = cli_checkpoint_write(c->ckpt_err, sizeof c->ckpt_err, c->ckpt_path, c->net, c->sched,
+                                  c->tr, &c->d.info, c->flags);
     c->ckpt_last = cli_now();
 #ifdef DPT_HAVE_MPI
-    // Only rank 0 knows whether the write worked: every rank stops together when it failed.
-    if (c->comm && dpt_mpi_all_ok(c->comm, rc ? DPT_ERR_IO : DPT_OK) != DPT_OK && !rc)
-        rc = cli_fail(DPT_ERR_IO, "checkpoint on rank 0");
+    // Only rank 0 knows whether the write worked: every rank learns it, so that all agree.
+    if (c->comm && dpt_mpi_all_ok(c->comm, rc ? DPT_ERR_IO : DPT_OK) != DPT_OK && !rc) {
+        snprintf(c->ckpt_err, sizeof c->ckpt_err, "the write on rank 0 failed");
+        rc = CLI_USAGE;
+    }
 #endif
+    // A failed checkpoint does not stop training: the model is still trained and saved, and the
+    // failure is reported when the run ends (train's last line).
+    c->ckpt_failed += rc != 0;
     return rc;
 }
 
@@ -241,8 +248,8 @@ static int write_checkpoint_if_due(struct train_cmd *c, uint64_t epoch)
 {
     if (!c || !c->ckpt_path || c->ckpt_every == 0 || epoch % c->ckpt_every != 0)
         return 0;
-    c->run.ckpt_rc = write_checkpoint(c);
-    return c->run.ckpt_rc != 0; // a failed checkpoint stops training
+    write_checkpoint(c); // a failure is kept for the end; training goes on
+    return 0;
 }
 
 // --checkpoint-every N (epochs) or Ns (seconds).
@@ -346,23 +353,14 @@ static int fit(struct train_cmd *c)
             break;
         // Our own stop for a seconds-based checkpoint: write it and go on where we stopped.
         run->ckpt_due = false;
-        int rc = write_checkpoint(c);
-        if (rc) {
-            cli_interrupt_trainer(NULL);
-            return rc;
-        }
+        write_checkpoint(c); // a failure is kept for the end; training goes on
     }
     cli_interrupt_trainer(NULL);
     if (run->progress)
         fprintf(stderr, "\r%*s\r", 100, "");
-    if (run->ckpt_rc)
-        return run->ckpt_rc;
     if (st == DPT_ERR_INTERRUPTED && signalled) {
         st = DPT_OK;
-        if (c->ckpt_path) {
-            int rc = write_checkpoint(c);
-            if (rc)
-                return rc;
+        if (c->ckpt_path && write_checkpoint(c) == 0) {
             struct dpt_trainer_state ts;
             dpt_trainer_get_state(c->tr, &ts);
             if (c->rank == 0)
@@ -393,7 +391,7 @@ static int fit(struct train_cmd *c)
         report_done(run, c->tr, &last, test_loss, test_acc, cli_now() - t0);
     // The final checkpoint (a later --resume with more --epochs continues from here).
     if (c->ckpt_path && !cli_interrupted())
-        return write_checkpoint(c);
+        write_checkpoint(c);
     return 0;
 }
 
@@ -509,6 +507,16 @@ int cli_train(int argc, char **argv)
         goto cleanup;
     if (c.o.save_path && (rc = save_model(&c, argc, argv)))
         goto cleanup;
+    if (c.ckpt_failed && c.rank == 0) {
+        rc = cli_error(
+            "--checkpoint: %u write%s to '%s' failed, the last: %s; training went on%s%s%s",
+            c.ckpt_failed, c.ckpt_failed == 1 ? "" : "s", c.ckpt_path, c.ckpt_err,
+            c.o.save_path ? " and the model was saved to '"
+                          : " (no --save: the model "
+                            "is not kept)",
+            c.o.save_path ? c.o.save_path : "", c.o.save_path ? "'" : "");
+        goto cleanup;
+    }
     if (cli_interrupted()) {
         if (!c.ckpt_path)
             cli_warn("interrupted after epoch %llu%s", (unsigned long long)c.run.last_epoch,
