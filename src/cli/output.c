@@ -16,27 +16,38 @@ extern char **environ;
 
 // ---- atomic files ----
 
+// The directory part of path ("." for a bare name, "/" for a file in the root) into dir; returns
+// the last component.
+static const char *split_dir(const char *path, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, cap, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    const char *base = strrchr(path, '/');
+    return base ? base + 1 : path;
+}
+
 int cli_check_output(const char *flag, const char *path)
 {
     if (!*path)
         return cli_error("--%s: empty path", flag);
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return cli_error("--%s: '%s' is a directory", flag, path);
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) { // a device or FIFO: written in place
-        if (access(path, W_OK) != 0)
-            return cli_error("--%s: cannot write to '%s': %s", flag, path, strerror(errno));
-        return 0;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return cli_error("--%s: '%s' is a directory", flag, path);
+        if (!S_ISREG(sb.st_mode)) { // a device or FIFO: written in place
+            if (access(path, W_OK) != 0)
+                return cli_error("--%s: cannot write to '%s': %s", flag, path, strerror(errno));
+            return 0;
+        }
     }
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    split_dir(path, dir, sizeof dir);
     if (access(dir, W_OK) != 0)
         return cli_error("--%s: cannot write to directory '%s': %s", flag, dir, strerror(errno));
     return 0;
@@ -47,15 +58,7 @@ int cli_check_output(const char *flag, const char *path)
 static int resolve_parent(const char *path, char *out, size_t cap)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    const char *base = split_dir(path, dir, sizeof dir);
     char *real = realpath(dir, NULL);
     if (!real)
         return 0;
@@ -88,7 +91,8 @@ int cli_out_open(struct cli_out *o, const char *path, const char *flag)
     if (!*path)
         return cli_error("--%s: empty path", flag);
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    const int exists = stat(path, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode))
         return cli_error("--%s: '%s' is a directory", flag, path);
     const size_t n = strlen(path);
     o->path = malloc(n + 1);
@@ -98,7 +102,7 @@ int cli_out_open(struct cli_out *o, const char *path, const char *flag)
         return cli_error("--%s: out of memory", flag);
     }
     memcpy(o->path, path, n + 1);
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    if (exists && !S_ISREG(sb.st_mode)) {
         // A device (/dev/null) or FIFO: renaming a file over it would replace it, so it is
         // written in place (o->tmp NULL).
         free(o->tmp);

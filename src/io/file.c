@@ -59,7 +59,8 @@ enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
     memset(af, 0, sizeof *af);
     if (!path || !*path)
         return dpt_error(DPT_ERR_INVALID, "path is NULL or empty");
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    const int exists = stat(path, &sb) == 0;
+    if (exists && !S_ISREG(sb.st_mode)) {
         if (S_ISDIR(sb.st_mode))
             return dpt_error(DPT_ERR_IO, "%s: is a directory", path);
         // A device (/dev/null), FIFO or socket: renaming a file over it would replace it (as
@@ -95,7 +96,7 @@ enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
     // A new file has the mode any output file gets, 0666 less the umask (applied by open); one
     // that replaces a file keeps that file's mode. A failure is not fatal: the data is still
     // written correctly.
-    if (stat(path, &sb) == 0)
+    if (exists)
         (void)fchmod(fd, sb.st_mode & 07777);
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {

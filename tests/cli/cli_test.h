@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -169,12 +170,9 @@ static inline void result_free(struct cli_result *r)
     r->out = r->err = NULL;
 }
 
-// Starts dptrain with argv (NULL-terminated, without the program name); stdout and stderr go to
-// files in the test directory; stdin from stdin_path or /dev/null; env NULL = inherit.
-static inline pid_t cli_start(const char *const *args, const char *stdin_path, char *const *env,
-                              const char *out_path, const char *err_path)
+// argv (80 entries) = DPT_CLI_PATH, then args (NULL-terminated, at most 78), then NULL.
+static inline void cli_argv(const char *const *args, const char **argv)
 {
-    const char *argv[80];
     size_t n = 0;
     argv[n++] = DPT_CLI_PATH;
     for (size_t i = 0; args[i]; i++) {
@@ -182,6 +180,15 @@ static inline pid_t cli_start(const char *const *args, const char *stdin_path, c
         argv[n++] = args[i];
     }
     argv[n] = NULL;
+}
+
+// Starts dptrain with argv (NULL-terminated, without the program name); stdout and stderr go to
+// files in the test directory; stdin from stdin_path or /dev/null; env NULL = inherit.
+static inline pid_t cli_start(const char *const *args, const char *stdin_path, char *const *env,
+                              const char *out_path, const char *err_path)
+{
+    const char *argv[80];
+    cli_argv(args, argv);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
@@ -200,6 +207,34 @@ static inline int cli_wait(pid_t pid)
     while (waitpid(pid, &status, 0) < 0)
         cr_assert_eq(errno, EINTR);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs dptrain with args (NULL-terminated, without the program name) in a child under
+// setrlimit(resource, limit), with a CPU-time limit of 60 s (a hang fails, not the suite) and
+// SIGXFSZ ignored (a file-size limit fails the write instead); stdin and stdout on /dev/null,
+// stderr to err_path; OPENBLAS_NUM_THREADS and DPT_BLAS_REEXEC removed, so that the command's own
+// restart runs as it does for a user. Returns the exit code (128 + signal when killed).
+static inline int cli_run_limited(int resource, rlim_t limit, const char *const *args,
+                                  const char *err_path)
+{
+    const char *argv[80];
+    cli_argv(args, argv);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {limit, limit}, cpu = {60, 60};
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = open("/dev/null", O_RDWR);
+        signal(SIGXFSZ, SIG_IGN);
+        if (err < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0 ||
+            setrlimit(RLIMIT_CPU, &cpu) != 0 || setrlimit(resource, &lim) != 0)
+            _exit(99);
+        unsetenv("OPENBLAS_NUM_THREADS");
+        unsetenv("DPT_BLAS_REEXEC");
+        execv(DPT_CLI_PATH, (char *const *)argv);
+        _exit(98);
+    }
+    return cli_wait(pid);
 }
 
 static inline struct cli_result cli_runv(const char *const *args, const char *stdin_path,

@@ -43,6 +43,16 @@ static const char *const quiet_train_args[] = {"train", "--data",  "synth:xor", 
                                                "1",     "--quiet", NULL};
 static const char *const bad_train_args[] = {"train", "--data", "synth:xor", "--epochs", "0", NULL};
 
+// `dptrain version` in env: it must succeed with nothing on stderr; the result to check further.
+static struct cli_result run_version(char **env)
+{
+    const char *const version[] = {"version", NULL};
+    struct cli_result r = cli_runv(version, NULL, env);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_empty(r.err);
+    return r;
+}
+
 static size_t count_lines(const char *s)
 {
     size_t n = 0;
@@ -79,10 +89,7 @@ Test(cli, blas_kernels_suit_the_cpu_without_the_variable, CLI_FIXTURE)
 {
     const char *const none[] = {NULL};
     char **env = env_with(dptrain_vars, none);
-    const char *const version[] = {"version", NULL};
-    struct cli_result r = cli_runv(version, NULL, env);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_empty(r.err);
+    struct cli_result r = run_version(env);
     cr_expect(strstr(r.out, "\nBLAS kernels: "), "%s", r.out);
     cr_expect(!strstr(r.out, "BLAS note:"), "%s", r.out);
     if (strstr(dpt_build_info(), "OpenBLAS"))
@@ -103,10 +110,7 @@ Test(cli, blas_kernels_follow_a_valid_coretype, CLI_FIXTURE)
                                                              : "OPENBLAS_CORETYPE=haswell",
                                NULL};
     char **env = env_with(dptrain_vars, add);
-    const char *const version[] = {"version", NULL};
-    struct cli_result r = cli_runv(version, NULL, env);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_empty(r.err);
+    struct cli_result r = run_version(env);
     char line[128];
     snprintf(line, sizeof line, "BLAS kernels: OpenBLAS '%s' (%s)\n", want, add[0]);
     cr_expect(strstr(r.out, line), "'%s' not in: %s", line, r.out);
@@ -127,10 +131,7 @@ Test(cli, slow_user_coretype_is_kept_and_warned_once, CLI_FIXTURE)
     char fix[64];
     snprintf(fix, sizeof fix, "OPENBLAS_CORETYPE=%s", want);
 
-    const char *const version[] = {"version", NULL};
-    struct cli_result r = cli_runv(version, NULL, env);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_empty(r.err);
+    struct cli_result r = run_version(env);
     cr_expect(strstr(r.out, "BLAS kernels: OpenBLAS 'Prescott' (OPENBLAS_CORETYPE=Prescott)\n"),
               "%s", r.out);
     cr_expect(strstr(r.out, "BLAS note: OPENBLAS_CORETYPE=Prescott selects") && strstr(r.out, fix),
@@ -181,10 +182,7 @@ Test(cli, unrecognised_cpu_restarts_with_the_right_coretype, CLI_FIXTURE)
     const char *const add[] = {"DPT_TEST_BLAS_CORENAME=Prescott", NULL};
     char **env = env_with(dptrain_vars, add);
 
-    const char *const version[] = {"version", NULL};
-    struct cli_result r = cli_runv(version, NULL, env);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_empty(r.err);
+    struct cli_result r = run_version(env);
     char line[256];
     snprintf(line, sizeof line,
              "BLAS kernels: OpenBLAS '%s' (OPENBLAS_CORETYPE=%s, chosen by dptrain: OpenBLAS "
@@ -215,10 +213,7 @@ Test(cli, restart_guard_stops_a_second_restart, CLI_FIXTURE)
     char fix[64];
     snprintf(fix, sizeof fix, "OPENBLAS_CORETYPE=%s", want);
 
-    const char *const version[] = {"version", NULL};
-    struct cli_result r = cli_runv(version, NULL, env);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_empty(r.err);
+    struct cli_result r = run_version(env);
     cr_expect(
         strstr(r.out, "BLAS kernels: OpenBLAS 'Prescott' (chosen by OpenBLAS for this CPU)\n"),
         "%s", r.out);

@@ -1,8 +1,6 @@
 // Checkpoints and resume through the command: a run stopped at an epoch end, mid-epoch by its time
 // limit, or by SIGINT, then resumed, ends with bitwise the parameters of an uninterrupted run;
 // contradicting flags are refused naming the flag; a model file is not a checkpoint.
-#include <sys/resource.h>
-
 #include "cli_test.h"
 
 // The trained parameters of a model file (malloc'd), for bitwise comparison.
@@ -148,22 +146,11 @@ Test(cli, failed_checkpoints_do_not_lose_the_model, CLI_FIXTURE)
     snprintf(model, sizeof model, "%s", P("m.st"));
     snprintf(ckpt, sizeof ckpt, "%s", P("m.ckpt"));
     snprintf(err_path, sizeof err_path, "%s", P("err.txt"));
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        struct rlimit fs = {12 << 10, 12 << 10};
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_RDWR);
-        signal(SIGXFSZ, SIG_IGN);
-        if (err < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0 ||
-            setrlimit(RLIMIT_FSIZE, &fs) != 0)
-            _exit(99);
-        execl(DPT_CLI_PATH, DPT_CLI_PATH, "train", "--data", "synth:xor,n=200", "--epochs", "3",
-              "--quiet", "--schedule", "adam:lr=1e-3", "--save", model, "--checkpoint", ckpt,
-              "--checkpoint-every", "1", (char *)NULL);
-        _exit(98);
-    }
-    const int code = cli_wait(pid);
+    const char *const args[] = {
+        "train",        "--data",     "synth:xor,n=200",    "--epochs", "3",
+        "--quiet",      "--schedule", "adam:lr=1e-3",       "--save",   model,
+        "--checkpoint", ckpt,         "--checkpoint-every", "1",        NULL};
+    const int code = cli_run_limited(RLIMIT_FSIZE, 12 << 10, args, err_path);
     char *err = read_text(err_path);
     cr_expect_eq(code, 2, "exit %d: %s", code, err);
     cr_expect_eq(strncmp(err, "dptrain: error: --checkpoint: 4 writes to", 41), 0, "%s", err);

@@ -9,31 +9,7 @@
 // load-time initialisation, before any of dptrain's code runs, and raises SIGINT itself (exit
 // 130); only OPENBLAS_NUM_THREADS=1 in the caller's environment avoids that. At the generic level
 // (every product in OpenBLAS) its first product's buffer can still hang under a limit.
-#include <sys/resource.h>
-
 #include "cli_test.h"
-
-// Runs `dptrain train` on 5000 spirals under an address-space limit of mb MiB; returns the exit
-// code (128 + signal when killed) and leaves stderr in err_path.
-static int train_limited(size_t mb, const char *err_path)
-{
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        struct rlimit as = {(rlim_t)mb << 20, (rlim_t)mb << 20}, cpu = {60, 60};
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_RDWR);
-        if (err < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0 ||
-            setrlimit(RLIMIT_CPU, &cpu) != 0 || setrlimit(RLIMIT_AS, &as) != 0)
-            _exit(99);
-        unsetenv("OPENBLAS_NUM_THREADS");
-        unsetenv("DPT_BLAS_REEXEC");
-        execl(DPT_CLI_PATH, DPT_CLI_PATH, "train", "--data", "synth:spirals,n=5000", "--epochs",
-              "1", "--quiet", (char *)NULL);
-        _exit(98);
-    }
-    return cli_wait(pid);
-}
 
 Test(cli, memory_limits_end_with_one_line, CLI_FIXTURE)
 {
@@ -43,7 +19,9 @@ Test(cli, memory_limits_end_with_one_line, CLI_FIXTURE)
     static const size_t limits[] = {80, 100, 150, 200, 300, 600};
     size_t failed = 0, passed = 0;
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
-        const int code = train_limited(limits[i], P("err.txt"));
+        static const char *const args[] = {
+            "train", "--data", "synth:spirals,n=5000", "--epochs", "1", "--quiet", NULL};
+        const int code = cli_run_limited(RLIMIT_AS, (rlim_t)limits[i] << 20, args, P("err.txt"));
         char *err = read_text(P("err.txt"));
         cr_assert(code == 0 || code == 2, "%zu MiB: exit %d, stderr: %s", limits[i], code, err);
         if (code == 2) {
