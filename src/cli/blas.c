@@ -30,19 +30,61 @@ static void restore_env(const char *name, int changed, int was_empty)
         unsetenv(name);
 }
 
+// OpenBLAS starts its own thread pool when it loads (a constructor, before main), one thread per
+// core, which dptrain never uses: its workers are the parallelism and call the BLAS
+// single-threaded. Under a tight memory limit a pool thread that cannot start kills the process
+// with SIGINT before main, and one that cannot map its buffer retries forever (OpenBLAS 0.3.21).
+// With OPENBLAS_NUM_THREADS=1 there is no pool; `bench` still measures the BLAS at T threads
+// (openblas_set_num_threads starts them then). A function in the executable's .preinit_array runs
+// before any shared library's constructor, but setenv there is lost (the C library's own
+// initialisation resets the environment to the process's original one), so where the variable
+// is unset or empty it restarts the process at once with OPENBLAS_NUM_THREADS=1 added. Where that
+// fails, or the environment is too large for the copy, cli_blas_fix restarts it from main.
+#if defined(__linux__) && defined(__ELF__) && defined(__GNUC__)
+// Whether `entry` is "NAME=..." (with a nonempty value where `nonempty`).
+static int env_entry_is(const char *entry, const char *name, int nonempty)
+{
+    while (*name && *entry == *name)
+        entry++, name++;
+    return *name == '\0' && *entry == '=' && (!nonempty || entry[1] != '\0');
+}
+
+static void blas_single_thread_restart(int argc, char **argv, char **envp)
+{
+    enum { MAX_ENV = 4096 };
+    static char *env[MAX_ENV + 2];
+    static char one[] = "OPENBLAS_NUM_THREADS=1";
+    const char *self = "/proc/self/exe";
+    size_t n = 0;
+    (void)argc;
+    for (char **e = envp; e && *e; e++) {
+        if (env_entry_is(*e, "OPENBLAS_NUM_THREADS", 1))
+            return; // the user's choice
+        if (env_entry_is(*e, "OPENBLAS_NUM_THREADS", 0))
+            continue; // empty: replaced
+        if (env_entry_is(*e, "DPTRAIN_SELF", 1))
+            self = *e + sizeof "DPTRAIN_SELF";
+        if (n == MAX_ENV)
+            return;
+        env[n++] = *e;
+    }
+    env[n++] = one;
+    env[n] = NULL;
+    execve(self, argv, env);
+}
+__attribute__((section(".preinit_array"),
+               used)) static void (*const blas_preinit)(int, char **,
+                                                        char **) = blas_single_thread_restart;
+#endif
+
 void cli_blas_fix(char **argv)
 {
     // The guard keeps a process that dptrain started this way from starting another.
     if (env_set(REEXEC_VAR) || !dpt_blas_kernels()[0]) // done already, or not OpenBLAS
         return;
     // The user's OPENBLAS_CORETYPE is respected (an OpenBLAS pinned on purpose), and so is an
-    // OPENBLAS_NUM_THREADS.
+    // OPENBLAS_NUM_THREADS; where the restart before main did not happen, it is set here.
     const char *fix = env_set("OPENBLAS_CORETYPE") ? NULL : dpt_blas_coretype_fix();
-    // OpenBLAS starts its own thread pool when it loads, one thread per core, which dptrain never
-    // uses (its workers are the parallelism and call the BLAS single-threaded). Under a memory
-    // limit a pool thread that cannot map its 128 MiB buffer retries forever (OpenBLAS 0.3.21),
-    // and the process hangs, at exit if not before. With OPENBLAS_NUM_THREADS=1 there is no pool;
-    // `bench` still measures the BLAS at T threads (openblas_set_num_threads starts them then).
     const int threads = !env_set("OPENBLAS_NUM_THREADS");
     if (!fix && !threads)
         return;

@@ -2,6 +2,7 @@
 // state, the best parameters of early stopping, the trainer state and the run's configuration),
 // and resuming from one (flags merged with the stored configuration, every contradiction refused,
 // then the state restored so the run continues bitwise identically).
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,9 +204,12 @@ static int parse_u64(const struct cli_checkpoint *ck, const char *key, uint64_t 
     char *end;
     if (!v || !*v)
         return cli_error("--resume: the checkpoint has no '%s'", key);
+    // strtoull accepts a sign (-1 is 2^64-1) and saturates on overflow: neither is a counter.
+    errno = 0;
     *out = strtoull(v, &end, 10);
-    if (*end)
-        return cli_error("--resume: the checkpoint's '%s' is not a number: '%s'", key, v);
+    if (*end || !(*v >= '0' && *v <= '9') || errno == ERANGE)
+        return cli_error("--resume: the checkpoint's '%s' is not a number from 0 to 2^64-1: '%s'",
+                         key, v);
     return 0;
 }
 

@@ -5,10 +5,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
 #include "dptrain/core.h"
+#include "gemm_impl.h"
+
+// The value of `key` (in kB) in /proc/self/status, in bytes, or 0 where unknown.
+static size_t proc_status_bytes(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    size_t kb = 0;
+    const size_t len = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, len) == 0 && line[len] == ':') {
+            kb = strtoull(line + len + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb > SIZE_MAX / 1024 ? 0 : kb * 1024;
+}
+
+int dpt_blas_headroom(size_t callers, size_t *need, size_t *left)
+{
+#ifdef DPT_HAVE_OPENBLAS_SET_NUM_THREADS
+    static const struct {
+        int res;
+        const char *key;
+    } limits[] = {{RLIMIT_AS, "VmSize"}, {RLIMIT_DATA, "VmData"}};
+    const size_t want =
+        callers > SIZE_MAX / DPT_BLAS_BUFFER_BYTES ? SIZE_MAX : callers * DPT_BLAS_BUFFER_BYTES;
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        struct rlimit rl;
+        if (getrlimit(limits[i].res, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+            continue;
+        const size_t used = proc_status_bytes(limits[i].key);
+        if (used == 0)
+            continue; // unknown
+        const size_t room = rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 0;
+        if (room < want) {
+            *need = want;
+            *left = room;
+            return 0;
+        }
+    }
+#else
+    (void)callers;
+#endif
+    *need = *left = 0;
+    return 1;
+}
 
 #if defined(DPT_HAVE_OPENBLAS_SET_NUM_THREADS) && (defined(__x86_64__) || defined(__i386__)) &&    \
     defined(__GNUC__)

@@ -9,7 +9,9 @@
 //   large products (dpt_gemm_packed_pays) with a packing buffer  the packed GEMM
 //   NT (forward) otherwise                                       nt, dot products from the rows
 //   TN (weight gradient) and NN (deltas) otherwise               bcast, unpacked
-//   large products on a thread without a packing buffer, TT      the BLAS
+//   TT (never issued by the trainer)                             the BLAS
+// At the avx2 and avx512 levels the trainer never calls the BLAS: a thread without a packing
+// buffer runs the unpacked kernels.
 #include <hwloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -292,15 +294,16 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
         if (pays && !small_nt &&
             try_packed(kr, ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc))
             return;
-        if (!pays || small_nt) {
-            if (tb)
-                nt_strided(kr, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            else if (ta)
-                kr->bcast(m, n, k, alpha, a, 1, lda, b, ldb, NULL, beta, c, ldc);
-            else
-                kr->bcast(m, n, k, alpha, a, lda, 1, b, ldb, NULL, beta, c, ldc);
-            return;
-        }
+        // A thread without a packing buffer uses the unpacked kernels too, never the BLAS: the
+        // BLAS allocates its own buffers on first use, and OpenBLAS 0.3.21 retries forever when it
+        // cannot (a memory limit), so a built-in level must not depend on it.
+        if (tb)
+            nt_strided(kr, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (ta)
+            kr->bcast(m, n, k, alpha, a, 1, lda, b, ldb, NULL, beta, c, ldc);
+        else
+            kr->bcast(m, n, k, alpha, a, lda, 1, b, ldb, NULL, beta, c, ldc);
+        return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);

@@ -45,6 +45,17 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
 void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                       const float *const *b_rows, float beta, float *c, size_t ldc);
 
+// ---- the BLAS's own memory ----
+//
+// OpenBLAS maps a buffer of 128 MiB (0.3.21, x86-64) the first time a thread calls it, one per
+// thread calling at the same time, and retries forever where the mapping fails (a memory limit:
+// OpenBLAS issue 5289, fixed after 0.3.21). Before work that sends products to the BLAS from
+// `callers` threads at once, this checks that the address space left under RLIMIT_AS and
+// RLIMIT_DATA holds that many buffers: 1 when it does (or when nothing is known: no limit, not
+// OpenBLAS, no /proc), else 0, with the bytes needed and left.
+#define DPT_BLAS_BUFFER_BYTES ((size_t)130 << 20)
+int dpt_blas_headroom(size_t callers, size_t *need, size_t *left);
+
 // ---- the packed GEMM (isa/kernels.inc) ----
 //
 // Large products (dpt_gemm_packed_pays) run in a blocked, packing GEMM. It needs a packing buffer

@@ -105,9 +105,11 @@ static enum dpt_status csv_row(struct csv *c, char *line, size_t line_no, size_t
                              "%s: line %zu, column %zu: not a finite number: '%.40s'", c->name,
                              line_no, col, cell);
         case DPT_NUM_FLOATRANGE:
-            return dpt_error(DPT_ERR_FORMAT,
-                             "%s: line %zu, column %zu: beyond float range: '%.40s'", c->name,
-                             line_no, col, cell);
+            return dpt_error(
+                DPT_ERR_FORMAT,
+                "%s: line %zu, column %zu: beyond float range (a float holds magnitudes "
+                "from 1.4e-45 to 3.4e38; smaller ones would become 0): '%.40s'",
+                c->name, line_no, col, cell);
         }
         if (col - 1 == c->label_col) {
             if (ds->task == DPT_TASK_REGRESS) {

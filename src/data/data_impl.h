@@ -33,13 +33,18 @@ enum dpt_status dpt_data_map_labels(struct dpt_dataset *ds);
 // the caller, freed with dpt_free); *len excludes the terminator. `name` is used in messages.
 enum dpt_status dpt_data_read_all(const char *path, const char *name, char **buf, size_t *len);
 
-// Parses a whole NUL-terminated string s (no surrounding space) as a number.
+// The result of parsing a number.
 enum dpt_num_result {
     DPT_NUM_OK = 0,     // a finite value within float range
     DPT_NUM_BAD,        // not a number
     DPT_NUM_NONFINITE,  // NaN or infinity, spelled out or by overflow
-    DPT_NUM_FLOATRANGE, // finite as a double but beyond float range
+    DPT_NUM_FLOATRANGE, // finite as a double but beyond float range: too large, or so small
+                        // that it would become 0
 };
+// Classifies a parsed double: OK, non-finite, or beyond float range (too large, or nonzero but
+// so small that it rounds to 0 as a float).
+enum dpt_num_result dpt_data_classify(double v);
+// Parses a whole NUL-terminated string s (no surrounding space) as a number.
 enum dpt_num_result dpt_data_parse_number(const char *s, double *out);
 
 // The common case of number parsing without strtod: returns 1 with *out (exactly strtod's value)

@@ -252,11 +252,12 @@ static enum dpt_status idx_expect_end(struct idx_file *f)
 
 // Scaling of integer types onto [0, 1]: v / 255 for u8; signed types shift their minimum to 0
 // first, (v - min) / (max - min), so i8 becomes (v + 128) / 255, i16 (v + 32768) / 65535 and i32
-// (v + 2^31) / (2^32 - 1). Floating types are taken as they are but must be finite. The byte
+// (v + 2^31) / (2^32 - 1). Floating types are taken as they are but must be finite (and float64
+// values within float range, not so small that they would become 0). The byte
 // loops are plain conversions and divisions (exact, like v / 255.0f) that the compiler
 // vectorises; a lookup table was slower, its gathers do not vectorise.
 // Converts `count` big-endian elements of f->type into floats. Returns the index of the first
-// non-finite value (floating types), or count when all are fine.
+// non-finite or out-of-range value (floating types), or count when all are fine.
 static size_t idx_convert(int type, const unsigned char *restrict src, size_t count,
                           float *restrict dst)
 {
@@ -296,7 +297,7 @@ static size_t idx_convert(int type, const unsigned char *restrict src, size_t co
             uint64_t bits = be64(src + 8 * i);
             double v;
             memcpy(&v, &bits, sizeof v);
-            if (!isfinite(v) || fabs(v) > FLT_MAX)
+            if (dpt_data_classify(v) != DPT_NUM_OK) // non-finite, or a float cannot hold it
                 return i;
             dst[i] = (float)v;
         }
@@ -351,7 +352,8 @@ static enum dpt_status idx_read_images(struct idx_file *f, float *x)
         if (bad < count) {
             size_t e = first + bad;
             st = dpt_error(DPT_ERR_FORMAT,
-                           "%s: byte offset %zu: record %zu, element %zu is not a finite float",
+                           "%s: byte offset %zu: record %zu, element %zu is not a finite float (or "
+                           "beyond float range: above 3.4e38, or so small that it would be 0)",
                            f->path, f->header_bytes + e * f->esize, e / f->per_record,
                            e % f->per_record);
             goto cleanup;

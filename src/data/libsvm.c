@@ -36,11 +36,7 @@ static enum dpt_num_result parse_span(const char *s, const char *e, double *v)
         if (end != e)
             return DPT_NUM_BAD;
     }
-    if (!isfinite(*v))
-        return DPT_NUM_NONFINITE;
-    if (fabs(*v) > FLT_MAX)
-        return DPT_NUM_FLOATRANGE;
-    return DPT_NUM_OK;
+    return dpt_data_classify(*v);
 }
 
 // Parses line [line, end) (line_no for messages). Pass 1 (ds NULL) validates and tracks the

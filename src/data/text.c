@@ -157,12 +157,13 @@ int dpt_data_fast_number(const char *s, const char **end, double *out)
     return 1;
 }
 
-// Finite, float-range classification shared by both parsing paths.
-static enum dpt_num_result classify(double v)
+enum dpt_num_result dpt_data_classify(double v)
 {
     if (!isfinite(v))
         return DPT_NUM_NONFINITE;
-    if (fabs(v) > FLT_MAX)
+    // Too large for a float, or so small that it would become 0 (below half the smallest
+    // subnormal, 1.4e-45): either way not the value the file holds.
+    if (fabs(v) > FLT_MAX || (v != 0.0 && (float)v == 0.0f))
         return DPT_NUM_FLOATRANGE;
     return DPT_NUM_OK;
 }
@@ -175,13 +176,13 @@ enum dpt_num_result dpt_data_parse_number(const char *s, double *out)
         return DPT_NUM_BAD;
     const char *fast_end;
     if (dpt_data_fast_number(s, &fast_end, out) && *fast_end == '\0')
-        return classify(*out);
+        return dpt_data_classify(*out);
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end != '\0')
         return DPT_NUM_BAD;
     *out = v;
-    return classify(v);
+    return dpt_data_classify(v);
 }
 
 int dpt_data_is_label(double v)

@@ -1,12 +1,16 @@
 // Atomic file replacement for the io module: every file the library writes goes through a
 // temporary file in the target's directory, fsync and rename, so a crash, a full disk or a
-// refused write never leaves a partial file at the target path.
+// refused write never leaves a partial file at the target path, and temporary files left by a
+// killed writer are removed by the next write to the same path.
+#define _DEFAULT_SOURCE // flock
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +51,69 @@ static int create_unique(char *name, size_t x)
     }
     errno = EEXIST;
     return -1;
+}
+
+// ---- temporary files left behind ----
+//
+// A writer holds an exclusive flock on its temporary file from creation to commit or abort; the
+// kernel drops it when the process dies, however it dies. So a "PATH.tmp.XXXXXX" beside PATH that
+// nobody holds locked is a leftover (kill -9, power loss) and the next writer of PATH removes it.
+// Two guards: only regular files of this user older than STALE_AGE_S (a writer between creating
+// its file and locking it is not mistaken for a dead one), and the name must still be the file
+// that was locked when it is unlinked. Best effort: any failure leaves the file where it is.
+#define STALE_AGE_S 60
+
+static int is_temp_suffix(const char *s)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    if (strncmp(s, ".tmp.", 5) != 0 || strlen(s + 5) != 6)
+        return 0;
+    for (const char *c = s + 5; *c; c++)
+        if (!strchr(chars, *c))
+            return 0;
+    return 1;
+}
+
+static void remove_stale_temps(const char *path, const char *own_tmp)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const size_t base_len = strlen(base);
+    char dir_buf[4096];
+    const char *dir = ".";
+    if (slash) {
+        const size_t len = slash == path ? 1 : (size_t)(slash - path);
+        if (len >= sizeof dir_buf)
+            return;
+        memcpy(dir_buf, path, len);
+        dir_buf[len] = '\0';
+        dir = dir_buf;
+    }
+    const char *own = strrchr(own_tmp, '/');
+    own = own ? own + 1 : own_tmp;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    const int dfd = dirfd(d);
+    const time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, base_len) != 0 || !is_temp_suffix(e->d_name + base_len) ||
+            strcmp(e->d_name, own) == 0)
+            continue;
+        const int fd =
+            openat(dfd, e->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat sb, sn;
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+            sb.st_mtime < now - STALE_AGE_S && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            fstatat(dfd, e->d_name, &sn, AT_SYMLINK_NOFOLLOW) == 0 && sn.st_dev == sb.st_dev &&
+            sn.st_ino == sb.st_ino)
+            (void)unlinkat(dfd, e->d_name, 0);
+        close(fd);
+    }
+    closedir(d);
 }
 
 enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
@@ -93,6 +160,9 @@ enum dpt_status dpt_atomic_open(struct dpt_atomic_file *af, const char *path)
         return dpt_error(DPT_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
                          dpt_io_strerror(err, ebuf, sizeof ebuf));
     }
+    // Held until commit or abort (fclose): the file is not a leftover while it is held.
+    (void)flock(fd, LOCK_EX | LOCK_NB);
+    remove_stale_temps(path, af->tmp_path);
     // A new file has the mode any output file gets, 0666 less the umask (applied by open); one
     // that replaces a file keeps that file's mode. A failure is not fatal: the data is still
     // written correctly.

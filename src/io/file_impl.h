@@ -10,11 +10,12 @@
 
 #include "dptrain/core.h"
 
-// A file being written atomically: bytes go to `tmp_path` (created by mkstemp as
-// "PATH.tmp.XXXXXX"); dpt_atomic_commit renames it over `path`. Until then, whatever was at
-// `path` is untouched. A `path` that names an existing device, FIFO or socket is never replaced:
-// it is written in place (`direct`; what was written stays written on a failure). Caller
-// storage; one writer per struct.
+// A file being written atomically: bytes go to `tmp_path` (created as "PATH.tmp.XXXXXX" and held
+// under an exclusive flock; leftovers of killed writers, unlocked and over a minute old, are
+// removed when the next writer of PATH opens); dpt_atomic_commit renames it over `path`. Until
+// then, whatever was at `path` is untouched. A `path` that names an existing device, FIFO or socket
+// is never replaced: it is written in place (`direct`; what was written stays written on a
+// failure). Caller storage; one writer per struct.
 struct dpt_atomic_file {
     const char *path; // borrowed until commit/abort
     char *tmp_path;   // owned; NULL once committed or aborted, and when direct

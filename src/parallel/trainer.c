@@ -32,6 +32,7 @@
 // Shared flags (stop, divergence) are written only in phase 2 by worker 0 and read by every
 // worker after barrier B, so they need no atomics: the barriers order them. Divergence is
 // detected from the step's loss: a non-finite gradient makes the next loss non-finite.
+#include <inttypes.h>
 #include <math.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -1059,6 +1060,16 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     if (tr->pool && dpt_pool_bind_failures(tr->pool) > 0)
         add_warning(tr, "could not bind %zu of %zu worker threads to their cores",
                     dpt_pool_bind_failures(tr->pool), tr->nth);
+    // At the generic level every worker calls the BLAS, which maps its own buffer per calling
+    // thread and, under a memory limit too tight for it, would retry forever (gemm_impl.h).
+    size_t need, left;
+    if (!dpt_gemm_rows_available() && !dpt_blas_headroom(tr->nth, &need, &left)) {
+        st = dpt_error(DPT_ERR_NOMEM,
+                       "out of memory: the BLAS needs about %zu MiB for %zu threads' buffers, "
+                       "%zu MiB are left under the process's memory limit (ulimit -v / -d)",
+                       need >> 20, tr->nth, left >> 20);
+        goto cleanup;
+    }
     st = dpt_schedule_init(sched, tr->n_params);
     if (st != DPT_OK)
         goto cleanup;
@@ -1454,6 +1465,15 @@ enum dpt_status dpt_trainer_set_state(struct dpt_trainer *tr, const struct dpt_t
     if (st->in_epoch && (st->epoch == 0 || st->epoch_n == 0 || st->next_batch == 0 ||
                          st->epoch_seen > st->epoch_n || st->epoch_correct > st->epoch_seen))
         return dpt_error(DPT_ERR_INVALID, "trainer state: inconsistent interrupted epoch");
+    // Counters beyond 2^53 cannot come from a run (a step a nanosecond for 100 days is 2^53) and
+    // would wrap or lose exactness (the schedules' step count is a double): a corrupt state.
+    const uint64_t max = (uint64_t)1 << 53;
+    if (st->epoch > max || st->steps > max || st->since_best > st->epoch ||
+        (st->in_epoch && (st->epoch_n > max || st->next_batch > st->epoch_n)))
+        return dpt_error(DPT_ERR_INVALID,
+                         "trainer state: counters out of range (epoch %" PRIu64 ", step %" PRIu64
+                         ", epochs since best %" PRIu64 "; at most 2^53)",
+                         st->epoch, st->steps, st->since_best);
     if ((st->rng[0] | st->rng[1] | st->rng[2] | st->rng[3]) == 0)
         return dpt_error(DPT_ERR_INVALID, "trainer state: the RNG state is all zero");
     if (st->has_best && tr->p.patience == 0)

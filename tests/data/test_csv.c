@@ -135,6 +135,7 @@ Test(data, csv_malformed_cells_name_line_and_column, .init = tmp_setup, .fini = 
         {"1,2,3\n0,2,-inf\n", "line 2, column 3", "not a finite number"},
         {"1,2,3\n0,2,1e999\n", "line 2, column 3", "not a finite number"},
         {"1,2,3\n0,2,1e39\n", "line 2, column 3", "float range"},
+        {"1,2,3\n0,1e-50,3\n", "line 2, column 2", "smaller ones would become 0"},
         {"1,2,3\n0,2\n", "line 2, column 3", "missing cell"},
         {"1,2,3\n0,2,3,4\n", "line 2, column 4", "extra cell"},
         {"a,b,c\n1,2,3\n\n1,2\n", "line 4, column 3", "as on line 1"},

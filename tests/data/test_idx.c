@@ -373,6 +373,11 @@ Test(data, idx_nonfinite_float_and_trailing_data, .init = tmp_setup, .fini = tmp
     write_idx(ip, "inf", 0, F64, 2, dims, inf, 6);
     cr_assert_eq(dpt_load_idx(ip, lp, &ds), DPT_ERR_FORMAT);
     expect_msg(ip, "record 2, element 1", NULL);
+    // A float64 that a float would hold as 0 (issue 14, class 12).
+    const double tiny[6] = {1, 2, 1e-50, 4, 5, 6};
+    write_idx(ip, "tiny", 0, F64, 2, dims, tiny, 6);
+    cr_assert_eq(dpt_load_idx(ip, lp, &ds), DPT_ERR_FORMAT);
+    expect_msg(ip, "record 1, element 0", "would be 0");
 
     // 7 values where the header declares 6: the header is wrong.
     const double seven[7] = {1, 2, 3, 4, 5, 6, 7};

@@ -83,6 +83,7 @@ Test(data, libsvm_malformed_entries, .init = tmp_setup, .fini = tmp_teardown)
         {"1 2:\n", "", "line 1, column 3", "bad value"},
         {"1 2: 3\n", "", "line 1, column 3", "bad value"},
         {"1 2:nan\n", "", "line 1, column 3", "non-finite"},
+        {"1 2:1e-50\n", "", "line 1, column 3", "out-of-range"},
         {"abc 1:1\n", "", "line 1, column 1", "bad label"},
         {"1.5 1:1\n", "", "line 1, column 1", "not an integer"},
         {"1 5:1\n", ",features=4", "line 1, column 3", "exceeds features=4"},

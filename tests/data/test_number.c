@@ -84,6 +84,15 @@ Test(data, fast_number_declines_what_it_cannot_do)
     cr_assert_eq(dpt_data_parse_number("2.5", &out), DPT_NUM_OK);
     cr_assert_eq(out, 2.5);
     cr_assert_eq(dpt_data_parse_number("1e39", &out), DPT_NUM_FLOATRANGE);
+    // Nonzero values that a float would hold as 0 are refused too (issue 14, class 12); the
+    // smallest subnormal and zero itself are not.
+    cr_assert_eq(dpt_data_parse_number("1e-50", &out), DPT_NUM_FLOATRANGE);
+    cr_assert_eq(dpt_data_parse_number("-7e-46", &out), DPT_NUM_FLOATRANGE);
+    cr_assert_eq(dpt_data_parse_number("1.5e-45", &out), DPT_NUM_OK);
+    cr_assert_eq((float)out, 1.4e-45f);
+    cr_assert_eq(dpt_data_parse_number("1e-40", &out), DPT_NUM_OK);
+    cr_assert_eq(dpt_data_parse_number("0e-50", &out), DPT_NUM_OK);
+    cr_assert_eq(dpt_data_parse_number("-0.0", &out), DPT_NUM_OK);
     cr_assert_eq(dpt_data_parse_number("-inf", &out), DPT_NUM_NONFINITE);
     cr_assert_eq(dpt_data_parse_number("1.2.3", &out), DPT_NUM_BAD);
 }

@@ -1,7 +1,11 @@
 // Model files: save/load round trips, the on-disk layout read back independently, validation of
 // damaged and hand-edited files, atomic replacement, and the checkpoint extras.
+#define _DEFAULT_SOURCE // flock
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <math.h>
+#include <sys/file.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "io/io_test.h"
@@ -803,4 +807,46 @@ Test(io, new_files_honour_the_umask)
     snprintf(npy, sizeof npy, "%s/npy", f.dir);
     io_test_rmtree(npy);
     io_test_rmtree(f.dir);
+}
+
+// Issue 14, class 12: kill -9 during a write left "PATH.tmp.XXXXXX" behind for good. A writer
+// holds an flock on its temporary file, so the next save of PATH removes the unlocked leftovers
+// over a minute old, and nothing else: not a file another writer holds locked, not a fresh one
+// (a writer between creating and locking it), not another target's, not a name of another shape.
+Test(io, save_removes_temporaries_left_by_killed_writers)
+{
+    char dir[64], path[128], p[256];
+    io_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.st", dir);
+    static const char *const names[] = {"m.st.tmp.aB3xY9", "m.st.tmp.held00",   "m.st.tmp.fresh0",
+                                        "n.st.tmp.aB3xY9", "m.st.tmp.toolong0", "m.st.tmp.ab-cd0"};
+    enum { STALE, HELD, FRESH, OTHER, LONG, CHARS, N_NAMES };
+    int held_fd = -1;
+    for (int i = 0; i < N_NAMES; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        const int fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+        cr_assert_geq(fd, 0, "%s", p);
+        cr_assert_eq(write(fd, "partial", 7), 7);
+        if (i != FRESH) { // two minutes old
+            const struct timespec t[2] = {{time(NULL) - 120, 0}, {time(NULL) - 120, 0}};
+            cr_assert_eq(futimens(fd, t), 0);
+        }
+        if (i == HELD) {
+            cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+            held_fd = fd;
+        } else {
+            close(fd);
+        }
+    }
+    struct dpt_net *net = io_test_net(3);
+    cr_assert_eq(dpt_model_save(path, net, NULL), DPT_OK, "%s", dpt_last_error());
+    for (int i = 0; i < N_NAMES; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        cr_expect_eq(access(p, F_OK) == 0, i != STALE, "%s", names[i]);
+    }
+    // The model itself and the five kept files: the save's own temporary is gone.
+    cr_expect_eq(io_test_count_entries(dir), 6);
+    close(held_fd);
+    dpt_net_destroy(net);
+    io_test_rmtree(dir);
 }

@@ -159,5 +159,14 @@ Test(resume, rejects_inconsistent_state)
     dpt_trainer_get_state(r.tr, &st);
     st.has_best = 1; // without early stopping
     cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_ERR_INVALID);
+    dpt_trainer_get_state(r.tr, &st);
+    st.steps = UINT64_MAX; // a tampered step counter would wrap at the next step
+    cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "out of range") != NULL, "%s", dpt_last_error());
+    st.steps = (uint64_t)1 << 53; // the largest accepted
+    cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_OK, "%s", dpt_last_error());
+    dpt_trainer_get_state(r.tr, &st);
+    st.since_best = st.epoch + 1;
+    cr_assert_eq(dpt_trainer_set_state(r.tr, &st), DPT_ERR_INVALID);
     drop(&r);
 }
