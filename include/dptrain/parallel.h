@@ -200,13 +200,41 @@ DPT_API enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct d
 
 // Runs epochs until a stopping condition holds: max_epochs (counted over the trainer's life, so a
 // resumed run stops where the original would), target_loss, patience on the validation loss
-// (restoring the best parameters), max_seconds. *last gets the last epoch's stats.
+// (restoring the best parameters), max_seconds; dpt_trainer_stop_reason then says which. *last
+// gets the last epoch's stats (epoch 0 and NAN losses when no epoch ran, e.g. max_epochs 0).
 // A dpt_trainer_request_stop (or a progress callback returning nonzero) ends it after the current
 // step with DPT_ERR_INTERRUPTED; dpt_trainer_get_state then captures where to continue.
 DPT_API enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset *train,
                                         const struct dpt_dataset *val,
                                         const struct dpt_dataset *test,
                                         struct dpt_epoch_stats *last);
+
+// Why the last dpt_trainer_fit returned.
+enum dpt_stop_reason {
+    DPT_STOP_NONE = 0,    // fit has not run on this trainer
+    DPT_STOP_MAX_EPOCHS,  // max_epochs epochs are done (also when there was nothing left to run)
+    DPT_STOP_TARGET_LOSS, // an epoch's training loss was <= target_loss
+    DPT_STOP_PATIENCE,    // patience epochs without a better validation loss; the best parameters
+                          // were restored (dpt_trainer_best_epoch says from which epoch)
+    DPT_STOP_TIME_LIMIT,  // max_seconds passed; the last epoch may be partial (not evaluated)
+    DPT_STOP_INTERRUPTED, // dpt_trainer_request_stop or a progress callback: fit returned
+                          // DPT_ERR_INTERRUPTED
+    DPT_STOP_CALLBACK,    // the epoch callback returned nonzero
+    DPT_STOP_ERROR,       // fit failed (divergence, bad data, ...): see its status
+};
+
+// A stable lower-case name: "none", "max_epochs", "target_loss", "patience", "time_limit",
+// "interrupted", "callback", "error" ("unknown" for other values). Thread-safe.
+DPT_API const char *dpt_stop_reason_name(enum dpt_stop_reason r);
+
+// Why the last dpt_trainer_fit returned (DPT_STOP_NONE before the first). A fit on a trainer
+// whose run a stopping rule had already ended (a resumed checkpoint) reports that rule again.
+DPT_API enum dpt_stop_reason dpt_trainer_stop_reason(const struct dpt_trainer *tr);
+
+// With early stopping (patience > 0): the 1-based epoch whose parameters are the best so far,
+// i.e. those fit restored when it ended; 0 when there are none (patience off, or no epoch
+// completed). Not while a fit runs.
+DPT_API uint64_t dpt_trainer_best_epoch(const struct dpt_trainer *tr);
 
 // Loss and accuracy of the network over a data set, on the trainer's pool. The loss is the mean
 // per-sample loss; acc is NAN for regression. Deterministic for every thread count.

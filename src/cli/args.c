@@ -84,13 +84,61 @@ const char *cli_get(const struct cli_flag *flags, const char *name)
 
 void cli_print_help(FILE *out, const char *cmd, const char *synopsis, const struct cli_flag *flags)
 {
-    fprintf(out, "usage: dptrain %s %s\n\n", cmd, synopsis);
+    fprintf(out, "usage: dptrain %s%s%s\n\n", cmd, synopsis[0] == '\n' ? "" : " ", synopsis);
+    // Each flag's text is wrapped at spaces to fit 80 columns, continued under itself.
     for (const struct cli_flag *f = flags; f->name; f++) {
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
-        fprintf(out, "  %-24s %s\n", left, f->help);
+        fprintf(out, "  %-24s", left);
+        const size_t indent = 2 + (strlen(left) > 24 ? strlen(left) : 24) + 1, width = 79 - indent;
+        const char *h = f->help;
+        while (*h) {
+            size_t len = strlen(h);
+            if (len > width) {
+                len = width;
+                while (len > 0 && h[len] != ' ')
+                    len--;
+                if (len == 0) // one word longer than the line: not split
+                    len = strcspn(h, " ");
+            }
+            fprintf(out, " %.*s\n", (int)len, h);
+            h += len;
+            h += strspn(h, " ");
+            if (*h)
+                fprintf(out, "%*s", (int)indent - 1, "");
+        }
+        if (!f->help[0])
+            fputc('\n', out);
     }
     fprintf(out, "  %-24s %s\n", "--help", "show this help and exit");
+}
+
+// "unknown option" for argv[i], with what was probably meant: the nearest flag, or dptrain's
+// name for another tool's flag (--batch-size, --lr); the value given with it is reused.
+static int unknown_option(const char *cmd, const struct cli_flag *flags, int argc, char **argv,
+                          int i, bool single_dash)
+{
+    const char *a = argv[i];
+    const char *name = a + (single_dash ? 1 : 2);
+    const char *eq = strchr(name, '=');
+    const size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const char *value = eq                                                   ? eq + 1
+                        : i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 ? argv[i + 1]
+                                                                             : NULL;
+    // A --schedule anywhere on the line (not parsed yet when it follows): the hint edits it.
+    const char *schedule = NULL;
+    for (int j = 2; j < argc; j++) {
+        if (strncmp(argv[j], "--schedule=", 11) == 0)
+            schedule = argv[j] + 11;
+        else if (strcmp(argv[j], "--schedule") == 0 && j + 1 < argc)
+            schedule = argv[++j];
+    }
+    char hint[512];
+    cli_suggest_flag(hint, sizeof hint, name, len, value, flags, schedule, single_dash);
+    if (hint[0])
+        return cli_error("%s: unknown option '%.*s'; %s", cmd, (int)(name - a + len), a, hint);
+    return cli_error("%s: unknown option '%.*s' (see dptrain %s --help)", cmd,
+                     (int)(name - a + len), a, cmd);
 }
 
 int cli_parse(const char *cmd, const char *synopsis, struct cli_flag *flags, int argc, char **argv,
@@ -104,6 +152,8 @@ int cli_parse(const char *cmd, const char *synopsis, struct cli_flag *flags, int
             return -1;
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (a[0] == '-' && a[1] != '\0' && a[1] != '-')
+                return unknown_option(cmd, flags, argc, argv, i, true);
             if (a[0] == '-' && a[1] != '\0')
                 return cli_error("%s: unknown option '%s' (see dptrain %s --help)", cmd, a, cmd);
             if (*n_pos >= max_pos)
@@ -117,8 +167,7 @@ int cli_parse(const char *cmd, const char *synopsis, struct cli_flag *flags, int
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         struct cli_flag *f = find_flag(flags, name, len);
         if (!f)
-            return cli_error("%s: unknown option '--%.*s' (see dptrain %s --help)", cmd, (int)len,
-                             name, cmd);
+            return unknown_option(cmd, flags, argc, argv, i, false);
         if (!f->arg) {
             if (eq)
                 return cli_error("--%s takes no value", f->name);

@@ -87,6 +87,25 @@ int cli_split(const char *text, char **buf, const char **parts, size_t max);
 // One of names[0..n) (exact match) into *out; the error lists the valid names.
 int cli_choice(const char *flag, const char *text, const char *const *names, size_t n, int *out);
 
+// ---- "did you mean" (suggest.c) ----
+
+// Damerau-Levenshtein distance (optimal string alignment) between a[0..la) and b, ignoring case
+// and counting '_' as '-'; (size_t)-1 for words of 64 characters or more.
+size_t cli_edit_distance(const char *a, size_t la, const char *b);
+// The name nearest to word[0..len) within a typo or two (1 edit below 6 characters, 2 below 9, else
+// 3), else the shortest name that word abbreviates (3 characters or more), else NULL.
+const char *cli_nearest(const char *word, size_t len, const char *const *names, size_t n);
+// The command (or "--help", "--version") meant by an unknown word: another tool's name for it
+// ("fit" for train) or the nearest of names[0..n); NULL when nothing is close.
+const char *cli_suggest_command(const char *word, const char *const *names, size_t n);
+// For an unknown flag --name (name[0..nlen), value: its value when one follows, or NULL): the hint
+// that ends the error line, e.g. "did you mean '--epochs 3'?", or for PyTorch's --lr X
+// "the rate is a key of the update schedule; did you mean '--schedule adam:lr=X'?"; "" when
+// nothing fits. schedule: the --schedule given on the command line (NULL: the default), which the
+// hint edits. single_dash: "-name" (only other tools' names are tried, no near spellings).
+void cli_suggest_flag(char *buf, size_t len, const char *name, size_t nlen, const char *value,
+                      const struct cli_flag *flags, const char *schedule, bool single_dash);
+
 // True when stderr is a terminal (progress bars).
 bool cli_isatty_stderr(void);
 

@@ -26,12 +26,13 @@ static const struct {
     {{"act", "A,...", "one activation per non-input layer, or HIDDEN,OUTPUT (relu,softmax)", 0},
      BOTH},
     {{"loss", "L", "squared, xent or bce (default xent; squared for regression)", 0}, BOTH},
-    {{"reduction", "R", "mean (default) or sum of per-sample losses over a batch", 0}, BOTH},
+    {{"reduction", "R", "mean (default) or sum of per-sample losses in a batch's gradient", 0},
+     BOTH},
     {{"schedule", "SPEC", "update schedule (default adam:lr=1e-3); see docs/schedules.md", 0},
      BOTH},
     {{"batch", "B", "samples per step (default 64)", 0}, BOTH},
     {{"drop-last", NULL, "drop the last, smaller batch of each epoch", 0}, BOTH},
-    {{"epochs", "E", "maximum epochs (default 10)", 0}, BOTH},
+    {{"epochs", "E", "maximum epochs (default 10; train: 0 saves the initial model)", 0}, BOTH},
     {{"target-loss", "X", "stop when an epoch's training loss is <= X (default: off)", 0},
      TRAIN_ONLY},
     {{"patience", "P", "stop after P epochs without validation improvement (needs --val-split)", 0},
@@ -56,7 +57,7 @@ static const struct {
      TRAIN_ONLY},
     {{"log-json", "FILE|-", "write one JSON line per epoch and a final one (- = stdout)", 0},
      TRAIN_ONLY},
-    {{"quiet", NULL, "no progress bar, epoch lines or warnings", 0}, BOTH},
+    {{"quiet", NULL, "print only the result: no progress bar, epoch table or warnings", 0}, BOTH},
 };
 
 size_t cli_train_flags(struct cli_flag *flags, size_t cap, bool for_scale)
@@ -98,7 +99,9 @@ int cli_train_opts_get(const struct cli_flag *flags, bool for_scale, struct cli_
     const char *v;
     if ((v = cli_get(flags, "batch")) && cli_size("batch", v, 1, (size_t)1 << 24, &p->batch))
         return CLI_USAGE;
-    if ((v = cli_get(flags, "epochs")) && cli_size("epochs", v, 1, (size_t)1 << 30, &p->max_epochs))
+    // train --epochs 0 saves (and evaluates) the initial parameters; scale must measure something.
+    if ((v = cli_get(flags, "epochs")) &&
+        cli_size("epochs", v, for_scale ? 1 : 0, (size_t)1 << 30, &p->max_epochs))
         return CLI_USAGE;
     if ((v = cli_get(flags, "threads")) && cli_size("threads", v, 1, 1024, &p->threads))
         return CLI_USAGE;

@@ -1366,6 +1366,13 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     return DPT_OK;
 }
 
+// The rule that ended a run (tr->finished): the target loss, else patience.
+static enum dpt_stop_reason finished_reason(const struct dpt_trainer *tr)
+{
+    return tr->p.patience > 0 && tr->since_best >= tr->p.patience ? DPT_STOP_PATIENCE
+                                                                  : DPT_STOP_TARGET_LOSS;
+}
+
 enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset *train,
                                 const struct dpt_dataset *val, const struct dpt_dataset *test,
                                 struct dpt_epoch_stats *last)
@@ -1375,6 +1382,7 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
     int failed = 0; // interrupted or failed: the best parameters are not restored
     if (!tr || !train)
         return dpt_error(DPT_ERR_INVALID, "fit: trainer or data set is NULL");
+    tr->stop_reason = DPT_STOP_ERROR;
     if (tr->p.patience > 0 && !val)
         return dpt_error(DPT_ERR_INVALID, "patience: early stopping needs a validation set");
     if (tr->p.patience > 0 && !tr->best) {
@@ -1384,21 +1392,29 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
     }
     tr->fit_start = now_s();
     tr->fit_running = 1;
+    // No epoch run (max_epochs reached already, or 0): epoch 0, no figures.
     memset(&st, 0, sizeof st);
+    st.train_loss = st.train_acc = st.val_loss = st.val_acc = NAN;
+    st.test_loss = st.test_acc = NAN;
+    st.steps = tr->steps;
+    enum dpt_stop_reason why = tr->finished ? finished_reason(tr) : DPT_STOP_MAX_EPOCHS;
     while (!tr->finished && (tr->in_epoch || tr->epoch < tr->p.max_epochs)) {
         s = dpt_trainer_epoch(tr, train, val, test, &st);
         if (s != DPT_OK) {
+            why = DPT_STOP_ERROR;
             failed = 1;
             break;
         }
         if (st.partial) {
+            why = DPT_STOP_TIME_LIMIT; // the time limit ends training with the epoch open
             if (tr->stop_requested) {
                 s = dpt_error(DPT_ERR_INTERRUPTED,
                               "training stopped at epoch %llu, step %zu of %zu",
                               (unsigned long long)tr->epoch, tr->next_batch, tr->n_batches);
+                why = DPT_STOP_INTERRUPTED;
                 failed = 1;
             }
-            break; // the time limit ends training with the epoch open
+            break;
         }
         if (tr->p.patience > 0) {
             if (st.val_loss < tr->best_val) {
@@ -1414,25 +1430,71 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
         // records whether the run is over.
         tr->finished = st.train_loss <= tr->p.target_loss ||
                        (tr->p.patience > 0 && tr->since_best >= tr->p.patience);
-        if (tr->p.on_epoch && tr->p.on_epoch(&st, tr->p.user) != 0)
+        if (tr->finished)
+            why = st.train_loss <= tr->p.target_loss ? DPT_STOP_TARGET_LOSS : DPT_STOP_PATIENCE;
+        if (tr->p.on_epoch && tr->p.on_epoch(&st, tr->p.user) != 0) {
+            if (!tr->finished)
+                why = DPT_STOP_CALLBACK;
             break;
+        }
         if (tr->finished)
             break;
         if (tr->stop_now) { // a stop on the epoch's last step
+            why = tr->epoch >= tr->p.max_epochs ? DPT_STOP_MAX_EPOCHS : DPT_STOP_TIME_LIMIT;
             if (tr->stop_requested) {
                 s = dpt_error(DPT_ERR_INTERRUPTED, "training stopped after epoch %llu",
                               (unsigned long long)tr->epoch);
+                why = DPT_STOP_INTERRUPTED;
                 failed = 1;
             }
             break;
         }
+        why = DPT_STOP_MAX_EPOCHS;
     }
     tr->fit_running = 0;
+    tr->stop_reason = why;
     if (!failed && tr->has_best)
         memcpy(dpt_net_params(tr->net), tr->best, tr->n_params * sizeof(float));
     if (last)
         *last = st;
     return s;
+}
+
+const char *dpt_stop_reason_name(enum dpt_stop_reason r)
+{
+    switch (r) {
+    case DPT_STOP_NONE:
+        return "none";
+    case DPT_STOP_MAX_EPOCHS:
+        return "max_epochs";
+    case DPT_STOP_TARGET_LOSS:
+        return "target_loss";
+    case DPT_STOP_PATIENCE:
+        return "patience";
+    case DPT_STOP_TIME_LIMIT:
+        return "time_limit";
+    case DPT_STOP_INTERRUPTED:
+        return "interrupted";
+    case DPT_STOP_CALLBACK:
+        return "callback";
+    case DPT_STOP_ERROR:
+        return "error";
+    }
+    return "unknown";
+}
+
+enum dpt_stop_reason dpt_trainer_stop_reason(const struct dpt_trainer *tr)
+{
+    return tr ? tr->stop_reason : DPT_STOP_NONE;
+}
+
+uint64_t dpt_trainer_best_epoch(const struct dpt_trainer *tr)
+{
+    if (!tr || !tr->has_best)
+        return 0;
+    // since_best counts the completed epochs after the best one; an open epoch is not counted.
+    const uint64_t done = tr->epoch - (tr->in_epoch ? 1 : 0);
+    return done > tr->since_best ? done - tr->since_best : 0;
 }
 
 // ---- checkpoint state ----

@@ -83,7 +83,8 @@ struct dpt_trainer {
     double best_val;          // early stopping
     size_t since_best;
     int has_best;
-    int finished; // a stopping rule ended the run (target loss, patience)
+    int finished;                     // a stopping rule ended the run (target loss, patience)
+    enum dpt_stop_reason stop_reason; // why the last fit returned
     double fit_start;
     enum dpt_status job_status;
     // The step's global results, written by worker 0 in phase 2 (after the exchange between

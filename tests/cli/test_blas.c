@@ -41,7 +41,8 @@ static const char *const dptrain_vars[] = {
 static const char *const train_args[] = {"train", "--data", "synth:xor", "--epochs", "1", NULL};
 static const char *const quiet_train_args[] = {"train", "--data",  "synth:xor", "--epochs",
                                                "1",     "--quiet", NULL};
-static const char *const bad_train_args[] = {"train", "--data", "synth:xor", "--epochs", "0", NULL};
+static const char *const bad_train_args[] = {"train",    "--data", "synth:xor",
+                                             "--epochs", "-1",     NULL};
 
 // `dptrain version` in env: it must succeed with nothing on stderr; the result to check further.
 static struct cli_result run_version(char **env)

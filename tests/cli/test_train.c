@@ -14,6 +14,19 @@ static size_t count_lines(const char *text, const char *prefix)
     return n;
 }
 
+// Counts the rows of the epoch table: lines that start with spaces and an epoch number.
+static size_t count_rows(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *q = p + strspn(p, " ");
+        n += q > p && *q >= '0' && *q <= '9';
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return n;
+}
+
 // Loads a model's parameters into a malloc'd copy (*n floats).
 static float *model_params(const char *path, size_t *n)
 {
@@ -32,11 +45,13 @@ Test(cli, train_learns_and_logs_every_epoch, CLI_FIXTURE)
         expect_ok(run("train", "--data", "synth:xor,n=400", "--test", "synth:xor,n=400", "--epochs",
                       "6", "--threads", "2", "--schedule", "adam:lr=0.02", "--log-json",
                       P("log.jsonl"), "--save", P("m.st"), NULL));
-    // Human output: a header, one line per epoch with the breakdown, the final result.
-    cr_expect_eq(count_lines(r.out, "epoch "), 6u, "%s", r.out);
-    cr_expect(strstr(r.out, "samples/s"));
-    cr_expect(strstr(r.out, "[compute "), "time breakdown in the epoch line: %s", r.out);
-    cr_expect(strstr(r.out, "test loss"), "%s", r.out);
+    // Human output: the run's description, the table's header once, one row per epoch with the
+    // time breakdown, the final result.
+    cr_expect_eq(count_lines(r.out, "epoch "), 1u, "one table header: %s", r.out);
+    cr_expect_eq(count_rows(r.out), 6u, "%s", r.out);
+    cr_expect(strstr(r.out, "--- test ---"), "%s", r.out);
+    cr_expect(strstr(r.out, "samples") && strstr(r.out, "per s"), "%s", r.out);
+    cr_expect(strstr(r.out, "c/w/r/u"), "time breakdown in the table: %s", r.out);
     const char *fin = strstr(r.out, "test accuracy: ");
     cr_assert(fin, "%s", r.out);
     const double acc_line = strtod(fin + 15, NULL);
@@ -99,7 +114,7 @@ Test(cli, train_quiet_and_json_to_stdout, CLI_FIXTURE)
     }
     cr_expect_eq(count_lines(r.out, "{\"event\":\"epoch\""), 2u);
     cr_expect(!strstr(r.out, "test_loss"), "%s", r.out);
-    cr_expect_eq(count_lines(r.err, "epoch "), 2u, "%s", r.err);
+    cr_expect_eq(count_rows(r.err), 2u, "%s", r.err);
     result_free(&r);
 }
 
@@ -336,6 +351,7 @@ Test(cli, train_interrupted_saves_and_exits_130, CLI_FIXTURE)
     free(err);
     char *log = read_text(P("l.jsonl"));
     cr_expect(strstr(log, "\"interrupted\":true"), "%s", log);
+    cr_expect(strstr(log, "\"stop\":\"interrupted\""), "%s", log);
     free(log);
     struct dpt_net *net = NULL;
     cr_expect_eq(dpt_model_load(P("m.st"), &net, NULL), DPT_OK, "the model was not saved");

@@ -191,14 +191,17 @@ elseif(MODE STREQUAL "cli")
   endfunction()
   dpt_run(0 120 ok ${CLI} ${args} --reproducible --threads 1 --quiet --save ${W}/ref.st)
   dpt_run(2 120 ok ${CLI} ${args} --reproducible --threads 1 --save ${W}/r2.st)
-  # Only rank 0 prints: one header line and one line per epoch.
+  # Only rank 0 prints: one description, one row per epoch (the third: "    3  1.0234 0.5617 ..."),
+  # one final result line.
   string(REGEX MATCHALL "dptrain [0-9.]+: [0-9]+ training samples" headers "${RUN_OUT}")
-  string(REGEX MATCHALL "epoch +3/3" last_epochs "${RUN_OUT}")
+  string(REGEX MATCHALL "\n +3 +[0-9]+\\.[0-9]+ " last_epochs "${RUN_OUT}")
+  string(REGEX MATCHALL "training accuracy: " finals "${RUN_OUT}")
   list(LENGTH headers n_headers)
   list(LENGTH last_epochs n_last)
-  if(NOT n_headers EQUAL 1 OR NOT n_last EQUAL 1)
-    message(FATAL_ERROR "expected one header and one 'epoch 3/3' line (rank 0 only), got "
-      "${n_headers} and ${n_last}\n${RUN_OUT}")
+  list(LENGTH finals n_finals)
+  if(NOT n_headers EQUAL 1 OR NOT n_last EQUAL 1 OR NOT n_finals EQUAL 1)
+    message(FATAL_ERROR "expected one description, one row for epoch 3 and one final line (rank 0 "
+      "only), got ${n_headers}, ${n_last} and ${n_finals}\n${RUN_OUT}")
   endif()
   dpt_same_model(${W}/ref.st ${W}/r2.st)
   dpt_run(3 120 ok ${CLI} ${args} --reproducible --threads 2 --quiet --save ${W}/r3.st)

@@ -84,6 +84,7 @@ static void resume_is_identical(size_t threads, int mode, size_t patience, uint6
     struct run a = make(threads, mode, patience, &stop);
     cr_assert_eq(dpt_trainer_fit(a.tr, tr_ds, val, NULL, NULL), DPT_ERR_INTERRUPTED);
     cr_assert(stop.fired);
+    cr_assert_eq(dpt_trainer_stop_reason(a.tr), DPT_STOP_INTERRUPTED);
     // Capture everything a checkpoint holds.
     struct dpt_trainer_state st;
     dpt_trainer_get_state(a.tr, &st);
@@ -112,6 +113,10 @@ static void resume_is_identical(size_t threads, int mode, size_t patience, uint6
     struct dpt_epoch_stats last;
     cr_assert_eq(dpt_trainer_fit(b.tr, tr_ds, val, NULL, &last), DPT_OK, "%s", dpt_last_error());
     cr_assert_eq(dpt_trainer_steps(b.tr), dpt_trainer_steps(ref.tr));
+    // The resumed run ends for the reason the uninterrupted one did, with the same best epoch.
+    cr_assert_eq(dpt_trainer_stop_reason(b.tr), dpt_trainer_stop_reason(ref.tr));
+    cr_assert_eq(dpt_trainer_best_epoch(b.tr), dpt_trainer_best_epoch(ref.tr));
+    cr_assert_eq(dpt_trainer_best_epoch(ref.tr) != 0, patience > 0);
     cr_assert_eq(memcmp(dpt_net_params(b.net), dpt_net_params(ref.net), np * sizeof(float)), 0,
                  "T=%zu mode=%d patience=%zu stop %llu/%zu: parameters differ", threads, mode,
                  patience, (unsigned long long)stop_epoch, stop_step);

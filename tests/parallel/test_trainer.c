@@ -376,16 +376,45 @@ Test(trainer, stopping_rules)
     struct dpt_trainer *tr;
     struct dpt_epoch_stats st;
     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_NONE);
     cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
     cr_assert(st.train_loss <= 0.05 && st.epoch < 1000, "epoch %llu loss %g",
               (unsigned long long)st.epoch, st.train_loss);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_TARGET_LOSS);
+    cr_assert_eq(dpt_trainer_best_epoch(tr), 0u, "no early stopping, no best epoch");
+    // A second fit on a finished run does nothing and says why again.
+    const uint64_t steps = dpt_trainer_steps(tr);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
+    cr_assert_eq(dpt_trainer_steps(tr), steps);
+    cr_assert_eq(st.epoch, 0u);
+    cr_assert(isnan(st.train_loss));
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_TARGET_LOSS);
     dpt_trainer_destroy(tr);
+    // max_epochs 0: nothing runs, no figures (not zeros)
+    p.max_epochs = 0;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
+    cr_assert_eq(dpt_trainer_steps(tr), 0u);
+    cr_assert_eq(st.epoch, 0u);
+    cr_assert(isnan(st.train_loss) && isnan(st.train_acc));
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_MAX_EPOCHS);
+    dpt_trainer_destroy(tr);
+    // all epochs run
+    p.max_epochs = 3;
+    p.target_loss = -INFINITY;
+    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
+    cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
+    cr_assert_eq(st.epoch, 3u);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_MAX_EPOCHS);
+    dpt_trainer_destroy(tr);
+    p.max_epochs = 1000;
     // the epoch callback stops
     p.target_loss = -INFINITY;
     p.on_epoch = stop_after_two;
     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
     cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
     cr_assert_eq(st.epoch, 2);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_CALLBACK);
     dpt_trainer_destroy(tr);
     // a time limit stops (the limit is tiny, so the very first step sees it)
     p.on_epoch = NULL;
@@ -394,6 +423,7 @@ Test(trainer, stopping_rules)
     cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_OK);
     cr_assert_eq(st.epoch, 1);
     cr_assert_eq(st.steps, 1);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_TIME_LIMIT);
     dpt_trainer_destroy(tr);
     // early stopping with patience restores the best parameters: after fit, the validation
     // loss equals the best seen
@@ -408,16 +438,39 @@ Test(trainer, stopping_rules)
     double vloss;
     cr_assert_eq(dpt_trainer_evaluate(tr, val, &vloss, NULL), DPT_OK);
     cr_assert(vloss <= st.val_loss, "restored %g, last %g", vloss, st.val_loss);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_PATIENCE);
+    // The best epoch is the one patience counted from: exactly `patience` epochs before the end
+    // (the run stops on the first epoch that makes the count reach it), and its parameters are
+    // the ones restored (checked against the recorded best validation loss).
+    const uint64_t best = dpt_trainer_best_epoch(tr);
+    cr_assert(st.epoch < 60, "patience stopped nothing");
+    cr_assert_eq(best, st.epoch - 2, "best %llu, stopped at %llu", (unsigned long long)best,
+                 (unsigned long long)st.epoch);
+    struct dpt_trainer_state ts;
+    dpt_trainer_get_state(tr, &ts);
+    cr_assert_eq(vloss, ts.best_val, "restored %.17g, best %.17g", vloss, ts.best_val);
     dpt_trainer_destroy(tr);
     // patience without a validation set is refused
     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK);
     cr_assert_eq(dpt_trainer_fit(tr, tr_ds, NULL, NULL, &st), DPT_ERR_INVALID);
+    cr_assert_eq(dpt_trainer_stop_reason(tr), DPT_STOP_ERROR);
     dpt_trainer_destroy(tr);
     dpt_schedule_destroy(sched);
     dpt_net_destroy(net);
     dpt_dataset_destroy(tr_ds);
     dpt_dataset_destroy(val);
     dpt_dataset_destroy(ds);
+}
+
+Test(trainer, stop_reason_names)
+{
+    static const char *const names[] = {"none",       "max_epochs",  "target_loss", "patience",
+                                        "time_limit", "interrupted", "callback",    "error"};
+    for (int r = DPT_STOP_NONE; r <= DPT_STOP_ERROR; r++)
+        cr_assert_str_eq(dpt_stop_reason_name((enum dpt_stop_reason)r), names[r]);
+    cr_assert_str_eq(dpt_stop_reason_name((enum dpt_stop_reason)99), "unknown");
+    cr_assert_eq(dpt_trainer_stop_reason(NULL), DPT_STOP_NONE);
+    cr_assert_eq(dpt_trainer_best_epoch(NULL), 0u);
 }
 
 Test(trainer, rejects_bad_params_and_mismatched_data)
