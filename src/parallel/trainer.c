@@ -36,6 +36,7 @@
 #include <math.h>
 #include <stdalign.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@
 // Default cap on rows per GEMM block inside a shard.
 #define DPT_MICRO_BATCH_MAX 256
 
-static double now_s(void)
+double dpt_trainer_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -180,12 +181,6 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
 
 // ---- the epoch job ----
 
-// Balanced contiguous split: part t of n items over nth parts (sizes differ by at most one).
-static inline size_t split(size_t n, size_t t, size_t nth)
-{
-    return (size_t)(((unsigned long long)n * t) / nth);
-}
-
 static void add_stats(struct dpt_block_stats *acc, const struct dpt_block_stats *b)
 {
     acc->loss_sum += b->loss_sum;
@@ -211,9 +206,9 @@ static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *per
 
 // Sliced mode: forward from layer `from`, loss and deltas of batch rows [lo, hi) (batch starting
 // at bs) into the batch workspace ws, in blocks of mb rows.
-static void shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t from,
-                         const size_t *perm, size_t bs, size_t lo, size_t hi, float scale,
-                         struct dpt_block_stats *acc)
+void dpt_trainer_shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t from,
+                              const size_t *perm, size_t bs, size_t lo, size_t hi, float scale,
+                              struct dpt_block_stats *acc)
 {
     const float *x = dpt_dataset_x(tr->ds);
     const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
@@ -278,7 +273,7 @@ static double sq_norm(const float *restrict g, size_t lo, size_t hi)
 // Loss and correct count of this step (this process's part), summed in a fixed order: per
 // worker, or per micro-shard in reproducible mode (then the same for every T and every split
 // across processes).
-static void step_loss(const struct dpt_trainer *tr, double *loss, double *correct)
+void dpt_trainer_step_loss(const struct dpt_trainer *tr, double *loss, double *correct)
 {
     double l = 0.0, c = 0.0;
     if (tr->p.reproducible) {
@@ -297,13 +292,13 @@ static void step_loss(const struct dpt_trainer *tr, double *loss, double *correc
 }
 
 // Worker 0: is a stop requested (signal, progress callback)? *timed_out: the time limit passed.
-static int stop_flags(struct dpt_trainer *tr, size_t b, int *timed_out)
+int dpt_trainer_stop_flags(struct dpt_trainer *tr, size_t b, int *timed_out)
 {
     int req = atomic_load_explicit(&tr->stop_request, memory_order_relaxed) != 0;
     if (tr->p.on_progress && tr->p.progress_every &&
         ((b + 1) % tr->p.progress_every == 0 || b + 1 == tr->n_batches))
         req |= tr->p.on_progress(tr->epoch, b + 1, tr->n_batches, tr->p.user) != 0;
-    *timed_out = tr->p.max_seconds > 0 && now_s() - tr->fit_start >= tr->p.max_seconds;
+    *timed_out = tr->p.max_seconds > 0 && dpt_trainer_now() - tr->fit_start >= tr->p.max_seconds;
     return req;
 }
 
@@ -317,13 +312,13 @@ static void exchange(struct dpt_trainer *tr, size_t m)
     const size_t R = (size_t)comm->size;
     enum dpt_status s = DPT_OK;
     int timed_out = 0;
-    const int req = stop_flags(tr, tr->x_batch, &timed_out);
+    const int req = dpt_trainer_stop_flags(tr, tr->x_batch, &timed_out);
     double v[4] = {0.0, 0.0, (double)req, (double)timed_out};
     if (tr->p.reproducible) {
         const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
         for (size_t r = 0; r < R; r++) {
-            tr->x_counts[r] = split(J, r + 1, R) - split(J, r, R);
-            tr->x_displs[r] = split(J, r, R);
+            tr->x_counts[r] = dpt_split(J, r + 1, R) - dpt_split(J, r, R);
+            tr->x_displs[r] = dpt_split(J, r, R);
         }
         s = comm->allgather_f64(comm, tr->shard_loss, tr->x_counts, tr->x_displs);
         if (s == DPT_OK)
@@ -335,9 +330,9 @@ static void exchange(struct dpt_trainer *tr, size_t m)
         if (s == DPT_OK)
             s = comm->allgather_f32(comm, tr->rgrad_block, tr->x_counts, tr->x_displs);
         tr->step_shards = J;
-        step_loss(tr, &tr->x_loss, &tr->x_correct);
+        dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
     } else {
-        step_loss(tr, &v[0], &v[1]);
+        dpt_trainer_step_loss(tr, &v[0], &v[1]);
         s = comm->allreduce_f32(comm, tr->gsum, tr->n_params);
     }
     if (s == DPT_OK)
@@ -359,7 +354,7 @@ static void exchange(struct dpt_trainer *tr, size_t m)
 // in random order, so without this every gathered row starts with a miss to DRAM (measured: the
 // gather was 15% of workload S's step at 2 threads); with it the misses overlap the
 // weight-gradient products.
-static void prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi)
+void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi)
 {
     const float *x = dpt_dataset_x(tr->ds);
     const size_t n0 = dpt_dataset_n_in(tr->ds);
@@ -370,51 +365,54 @@ static void prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi)
     }
 }
 
-// Phase 2 of sliced mode: this worker's rows of every layer's gradient over the whole batch (m
-// rows of the batch workspace), then the schedule step on exactly those rows; a linear schedule's
-// step is folded into the product instead (W += -rate Delta^T A). The gradient products are
-// backprop work and count as compute; the schedule step counts as update.
-static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws, const float *xb,
-                         const float *const *xr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
-                         struct dpt_timing *tm)
+// Phase 2 of sliced mode, in three parts (the dynamic step runs them as separate items):
+// dpt_trainer_sliced_grad forms worker t's rows of every layer's gradient over the whole batch (m
+// rows of the batch workspace); a linear schedule's step is folded into the product instead
+// (W += -rate Delta^T A). dpt_trainer_sliced_sq is the squared norm of those rows (for a schedule
+// that needs the global norm), and dpt_trainer_sliced_update the schedule step on exactly those
+// rows. The gradient products are backprop work and count as compute; the step counts as update.
+void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace *ws,
+                             const float *xb, const float *const *xr, size_t t,
+                             const struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
     const size_t L = spec->n_layers;
-    const size_t *lo = tr->row_lo + ith * (L + 1), *hi = tr->row_hi + ith * (L + 1);
+    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
     float *theta = dpt_net_params(tr->net);
     const float alpha = tr->fused ? -(float)dpt_schedule_rate(tr->sched, ctx->step) : 1.0f;
     float *dst = tr->fused ? theta : tr->gsum;
-    double t0 = now_s();
+    const double t0 = dpt_trainer_now();
     for (size_t l = 1; l <= L; l++) {
         size_t w, b;
         dpt_net_layer_offsets(tr->net, l, &w, &b);
         dpt_net_layer_grad(tr->net, ws, l, xb, xr, lo[l], hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
                            dst + w + lo[l] * spec->sizes[l - 1], dst + b + lo[l]);
     }
-    double t1 = now_s();
-    tm->compute_s += t1 - t0;
-    if (tr->fused)
-        return;
-    if (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) {
-        double sq = 0.0;
-        for (size_t l = 1; l <= L; l++) {
-            size_t w, b;
-            dpt_net_layer_offsets(tr->net, l, &w, &b);
-            const size_t n_in = spec->sizes[l - 1];
-            sq += sq_norm(tr->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
-            sq += sq_norm(tr->gsum, b + lo[l], b + hi[l]);
-        }
-        tr->slots[ith].sq = sq;
-        const double tw0 = now_s();
-        tm->update_s += tw0 - t1;
-        dpt_team_barrier(&tr->team); // every worker's partial norm is written
-        t1 = now_s();
-        tm->wait_s += t1 - tw0;
-        double total = 0.0;
-        for (size_t t = 0; t < tr->nth; t++) // fixed order: the same sum on every worker
-            total += tr->slots[t].sq;
-        ctx->grad_sq_norm = total;
+    tm->compute_s += dpt_trainer_now() - t0;
+}
+
+double dpt_trainer_sliced_sq(const struct dpt_trainer *tr, size_t t)
+{
+    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
+    const size_t L = spec->n_layers;
+    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
+    double sq = 0.0;
+    for (size_t l = 1; l <= L; l++) {
+        size_t w, b;
+        dpt_net_layer_offsets(tr->net, l, &w, &b);
+        const size_t n_in = spec->sizes[l - 1];
+        sq += sq_norm(tr->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
+        sq += sq_norm(tr->gsum, b + lo[l], b + hi[l]);
     }
+    return sq;
+}
+
+void dpt_trainer_sliced_update(struct dpt_trainer *tr, size_t t, const struct dpt_step_ctx *ctx)
+{
+    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
+    const size_t L = spec->n_layers;
+    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
+    float *theta = dpt_net_params(tr->net);
     for (size_t l = 1; l <= L; l++) {
         size_t w, b;
         dpt_net_layer_offsets(tr->net, l, &w, &b);
@@ -424,7 +422,32 @@ static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws,
             dpt_schedule_step(tr->sched, ctx, theta, tr->gsum, b + lo[l], b + hi[l]);
         }
     }
-    tm->update_s += now_s() - t1;
+}
+
+// Phase 2 of sliced mode with barriers: worker ith's gradient rows, then (after a barrier when
+// the schedule needs the global norm) the schedule step on them.
+static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws, const float *xb,
+                         const float *const *xr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
+                         struct dpt_timing *tm)
+{
+    dpt_trainer_sliced_grad(tr, ws, xb, xr, ith, ctx, m, tm);
+    if (tr->fused)
+        return;
+    double t1 = dpt_trainer_now();
+    if (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) {
+        tr->slots[ith].sq = dpt_trainer_sliced_sq(tr, ith);
+        const double tw0 = dpt_trainer_now();
+        tm->update_s += tw0 - t1;
+        dpt_team_barrier(&tr->team); // every worker's partial norm is written
+        t1 = dpt_trainer_now();
+        tm->wait_s += t1 - tw0;
+        double total = 0.0;
+        for (size_t t = 0; t < tr->nth; t++) // fixed order: the same sum on every worker
+            total += tr->slots[t].sq;
+        ctx->grad_sq_norm = total;
+    }
+    dpt_trainer_sliced_update(tr, ith, ctx);
+    tm->update_s += dpt_trainer_now() - t1;
 }
 
 // Phase 2 of private mode: reduce this worker's slice of the private gradients (and exchange the
@@ -436,10 +459,11 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
     const size_t nth = tr->nth;
     const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) != 0;
     float *theta = dpt_net_params(tr->net);
-    const size_t c_lo = split(tr->n_chunks, ith, nth), c_hi = split(tr->n_chunks, ith + 1, nth);
+    const size_t c_lo = dpt_split(tr->n_chunks, ith, nth),
+                 c_hi = dpt_split(tr->n_chunks, ith + 1, nth);
     const float **srcs = tr->srcs + ith * tr->srcs_stride;
     const int multi = tr->p.comm && tr->p.comm->size > 1;
-    double tr_s = 0.0, tu_s = 0.0, tc = now_s();
+    double tr_s = 0.0, tu_s = 0.0, tc = dpt_trainer_now();
     if (multi) {
         // ---- the cross-process exchange (the seam between reduce and update) ----
         if (!tr->p.reproducible) {
@@ -461,10 +485,10 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
             tr->x_batch = b;
             exchange(tr, m);
         }
-        const double tx = now_s();
+        const double tx = dpt_trainer_now();
         tr_s += tx - tc;
         dpt_team_barrier(team); // the exchange is complete
-        tc = now_s();
+        tc = dpt_trainer_now();
         tm->wait_s += tc - tx;
     }
     // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
@@ -484,18 +508,18 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
         if (needs_norm) {
             tr->chunk_sq[c] = sq_norm(grad, lo, hi);
         } else {
-            const double tc1 = now_s();
+            const double tc1 = dpt_trainer_now();
             tr_s += tc1 - tc;
             dpt_schedule_step(tr->sched, ctx, theta, grad, lo, hi);
-            tc = now_s();
+            tc = dpt_trainer_now();
             tu_s += tc - tc1;
         }
     }
     if (needs_norm) {
-        const double tw0 = now_s();
+        const double tw0 = dpt_trainer_now();
         tr_s += tw0 - tc;
         dpt_team_barrier(team); // every chunk's partial norm is written
-        const double tw1 = now_s();
+        const double tw1 = dpt_trainer_now();
         tm->wait_s += tw1 - tw0;
         double total = 0.0;
         for (size_t c = 0; c < tr->n_chunks; c++) // fixed order: same sum for every T
@@ -506,7 +530,7 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
             const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
             dpt_schedule_step(tr->sched, ctx, theta, grad, lo, hi);
         }
-        tu_s += now_s() - tw1;
+        tu_s += dpt_trainer_now() - tw1;
     }
     tm->reduce_s += tr_s;
     tm->update_s += tu_s;
@@ -515,7 +539,8 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
 // split_first, step parity p (0 or 1): the inputs of batch rows perm[0..m) (pointers to their
 // rows in the data set, or a copy gathered into this worker's buffer), and this worker's rows of
 // layer 1 for them into that parity's batch workspace.
-static void first_layer(struct dpt_trainer *tr, size_t ith, size_t p, const size_t *perm, size_t m)
+void dpt_trainer_first_layer(struct dpt_trainer *tr, size_t ith, size_t p, const size_t *perm,
+                             size_t m)
 {
     struct dpt_workspace *ws = p ? tr->bws2 : tr->bws;
     const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1, k = 2 * ith + p;
@@ -560,6 +585,13 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     size_t b;
     // split_first: layer 1 of this step was computed during the previous step's phase 2.
     int ready = 0;
+    if (tr->dynamic) {
+        dpt_trainer_dynamic_job(tr, ith, &tm);
+        tr->wtime[ith] = tm;
+        dpt_gemm_pack_use(pack.buf, pack.floats);
+        ftz_leave(csr);
+        return;
+    }
 
     for (b = tr->first_batch; b < tr->n_batches; b++) {
         const size_t bs = b * B;
@@ -569,7 +601,7 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
         struct dpt_workspace *ws = tr->split_first && (b & 1) ? tr->bws2 : tr->bws;
         const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * ith + (b & 1)] : NULL;
         const float *const *xr = tr->xrows ? tr->xrows + (2 * ith + (b & 1)) * B : NULL;
-        double t0 = now_s();
+        double t0 = dpt_trainer_now();
 
         // ---- phase 1: forward + backprop of this worker's shard ----
         const float scale = mean ? 1.0f / (float)m : 1.0f;
@@ -580,26 +612,27 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
                 // copy of the inputs), so W_1 never leaves its owner's cache; then, after a
                 // barrier, the rest by samples. Only at a job's first step: later steps get it
                 // from the previous step's phase 2, where barrier B covers it.
-                first_layer(tr, ith, b & 1, perm + bs, m);
-                const double tb0 = now_s();
+                dpt_trainer_first_layer(tr, ith, b & 1, perm + bs, m);
+                const double tb0 = dpt_trainer_now();
                 tm.compute_s += tb0 - t0;
                 dpt_team_barrier(team); // every column of layer 1 is computed
-                const double tb1 = now_s();
+                const double tb1 = dpt_trainer_now();
                 tm.wait_s += tb1 - tb0;
                 t0 = tb1;
             }
             if (tr->split_first)
                 from = 2;
             struct dpt_block_stats acc;
-            shard_deltas(tr, ws, from, perm, bs, bs + split(m, ith, nth),
-                         bs + split(m, ith + 1, nth), scale, &acc);
+            dpt_trainer_shard_deltas(tr, ws, from, perm, bs, bs + dpt_split(m, ith, nth),
+                                     bs + dpt_split(m, ith + 1, nth), scale, &acc);
             slot->loss = acc.loss_sum;
             slot->correct = acc.correct;
         } else if (!tr->p.reproducible) {
             // This process's part of the global batch, then this worker's part of that.
-            const size_t r_lo = bs + split(m, rank, n_ranks),
-                         r_n = split(m, rank + 1, n_ranks) - split(m, rank, n_ranks);
-            const size_t lo = r_lo + split(r_n, ith, nth), hi = r_lo + split(r_n, ith + 1, nth);
+            const size_t r_lo = bs + dpt_split(m, rank, n_ranks),
+                         r_n = dpt_split(m, rank + 1, n_ranks) - dpt_split(m, rank, n_ranks);
+            const size_t lo = r_lo + dpt_split(r_n, ith, nth),
+                         hi = r_lo + dpt_split(r_n, ith + 1, nth);
             struct dpt_block_stats acc;
             shard_backprop(tr, ith, perm, lo, hi, scale, tr->grad[ith], &acc);
             slot->has_grad = hi > lo;
@@ -609,31 +642,33 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             // Fixed micro-shards, independent of T and of the number of processes: J of them,
             // each into its own buffer; this process takes a contiguous run of them.
             const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
-            const size_t j_lo = split(J, rank, n_ranks);
-            const size_t j_n = split(J, rank + 1, n_ranks) - j_lo;
-            for (size_t j = j_lo + split(j_n, ith, nth); j < j_lo + split(j_n, ith + 1, nth); j++) {
+            const size_t j_lo = dpt_split(J, rank, n_ranks);
+            const size_t j_n = dpt_split(J, rank + 1, n_ranks) - j_lo;
+            for (size_t j = j_lo + dpt_split(j_n, ith, nth);
+                 j < j_lo + dpt_split(j_n, ith + 1, nth); j++) {
                 struct dpt_block_stats acc;
-                shard_backprop(tr, ith, perm, bs + split(m, j, J), bs + split(m, j + 1, J), scale,
-                               tr->rgrad[j], &acc);
+                shard_backprop(tr, ith, perm, bs + dpt_split(m, j, J), bs + dpt_split(m, j + 1, J),
+                               scale, tr->rgrad[j], &acc);
                 tr->shard_loss[j] = acc.loss_sum;
                 tr->shard_correct[j] = acc.correct;
             }
             if (ith == 0)
                 tr->step_shards = J; // read by everyone after barrier A
         }
-        const double t1 = now_s();
+        const double t1 = dpt_trainer_now();
         tm.compute_s += t1 - t0;
         dpt_team_barrier(team); // A: every private gradient is complete
-        const double t2 = now_s();
+        const double t2 = dpt_trainer_now();
         tm.wait_s += t2 - t1;
         if (b + 1 < tr->n_batches && !tr->p.reproducible && !multi) {
             // The rows this worker gathers at the next step: all of them when layer 1 is split
             // by rows, else its shard.
             const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
             if (tr->split_first)
-                prefetch_rows(tr, nbs, nbs + nm);
+                dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
             else
-                prefetch_rows(tr, nbs + split(nm, ith, nth), nbs + split(nm, ith + 1, nth));
+                dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, ith, nth),
+                                          nbs + dpt_split(nm, ith + 1, nth));
         }
 
         // ---- phase 2: form / reduce this worker's slice, then apply the schedule to it ----
@@ -653,16 +688,16 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             // The next step's layer 1, now: it reads only this worker's rows of W_1, which it
             // has just updated itself, so no barrier is needed before it, and barrier B
             // publishes it. If training stops after this step, it is simply not used.
-            const double tn0 = now_s();
+            const double tn0 = dpt_trainer_now();
             const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
-            first_layer(tr, ith, (b + 1) & 1, perm + nbs, nm);
-            tm.compute_s += now_s() - tn0;
+            dpt_trainer_first_layer(tr, ith, (b + 1) & 1, perm + nbs, nm);
+            tm.compute_s += dpt_trainer_now() - tn0;
             ready = 1;
         }
         if (ith == 0) {
             if (!multi) {
-                step_loss(tr, &tr->x_loss, &tr->x_correct);
-                tr->x_req = stop_flags(tr, b, &tr->x_time);
+                dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
+                tr->x_req = dpt_trainer_stop_flags(tr, b, &tr->x_time);
             }
             tr->epoch_loss += tr->x_loss;
             tr->epoch_correct += (size_t)tr->x_correct;
@@ -671,9 +706,9 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
             tr->stop_requested = tr->x_req;
             tr->stop_now = tr->x_req || tr->x_time;
         }
-        const double t3 = now_s();
+        const double t3 = dpt_trainer_now();
         dpt_team_barrier(team); // B: the parameters are updated; flags are published
-        tm.wait_s += now_s() - t3;
+        tm.wait_s += dpt_trainer_now() - t3;
 
         if (tr->diverged) {
             if (ith == 0) {
@@ -711,7 +746,7 @@ static void eval_job(void *arg, size_t ith, size_t nth)
     const size_t n_blocks = (n + DPT_EVAL_ROWS - 1) / DPT_EVAL_ROWS;
     const float *x = dpt_dataset_x(ds);
     const struct dpt_targets tg = dpt_dataset_targets_view(ds);
-    for (size_t k = split(n_blocks, ith, nth); k < split(n_blocks, ith + 1, nth); k++) {
+    for (size_t k = dpt_split(n_blocks, ith, nth); k < dpt_split(n_blocks, ith + 1, nth); k++) {
         const size_t lo = k * DPT_EVAL_ROWS;
         const size_t cnt = n - lo < DPT_EVAL_ROWS ? n - lo : DPT_EVAL_ROWS;
         struct dpt_targets t = tg;
@@ -856,7 +891,7 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
         const size_t n = spec->sizes[l], units = (n + UNIT - 1) / UNIT;
         if (units >= 4 * nth) {
             for (size_t t = 0; t < nth; t++) {
-                const size_t u0 = split(units, t, nth), u1 = split(units, t + 1, nth);
+                const size_t u0 = dpt_split(units, t, nth), u1 = dpt_split(units, t + 1, nth);
                 lo[t * L1 + l] = u0 * UNIT;
                 hi[t * L1 + l] = u1 * UNIT < n ? u1 * UNIT : n;
             }
@@ -951,6 +986,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         goto cleanup;
     const size_t cores = dpt_topo_n_cores(tr->topo);
     tr->nth = params->threads ? params->threads : (cores ? cores : 1);
+    tr->oversubscribed = tr->nth > cores;
     if (tr->nth > cores)
         add_warning(tr,
                     "%zu threads on %zu usable cores: oversubscribed (the barrier blocks instead "
@@ -997,6 +1033,21 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             goto cleanup;
         }
         dpt_split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
+        // The dynamic step (step_dynamic.c) where threads can stand in for each other: the
+        // pthreads engine (the OpenMP one keeps its barriers), and more than one thread.
+        // DPT_STEP=barrier in the environment keeps the barrier version (tests, benchmarks).
+        const char *step_env = getenv("DPT_STEP");
+        tr->dynamic = params->engine == DPT_ENGINE_PTHREADS && tr->nth > 1 &&
+                      !(step_env && strcmp(step_env, "barrier") == 0);
+        if (tr->dynamic) {
+            tr->dyn = dpt_alloc_aligned(sizeof *tr->dyn);
+            if (!tr->dyn ||
+                !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim))) {
+                st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
+                goto cleanup;
+            }
+            atomic_init(&tr->dyn->retired, 0);
+        }
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
             goto cleanup;
         if (tr->split_first &&
@@ -1096,6 +1147,9 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
         dpt_free_aligned(tr->xbuf[t]);
     dpt_free(tr->xbuf);
     dpt_free_aligned((void *)tr->xrows);
+    if (tr->dyn)
+        dpt_free_aligned(tr->dyn->claim);
+    dpt_free_aligned(tr->dyn);
     dpt_free(tr->row_lo);
     dpt_free(tr->row_hi);
     dpt_free(tr->x_counts);
@@ -1276,7 +1330,7 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
         tr->perm_cap = n;
     }
     if (!tr->fit_running)
-        tr->fit_start = now_s();
+        tr->fit_start = dpt_trainer_now();
     // A fresh seeded permutation every epoch, partitioned into batches. An interrupted epoch
     // regenerates its permutation from the stream's state at its start and goes on from the next
     // batch, which makes a resumed run bitwise identical to an uninterrupted one.
@@ -1305,9 +1359,11 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     tr->x_status = DPT_OK;
     const size_t seen_before = tr->epoch_seen;
 
-    const double t0 = now_s();
+    if (tr->dynamic)
+        dpt_trainer_dynamic_reset(tr);
+    const double t0 = dpt_trainer_now();
     dpt_team_run(&tr->team, epoch_job, tr);
-    const double secs = now_s() - t0;
+    const double secs = dpt_trainer_now() - t0;
     tr->steps += tr->steps_done;
     tr->next_batch = tr->first_batch + tr->steps_done;
     tr->in_epoch = tr->next_batch < tr->n_batches && tr->job_status == DPT_OK;
@@ -1351,7 +1407,7 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
         return dpt_error(tr->job_status, "the OpenMP runtime did not provide %zu threads", tr->nth);
     if (st->partial)
         return DPT_OK;
-    const double te = now_s();
+    const double te = dpt_trainer_now();
     if (val) {
         s = dpt_trainer_evaluate(tr, val, &st->val_loss, &st->val_acc);
         if (s != DPT_OK)
@@ -1362,7 +1418,7 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
         if (s != DPT_OK)
             return s;
     }
-    st->eval_s = now_s() - te;
+    st->eval_s = dpt_trainer_now() - te;
     return DPT_OK;
 }
 
@@ -1390,7 +1446,7 @@ enum dpt_status dpt_trainer_fit(struct dpt_trainer *tr, const struct dpt_dataset
         if (!tr->best)
             return dpt_error(DPT_ERR_NOMEM, "out of memory for the best parameters");
     }
-    tr->fit_start = now_s();
+    tr->fit_start = dpt_trainer_now();
     tr->fit_running = 1;
     // No epoch run (max_epochs reached already, or 0): epoch 0, no figures.
     memset(&st, 0, sizeof st);

@@ -24,6 +24,20 @@ struct worker_slot {
     enum dpt_status status;
 };
 
+// The dynamic sliced step (step_dynamic.c): the step's work as fixed items, claimed by whichever
+// thread gets to them first, and phase completion counted in items rather than thread arrivals.
+struct dpt_dyn_claim {
+    alignas(64) atomic_ulong seq; // 1 + the last phase this item was claimed for; 0: never
+};
+struct dpt_dyn {
+    alignas(64) atomic_ulong done;  // items completed in the running job
+    alignas(64) atomic_ulong steps; // 2 x the steps completed in the running job, + 1 once a step
+                                    // ended it (set by the step's last item)
+    alignas(64) atomic_uint active; // threads taking items
+    atomic_ulong retired;           // times a thread stood down (statistics, and the tests)
+    struct dpt_dyn_claim *claim;    // nth: one per logical worker's item
+};
+
 struct dpt_trainer {
     struct dpt_net *net;        // borrowed
     struct dpt_schedule *sched; // borrowed
@@ -105,11 +119,50 @@ struct dpt_trainer {
     size_t eval_cap;
 
     float *best; // best parameters for early stopping
+
+    int oversubscribed;  // more threads than usable cores
+    int dynamic;         // sliced steps run as claimed items (step_dynamic.c)
+    struct dpt_dyn *dyn; // its shared state
 };
 
 // Sliced mode's split of every layer's rows among nth workers (trainer.c); lo and hi are
 // nth x (L + 1), zero-filled on entry: worker t owns rows lo[t (L + 1) + l] .. hi[...] - 1 of
 // layer l. Exposed for the tests.
 void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi);
+
+// ---- shared by trainer.c and the step files ----
+
+double dpt_trainer_now(void);
+// Balanced contiguous split: part t of n items over nth parts (sizes differ by at most one).
+static inline size_t dpt_split(size_t n, size_t t, size_t nth)
+{
+    return (size_t)(((unsigned long long)n * t) / nth);
+}
+// Sliced mode: forward from layer `from`, loss and deltas of batch rows [lo, hi) (batch starting
+// at bs) into the batch workspace ws, in blocks of the micro-batch.
+void dpt_trainer_shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t from,
+                              const size_t *perm, size_t bs, size_t lo, size_t hi, float scale,
+                              struct dpt_block_stats *acc);
+// split_first: logical worker t's rows of layer 1 for batch rows perm[0..m) at step parity p.
+void dpt_trainer_first_layer(struct dpt_trainer *tr, size_t t, size_t p, const size_t *perm,
+                             size_t m);
+// Sliced phase 2 of logical worker t: its gradient rows (fused: the update itself), their squared
+// norm, and the schedule step on them.
+void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace *ws,
+                             const float *xb, const float *const *xr, size_t t,
+                             const struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm);
+double dpt_trainer_sliced_sq(const struct dpt_trainer *tr, size_t t);
+void dpt_trainer_sliced_update(struct dpt_trainer *tr, size_t t, const struct dpt_step_ctx *ctx);
+// Prefetches the input rows perm[lo..hi) of the training set.
+void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi);
+// The step's loss and correct count, summed over the logical workers in fixed order.
+void dpt_trainer_step_loss(const struct dpt_trainer *tr, double *loss, double *correct);
+// Is a stop requested (signal, progress callback) after batch b? *timed_out: the time limit.
+int dpt_trainer_stop_flags(struct dpt_trainer *tr, size_t b, int *timed_out);
+
+// The epoch job of a dynamic sliced trainer, run by every thread of the team (step_dynamic.c).
+void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm);
+// Resets the shared state before each epoch job.
+void dpt_trainer_dynamic_reset(struct dpt_trainer *tr);
 
 #endif

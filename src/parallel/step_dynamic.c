@@ -1,0 +1,308 @@
+// The dynamic sliced step: sliced mode (see the top of trainer.c) with the work of each phase
+// handed out as items instead of tied to threads, so that a thread another process has taken the
+// core from does not hold the others up.
+//
+// The decomposition is exactly the barrier version's: logical worker t's shard of the batch in
+// phase 1, its rows of every layer in phase 2. Each logical worker's work in a phase is one item.
+// A thread first claims its own item (so on an idle machine every thread does what it did with
+// barriers, with the same cache locality), then any item nobody has claimed yet. A phase ends when
+// all its items are complete, counted in items, not in thread arrivals: a thread that was
+// descheduled before it claimed anything holds nobody up, and when it comes back it finds its
+// items done and catches up. Which thread runs an item never changes what the item computes, so
+// the results are bitwise those of the barrier version with the same thread count.
+//
+// A thread that another process keeps taking its core from (its involuntary context switches,
+// getrusage RUSAGE_THREAD, rise between two checks) stands down for a while: it claims nothing
+// and sleeps, so that it is never descheduled in the middle of an item the others then wait for,
+// and comes back after a back-off that doubles while the preemption goes on (at least one thread
+// always stays). The phases of one step, numbered from the start of the job (seq):
+//   prologue (split_first, once per job)   every logical worker's rows of layer 1 for the first
+//   step phase 1                                shard t: forward, loss and deltas phase 2 rows t:
+//   gradient (fused: update); else, when the
+//                                          schedule needs no norm, their update; split_first:
+//                                          the next step's layer 1 for rows t
+//   phase 3 (schedules needing the norm)   rows t: update with the global norm; split_first: as
+//   above
+// The thread completing a step's last item does the step's bookkeeping (worker 0's part in the
+// barrier version) and publishes the step; the next step starts when it is published.
+#define _GNU_SOURCE // RUSAGE_THREAD
+#include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#include "core/gemm_impl.h"
+#include "trainer_impl.h"
+
+// Steps between two checks of a thread's involuntary context switches (a system call each).
+#define PREEMPT_CHECK_STEPS 8
+// The first stand-down, and the longest.
+#define BACKOFF_MIN_S 0.02
+#define BACKOFF_MAX_S 1.0
+
+// Spins with a pause, then yields, until (*v >> shift) >= want (acquire).
+static void wait_at_least(atomic_ulong *v, int shift, unsigned long want, int oversubscribed)
+{
+    for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) >> shift < want;
+         spins++) {
+        if (oversubscribed || spins > 2000)
+            sched_yield();
+        else
+            cpu_relax();
+    }
+}
+
+static long involuntary_switches(void)
+{
+#ifdef RUSAGE_THREAD
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0)
+        return ru.ru_nivcsw;
+#endif
+    return 0;
+}
+
+// What one step's items need to know.
+struct step {
+    size_t b, bs, m, parity;
+    float scale;
+    struct dpt_step_ctx ctx;
+    struct dpt_workspace *ws;
+};
+
+static void step_init(const struct dpt_trainer *tr, size_t b, struct step *s)
+{
+    const size_t B = tr->p.batch, N = tr->epoch_samples;
+    s->b = b;
+    s->bs = b * B;
+    s->m = N - s->bs < B ? N - s->bs : B;
+    s->parity = b & 1;
+    s->scale = dpt_net_spec(tr->net)->reduction == DPT_REDUCTION_MEAN ? 1.0f / (float)s->m : 1.0f;
+    s->ws = tr->split_first && s->parity ? tr->bws2 : tr->bws;
+    memset(&s->ctx, 0, sizeof s->ctx);
+    s->ctx.step = tr->steps + (b - tr->first_batch) + 1;
+    s->ctx.epoch = tr->epoch;
+    s->ctx.batch_size = s->m;
+    s->ctx.lr_mult = 1.0;
+}
+
+enum phase { PROLOGUE, SHARD, ROWS, UPDATE };
+
+// Runs logical worker t's item of a phase.
+static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct step *s,
+                     struct dpt_timing *tm)
+{
+    const size_t T = tr->nth, B = tr->p.batch, N = tr->epoch_samples;
+    const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) && !tr->fused;
+    const int last = ph == UPDATE || (ph == ROWS && !needs_norm);
+    double t0 = dpt_trainer_now();
+    switch (ph) {
+    case PROLOGUE:
+        dpt_trainer_first_layer(tr, t, s->parity, tr->perm + s->bs, s->m);
+        tm->compute_s += dpt_trainer_now() - t0;
+        return;
+    case SHARD: {
+        struct dpt_block_stats acc;
+        dpt_trainer_shard_deltas(tr, s->ws, tr->split_first ? 2 : 1, tr->perm, s->bs,
+                                 s->bs + dpt_split(s->m, t, T), s->bs + dpt_split(s->m, t + 1, T),
+                                 s->scale, &acc);
+        tr->slots[t].loss = acc.loss_sum;
+        tr->slots[t].correct = acc.correct;
+        tm->compute_s += dpt_trainer_now() - t0;
+        return;
+    }
+    case ROWS: {
+        if (s->b + 1 < tr->n_batches) { // the rows the next step gathers (as the barrier version)
+            const size_t nbs = s->bs + B, nm = N - nbs < B ? N - nbs : B;
+            if (tr->split_first)
+                dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
+            else
+                dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, t, T),
+                                          nbs + dpt_split(nm, t + 1, T));
+        }
+        const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * t + s->parity] : NULL;
+        const float *const *xr = tr->xrows ? tr->xrows + (2 * t + s->parity) * B : NULL;
+        dpt_trainer_sliced_grad(tr, s->ws, xb, xr, t, &s->ctx, s->m, tm);
+        t0 = dpt_trainer_now();
+        if (needs_norm) {
+            tr->slots[t].sq = dpt_trainer_sliced_sq(tr, t);
+        } else if (!tr->fused) {
+            dpt_trainer_sliced_update(tr, t, &s->ctx);
+        }
+        tm->update_s += dpt_trainer_now() - t0;
+        break;
+    }
+    case UPDATE: {
+        double total = 0.0;
+        for (size_t u = 0; u < T; u++) // fixed order: the same sum whoever runs the item
+            total += tr->slots[u].sq;
+        struct dpt_step_ctx ctx = s->ctx;
+        ctx.grad_sq_norm = total;
+        dpt_trainer_sliced_update(tr, t, &ctx);
+        tm->update_s += dpt_trainer_now() - t0;
+        break;
+    }
+    }
+    if (last && tr->split_first && s->b + 1 < tr->n_batches) {
+        // The next step's layer 1 for rows t: only these rows of W_1, just updated by this item.
+        const double tn0 = dpt_trainer_now();
+        const size_t nbs = s->bs + B, nm = N - nbs < B ? N - nbs : B;
+        dpt_trainer_first_layer(tr, t, (s->b + 1) & 1, tr->perm + nbs, nm);
+        tm->compute_s += dpt_trainer_now() - tn0;
+    }
+}
+
+// The step's bookkeeping, by the thread that completed its last item: the barrier version's
+// worker 0 part. Publishes the step (release), after which every thread may start the next one.
+static void finish_step(struct dpt_trainer *tr, const struct step *s, unsigned long done_steps)
+{
+    struct dpt_dyn *d = tr->dyn;
+    dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
+    tr->x_req = dpt_trainer_stop_flags(tr, s->b, &tr->x_time);
+    tr->epoch_loss += tr->x_loss;
+    tr->epoch_correct += (size_t)tr->x_correct;
+    tr->epoch_seen += s->m;
+    tr->diverged = !isfinite(tr->x_loss);
+    tr->stop_requested = tr->x_req;
+    tr->stop_now = tr->x_req || tr->x_time;
+    if (tr->diverged) {
+        tr->job_status = DPT_ERR_DIVERGED;
+        tr->diverged_step = s->b + 1; // 1-based within the epoch
+    }
+    const int end = tr->diverged || tr->stop_now || s->b + 1 >= tr->n_batches;
+    if (end)
+        tr->steps_done = done_steps;
+    // Steps done and the end flag in one word, so that no thread sees one without the other.
+    atomic_store_explicit(&d->steps, done_steps << 1 | (unsigned long)end, memory_order_release);
+}
+
+// Claims and runs the items of phase seq, own item first; then waits until all are complete.
+// The thread completing the step's last item (last_of_step) finishes the step. Returns 1 when
+// this thread finished the step.
+static int run_phase(struct dpt_trainer *tr, size_t ith, enum phase ph, unsigned long seq,
+                     struct step *s, int last_of_step, unsigned long done_steps,
+                     struct dpt_timing *tm, int oversubscribed)
+{
+    struct dpt_dyn *d = tr->dyn;
+    const size_t T = tr->nth;
+    const unsigned long target = (seq + 1) * T;
+    int finished = 0;
+    for (size_t k = 0; k < T; k++) {
+        const size_t t = (ith + k) % T;
+        unsigned long cur = atomic_load_explicit(&d->claim[t].seq, memory_order_relaxed);
+        if (cur > seq ||
+            !atomic_compare_exchange_strong_explicit(&d->claim[t].seq, &cur, seq + 1,
+                                                     memory_order_relaxed, memory_order_relaxed))
+            continue;
+        run_item(tr, ph, t, s, tm);
+        const unsigned long n = atomic_fetch_add_explicit(&d->done, 1, memory_order_acq_rel) + 1;
+        if (n == target && last_of_step) {
+            finish_step(tr, s, done_steps);
+            finished = 1;
+        }
+    }
+    const double w0 = dpt_trainer_now();
+    if (last_of_step)
+        wait_at_least(&d->steps, 1, done_steps, oversubscribed);
+    else
+        wait_at_least(&d->done, 0, target, oversubscribed);
+    tm->wait_s += dpt_trainer_now() - w0;
+    return finished;
+}
+
+void dpt_trainer_dynamic_reset(struct dpt_trainer *tr)
+{
+    struct dpt_dyn *d = tr->dyn;
+    atomic_store_explicit(&d->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&d->steps, 0, memory_order_relaxed);
+    atomic_store_explicit(&d->active, (unsigned)tr->nth, memory_order_relaxed);
+    for (size_t t = 0; t < tr->nth; t++)
+        atomic_store_explicit(&tr->dyn->claim[t].seq, 0, memory_order_relaxed);
+    tr->steps_done = 0;
+}
+
+// A stood-down thread: sleeps until its back-off ends or the job does. Returns 0 when the job
+// ended meanwhile.
+static int stand_down(struct dpt_trainer *tr, double until, struct dpt_timing *tm)
+{
+    struct dpt_dyn *d = tr->dyn;
+    const double t0 = dpt_trainer_now();
+    const struct timespec nap = {0, 1000000}; // 1 ms
+    int alive = 1;
+    for (;;) {
+        if (atomic_load_explicit(&d->steps, memory_order_acquire) & 1) { // the job has ended
+            alive = 0;
+            break;
+        }
+        if (dpt_trainer_now() >= until)
+            break;
+        nanosleep(&nap, NULL);
+    }
+    tm->wait_s += dpt_trainer_now() - t0;
+    return alive;
+}
+
+void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm)
+{
+    struct dpt_dyn *d = tr->dyn;
+    const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) && !tr->fused;
+    const unsigned long per_step = needs_norm ? 3 : 2;
+    const unsigned long base = tr->split_first ? 1 : 0;
+    const int oversubscribed = tr->oversubscribed;
+    long switches = involuntary_switches();
+    double backoff = BACKOFF_MIN_S;
+    unsigned long k = 0; // steps of this job this thread has gone through
+    struct step s;
+    if (tr->split_first) {
+        step_init(tr, tr->first_batch, &s);
+        run_phase(tr, ith, PROLOGUE, 0, &s, 0, 0, tm, oversubscribed);
+    }
+    for (;;) {
+        const size_t b = tr->first_batch + k;
+        if (b >= tr->n_batches)
+            break;
+        if (k % PREEMPT_CHECK_STEPS == PREEMPT_CHECK_STEPS - 1) {
+            const long now = involuntary_switches();
+            unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);
+            if (now > switches && n_active > 1 &&
+                atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
+                                                        memory_order_relaxed,
+                                                        memory_order_relaxed)) {
+                atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
+                const int alive = stand_down(tr, dpt_trainer_now() + backoff, tm);
+                backoff = backoff * 2 < BACKOFF_MAX_S ? backoff * 2 : BACKOFF_MAX_S;
+                atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
+                if (!alive)
+                    break;
+                // Rejoin at the step being run now (earlier ones are published and done).
+                k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
+                switches = involuntary_switches();
+                continue;
+            }
+            if (now == switches)
+                backoff = BACKOFF_MIN_S;
+            switches = involuntary_switches();
+        }
+        step_init(tr, b, &s);
+        const unsigned long seq = base + k * per_step;
+        run_phase(tr, ith, SHARD, seq, &s, 0, 0, tm, oversubscribed);
+        run_phase(tr, ith, ROWS, seq + 1, &s, !needs_norm, k + 1, tm, oversubscribed);
+        if (needs_norm)
+            run_phase(tr, ith, UPDATE, seq + 2, &s, 1, k + 1, tm, oversubscribed);
+        k++;
+        // Once a step ends the job no later step is run: every thread stops here.
+        if (atomic_load_explicit(&d->steps, memory_order_acquire) & 1)
+            break;
+    }
+}
