@@ -28,6 +28,7 @@
 #define _GNU_SOURCE // RUSAGE_THREAD
 #include <math.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -230,6 +231,11 @@ void dpt_trainer_dynamic_reset(struct dpt_trainer *tr)
     for (size_t t = 0; t < tr->nth; t++)
         atomic_store_explicit(&tr->dyn->claim[t].seq, 0, memory_order_relaxed);
     tr->steps_done = 0;
+    // Test hook (tests/parallel/stress_train.c): DPT_TEST_STAND_DOWN=1 makes the last thread
+    // stand down at every check, for 0.5 ms, as if it were preempted, so the stand-down and
+    // rejoin paths run under the sanitizers and their results can be compared.
+    const char *force = getenv("DPT_TEST_STAND_DOWN");
+    d->force_stand_down = force && strcmp(force, "1") == 0;
 }
 
 // A stood-down thread: sleeps until its back-off ends or the job does. Returns 0 when the job
@@ -261,7 +267,9 @@ void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timi
     const unsigned long base = tr->split_first ? 1 : 0;
     const int oversubscribed = tr->oversubscribed;
     long switches = involuntary_switches();
-    double backoff = BACKOFF_MIN_S;
+    const int forced = d->force_stand_down && ith + 1 == tr->nth;
+    const double backoff_min = forced ? 0.0005 : BACKOFF_MIN_S;
+    double backoff = backoff_min;
     unsigned long k = 0; // steps of this job this thread has gone through
     struct step s;
     if (tr->split_first) {
@@ -275,7 +283,7 @@ void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timi
         if (k % PREEMPT_CHECK_STEPS == PREEMPT_CHECK_STEPS - 1) {
             const long now = involuntary_switches();
             unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);
-            if (now > switches && n_active > 1 &&
+            if ((now > switches || forced) && n_active > 1 &&
                 atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
                                                         memory_order_relaxed,
                                                         memory_order_relaxed)) {
@@ -291,7 +299,7 @@ void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timi
                 continue;
             }
             if (now == switches)
-                backoff = BACKOFF_MIN_S;
+                backoff = backoff_min;
             switches = involuntary_switches();
         }
         step_init(tr, b, &s);

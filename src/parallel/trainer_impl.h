@@ -35,6 +35,7 @@ struct dpt_dyn {
                                     // ended it (set by the step's last item)
     alignas(64) atomic_uint active; // threads taking items
     atomic_ulong retired;           // times a thread stood down (statistics, and the tests)
+    int force_stand_down;           // test hook: the last thread stands down at every check
     struct dpt_dyn_claim *claim;    // nth: one per logical worker's item
 };
 

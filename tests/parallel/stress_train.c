@@ -2,8 +2,9 @@
 // ThreadSanitizer), in private, reproducible and sliced gradient mode: every run completes,
 // reproducible mode gives the same parameters for every T, and sliced mode gives the same
 // parameters twice at the same T, so any unsynchronised access that changed a value would also
-// show here. The hidden layer (256 wide) is wide enough for sliced mode to split layer 1's
-// forward pass by rows at every T up to 4.
+// show here; sliced mode's dynamic step gives the same parameters as its barrier version, also
+// when a thread stands down (DPT_TEST_STAND_DOWN). The hidden layer (256 wide) is wide enough for
+// sliced mode to split layer 1's forward pass by rows at every T up to 4.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,17 @@ int main(void)
             int bad = train(ds, T, PRIVATE, scheds[s], got, &np) != 0;
             bad |= train(ds, T, SLICED, scheds[s], got, &np) != 0;
             bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
+            bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            // The same with the barrier version of the sliced step, and with the dynamic one's
+            // last thread standing down at every check (its items done by the others): the
+            // decomposition is the same, so are the parameters.
+            setenv("DPT_STEP", "barrier", 1);
+            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
+            unsetenv("DPT_STEP");
+            bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            setenv("DPT_TEST_STAND_DOWN", "1", 1);
+            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
+            unsetenv("DPT_TEST_STAND_DOWN");
             bad |= memcmp(got, again, np * sizeof(float)) != 0;
             bad |= train(ds, T, REPRO, scheds[s], got, &np) != 0;
             bad |= memcmp(got, ref, np * sizeof(float)) != 0;
