@@ -1616,12 +1616,12 @@ enum dpt_status dpt_model_meta_parse(const char *path, const char *text, size_t 
     dpt_model_info_init(&h.info);
     dpt_model_info_init(info);
     h.npy = 1;
-    size_t valid = utf8_valid_prefix((const unsigned char *)text, len);
-    if (valid < len || memchr(text, '\0', len))
+    // The first byte that is not UTF-8 text, or a NUL (cJSON would stop there).
+    const size_t valid = utf8_valid_prefix((const unsigned char *)text, len);
+    const char *nul = memchr(text, '\0', valid);
+    if (valid < len || nul)
         return dpt_error(DPT_ERR_FORMAT, "%s: not valid UTF-8 text at byte %zu", path,
-                         memchr(text, '\0', valid)
-                             ? (size_t)((const char *)memchr(text, '\0', valid) - text)
-                             : valid);
+                         nul ? (size_t)(nul - text) : valid);
     pthread_mutex_lock(&json_lock);
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     pthread_mutex_unlock(&json_lock);

@@ -678,8 +678,8 @@ enum dpt_status dpt_model_import_npy_ex(const char *dir, const struct dpt_net_sp
     // The labels of 2^24 classes at 12 bytes each fit well inside this.
     st = read_small_file(mpath, (size_t)1 << 28, &text, &len, &missing);
     if (st == DPT_OK && missing) {
-        // An export without metadata (dptrain 0.1, or files made by hand): the architecture is
-        // the caller's, and the model what dpt_model_save makes of a bare network.
+        // An export without metadata (an older dptrain's, or files made by hand): the architecture
+        // is the caller's, and the model what dpt_model_save makes of a bare network.
         if (!spec)
             st = dpt_error(DPT_ERR_IO,
                            "%s: not found: without it the architecture must be given (an "
