@@ -80,7 +80,7 @@ def parse_threads(text):
 
 
 def flops_per_sample(layers):
-    """Training FLOPs per sample (DESIGN.md): 2P + 2P + 2(P - n0 n1), P the number of weights."""
+    """Training FLOPs per sample (docs/benchmarks.md): 2P + 2P + 2(P - n0 n1), P the number of weights."""
     p = sum(a * b for a, b in zip(layers, layers[1:]))
     return 6 * p - 2 * layers[0] * layers[1]
 

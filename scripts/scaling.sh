@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Thread-scaling measurements of the reference workloads (DESIGN.md) on Fashion-MNIST, with
+# Thread-scaling measurements of the reference workloads (docs/benchmarks.md) on Fashion-MNIST, with
 # `dptrain scale`: workload S (784-128-10, batch 32, SGD 0.05, 3 epochs) at 1, 2 and 8 threads on
 # both engines, workload L (784-1024-1024-10, batch 256, SGD 0.05) at 1 and 2 threads, both again
 # with private gradients (--grad private, for the comparison with the default sliced mode), L in

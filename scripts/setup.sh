@@ -46,6 +46,7 @@ done
 #   zlib1g-dev                          gzip'd IDX data files
 #   libcjson-dev                        JSON config and model metadata
 #   gnuplot-nox                         scaling plots
+#   help2man                            the man page, generated from the help texts at build time
 #   dataset-fashion-mnist               the reference data set (/usr/share/datasets/fashion-mnist)
 #   valgrind                            memory checks outside the sanitizer builds
 #   qemu-user                           the core suite on an emulated CPU without AVX-512
@@ -59,6 +60,7 @@ packages=(
     zlib1g-dev
     libcjson-dev
     gnuplot-nox
+    help2man
     dataset-fashion-mnist
     valgrind
     qemu-user

@@ -100,7 +100,7 @@ enum dpt_act {
 };
 
 enum dpt_loss {
-    DPT_LOSS_SQUARED = 0, // C_k = sum_j (a_j - y_j)^2, exactly as in REFERENCE.md
+    DPT_LOSS_SQUARED = 0, // C_k = sum_j (a_j - y_j)^2, exactly as in docs/math.md
     DPT_LOSS_XENT,        // softmax output + cross-entropy
     DPT_LOSS_BCE,         // sigmoid output + binary cross-entropy, summed over outputs
 };

@@ -115,11 +115,33 @@ DPT_API const char *dpt_model_extra_meta(const struct dpt_model_extra_out *extra
 
 // ---- NumPy ----
 
-// Writes one .npy file per tensor (W1.npy, b1.npy, ...) into dir (created if missing; its
-// parent must exist): NPY 1.0, '<f4', C order, W_l of shape (n_l, n_(l-1)), b_l of shape (n_l,).
-// All files are written in full before any is renamed into place: a failure while writing leaves
-// dir's files as they were. Borrows net.
+// The file of an npy export that holds the model's metadata.
+#define DPT_NPY_META_FILE "dptrain.json"
+
+// Writes a model as NumPy files into dir (created if missing; its parent must exist): one .npy
+// file per tensor (W1.npy, b1.npy, ...): NPY 1.0, '<f4', C order, W_l of shape (n_l, n_(l-1)), b_l
+// of shape (n_l,); for a normalised model norm_shift.npy and norm_scale.npy of shape (n_0,); and
+// dptrain.json, the rest of what a model file carries (architecture, task, classes and their
+// labels, normalisation kind, provenance: the keys of a model file's __metadata__,
+// docs/formats.md). info may be NULL (derived from the net, as dpt_model_save does) and is checked
+// as save checks it. All files are written in full before any is renamed into place: a failure
+// while writing leaves dir's files as they were. Borrows net and info.
+DPT_API enum dpt_status dpt_model_export_npy_ex(const struct dpt_net *net,
+                                                const struct dpt_model_info *info, const char *dir);
+// dpt_model_export_npy_ex with info NULL.
 DPT_API enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir);
+
+// Makes a model from a directory that dpt_model_export_npy_ex wrote: *net (new, owned by the
+// caller) with the architecture of dptrain.json and the tensors of W1.npy, b1.npy, ...; *info (may
+// be NULL; overwritten, not freed; empty on error) with its task, classes, labels, normalisation
+// (from norm_shift.npy and norm_scale.npy) and provenance. spec may be NULL; otherwise it must be
+// dptrain.json's architecture (DPT_ERR_INVALID naming the field). A directory without dptrain.json
+// (an export by an older dptrain, or made by hand) needs spec; the model then has no
+// normalisation, class labels 0..K-1 for xent and bce, and is a regression model for squared.
+// Every file is checked (shapes, dtypes, finite values, the metadata field by field); errors name
+// the file.
+DPT_API enum dpt_status dpt_model_import_npy_ex(const char *dir, const struct dpt_net_spec *spec,
+                                                struct dpt_net **net, struct dpt_model_info *info);
 
 // Reads W1.npy, b1.npy, ... from dir into the parameters of an existing net whose spec fixes the
 // shapes (f32 or f64, C order, little-endian). Every shape is checked, and the values must be

@@ -67,10 +67,19 @@ struct dpt_schedule {
 //   base    := NAME [ ':' kvs ]                      e.g. adam:lr=1e-3,b1=0.9
 //   wrapper := WRAP '(' spec ')' [ ',' kvs ]         e.g. cosine(adam:lr=1e-3),t=5000
 //   kvs     := KEY '=' NUMBER { ',' KEY '=' NUMBER }
-// Base names: fixed (alias sgd), normalized, adagrad, momentum, nesterov, rmsprop, adam, adamw.
-// Wrappers: clip, step, exp, invtime, cosine, warmup. Keys and defaults: see docs/schedules.md.
-// Unknown names or keys and out-of-range values: DPT_ERR_INVALID with a message naming them.
+// Base names: fixed, sgd (fixed, or momentum/nesterov with PyTorch's momentum= and nesterov=),
+// normalized, adagrad, momentum, nesterov, rmsprop, adam, adamw. Wrappers: clip, step, exp,
+// invtime, cosine, warmup. Keys and defaults: see docs/schedules.md. Unknown names or keys and
+// out-of-range values: DPT_ERR_INVALID with a message naming them. Keys also take PyTorch's names
+// (weight_decay, momentum, betas=B1/B2, alpha, step_size, T_max) and, for the wrappers' step
+// counts, counts in epochs (t_epochs, every_epochs), which only dpt_schedule_parse_epochs accepts.
 DPT_API enum dpt_status dpt_schedule_parse(const char *text, struct dpt_schedule **out);
+
+// dpt_schedule_parse knowing that an epoch has steps_per_epoch (>= 1) steps: t_epochs=E and
+// every_epochs=E become t and every = max(1, round(E * steps_per_epoch)) steps. A schedule
+// without epoch counts is parsed exactly as by dpt_schedule_parse.
+DPT_API enum dpt_status dpt_schedule_parse_epochs(const char *text, uint64_t steps_per_epoch,
+                                                  struct dpt_schedule **out);
 
 // Calls s->init (if any). Thread-unsafe; once per schedule.
 DPT_API enum dpt_status dpt_schedule_init(struct dpt_schedule *s, size_t n_params);

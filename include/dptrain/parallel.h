@@ -1,10 +1,10 @@
 // dptrain parallel: hwloc topology and placement, the pinned worker pool and its barrier, and the
 // data-parallel trainer (epoch loop, sharding, reduction, schedule step, evaluation).
 //
-// One training step (DESIGN.md): the batch is split into T contiguous shards; worker t runs forward
-// and backprop on its shard into its private gradient buffer; after a barrier worker t reduces
-// slice t of the parameter vector over all buffers in fixed order and applies the schedule step to
-// that slice; a second barrier ends the step.
+// One training step (docs/architecture.md): the batch is split into T contiguous shards; worker t
+// runs forward and backprop on its shard into its private gradient buffer; after a barrier worker t
+// reduces slice t of the parameter vector over all buffers in fixed order and applies the schedule
+// step to that slice; a second barrier ends the step.
 #ifndef DPTRAIN_PARALLEL_H
 #define DPTRAIN_PARALLEL_H
 

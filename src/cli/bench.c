@@ -1,4 +1,4 @@
-// `dptrain bench`: the reference workloads of DESIGN.md "Measuring" (S, M, L on Fashion-MNIST),
+// `dptrain bench`: the reference workloads of docs/benchmarks.md (S, M, L on Fashion-MNIST),
 // one epoch each after a warm-up, at each thread count. Reports samples/s, effective GFLOP/s,
 // percent of the machine's sgemm limit (the BLAS's own sgemm on 2048 x 2048 at the same thread
 // count, measured in the same run), test accuracy, peak RSS against a memory model, and the time
@@ -34,7 +34,7 @@ struct workload {
     const char *schedule;
 };
 
-// DESIGN.md "Measuring" and issue 4: ReLU hidden layers, softmax + cross-entropy (mean), plain SGD
+// docs/benchmarks.md and issue 4: ReLU hidden layers, softmax + cross-entropy (mean), plain SGD
 // at lr 0.05 for S and L, Adam at lr 1e-3 for M. scripts/compare_pytorch.py mirrors this table.
 static const struct workload workloads[] = {
     {"S", 2, {784, 128, 10, 0}, 32, "fixed:lr=0.05"},
@@ -56,8 +56,8 @@ static size_t n_weights(const struct workload *w)
     return p;
 }
 
-// Training FLOPs per sample (DESIGN.md): forward 2P, weight gradients 2P, input deltas 2P except
-// for the first layer, whose input delta is never needed.
+// Training FLOPs per sample (docs/benchmarks.md): forward 2P, weight gradients 2P, input deltas 2P
+// except for the first layer, whose input delta is never needed.
 static double flops_per_sample(const struct workload *w)
 {
     const double p = (double)n_weights(w);

@@ -273,6 +273,10 @@ struct cli_train_data {
 int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli_train_data *d);
 // A fresh network: the --init parameters, or initialised from seed.
 int cli_train_new_net(const struct cli_train_data *d, uint64_t seed, struct dpt_net **out);
+// The --schedule of o for the training set of d: counts in epochs (t_epochs=, every_epochs=)
+// become steps at this data set's steps per epoch. Returns 0 or prints the error.
+int cli_train_schedule(const struct cli_train_opts *o, const struct cli_train_data *d,
+                       struct dpt_schedule **out);
 void cli_train_data_cleanup(struct cli_train_data *d);
 
 // The --model, --data and --part flags of eval and predict (both required but --part); returns 0

@@ -1,5 +1,7 @@
-// Model file commands: `dptrain info` (describe a model), `dptrain export` (one .npy per tensor)
-// and `dptrain import` (a model from .npy files and an architecture given by flags).
+// Model file commands: `dptrain info` (describe a model), `dptrain export` (one .npy per tensor,
+// the normalisation as .npy, the rest of the model in dptrain.json) and `dptrain import` (a model
+// from such a directory; older exports without dptrain.json take the architecture from flags).
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -109,7 +111,10 @@ int cli_export(int argc, char **argv)
     int rc = cli_parse("export",
                        "--model MODEL --npy DIR\n\n"
                        "Writes one NumPy file per tensor: Wl.npy of shape (n_l, n_(l-1)) and\n"
-                       "bl.npy of shape (n_l,), float32, for l = 1..L.",
+                       "bl.npy of shape (n_l,), float32, for l = 1..L; for a normalised model\n"
+                       "norm_shift.npy and norm_scale.npy of shape (n_0,) (x' = (x - shift) *\n"
+                       "scale); and dptrain.json: architecture, task, class labels, provenance.\n"
+                       "`dptrain import --npy DIR` makes the same model again.",
                        flags, argc, argv, 2, pos, 0, &n_pos);
     if (rc < 0)
         return CLI_OK;
@@ -121,11 +126,23 @@ int cli_export(int argc, char **argv)
     if (!dir)
         return cli_error("export: --npy DIR is required");
     struct dpt_net *net = NULL;
-    if ((rc = cli_load_model("model", model, &net, NULL)))
-        return rc;
-    enum dpt_status st = dpt_model_export_npy(net, dir);
+    struct dpt_model_info info;
+    struct dpt_model_extra_out extra;
+    dpt_model_info_init(&info);
+    dpt_model_extra_out_init(&extra);
+    enum dpt_status st = dpt_model_load_ex(model, &net, &info, &extra);
+    if (st != DPT_OK)
+        return cli_fail(st, "--model");
+    st = dpt_model_export_npy_ex(net, &info, dir);
     rc = st == DPT_OK ? CLI_OK : cli_fail(st, "--npy");
+    // A checkpoint's training state has no place in an export (it is not the model).
+    if (rc == CLI_OK && (extra.n_tensors > 0 || extra.n_meta > 0))
+        cli_warn("%s is a checkpoint: its training state (schedule state, epoch, %zu extra "
+                 "tensors) is not exported, only the model; resume from the checkpoint itself",
+                 model, extra.n_tensors);
     dpt_net_destroy(net);
+    dpt_model_info_cleanup(&info);
+    dpt_model_extra_out_cleanup(&extra);
     return rc;
 }
 
@@ -135,7 +152,8 @@ int cli_import(int argc, char **argv)
 {
     struct cli_flag flags[] = {
         {"npy", "DIR", "directory holding W1.npy, b1.npy, ... (required)", 0},
-        {"layers", "N0,...,NL", "layer sizes, input and output included (required)", 0},
+        {"layers", "N0,...,NL",
+         "layer sizes, input and output included (required without dptrain.json)", 0},
         {"act", "A,...", "one activation per non-input layer, or HIDDEN,OUTPUT (relu,softmax)", 0},
         {"loss", "L", "squared, xent (default) or bce", 0},
         {"reduction", "R", "mean (default) or sum", 0},
@@ -145,10 +163,15 @@ int cli_import(int argc, char **argv)
     const char *pos[1];
     size_t n_pos = 0;
     int rc = cli_parse("import",
-                       "--npy DIR --layers N0,...,NL [--act ...] [--loss L] --out MODEL\n\n"
-                       "Makes a model from NumPy files (float32 or float64, C order) with the\n"
-                       "shapes export writes. The model is a classification model for xent and\n"
-                       "bce, a regression model for squared; it has no normalisation.",
+                       "--npy DIR --out MODEL [--layers N0,...,NL [--act ...] [--loss L]]\n\n"
+                       "Makes a model from a directory that export wrote: the tensors from\n"
+                       "W1.npy, b1.npy, ... (float32 or float64, C order), the architecture,\n"
+                       "task, class labels and provenance from dptrain.json, the normalisation\n"
+                       "from norm_shift.npy and norm_scale.npy. Architecture flags, if given,\n"
+                       "must match dptrain.json. Without dptrain.json (an older export, or\n"
+                       "files made by hand) --layers is required and the model has no\n"
+                       "normalisation: a classification model for xent and bce with labels\n"
+                       "0..K-1, a regression model for squared.",
                        flags, argc, argv, 2, pos, 0, &n_pos);
     if (rc < 0)
         return CLI_OK;
@@ -159,36 +182,55 @@ int cli_import(int argc, char **argv)
         return cli_error("import: --npy DIR is required");
     if (!out)
         return cli_error("import: --out MODEL is required");
-    if (!cli_get(flags, "layers"))
-        return cli_error("import: --layers is required (the .npy shapes must match it)");
-    struct cli_net_flags nf = {cli_get(flags, "layers"), cli_get(flags, "act"),
-                               cli_get(flags, "loss"), cli_get(flags, "reduction")};
-    struct cli_net_needs needs = {0, 0, -1, NULL};
+    const bool arch = cli_get(flags, "layers") || cli_get(flags, "act") || cli_get(flags, "loss") ||
+                      cli_get(flags, "reduction");
+    if (arch && !cli_get(flags, "layers"))
+        return cli_error("import: --act, --loss and --reduction need --layers");
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return cli_error("--npy: %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return cli_error("--npy: %s: not a directory", dir);
+    char *mpath = dpt_malloc(strlen(dir) + sizeof DPT_NPY_META_FILE + 1);
+    if (!mpath)
+        return cli_fail(DPT_ERR_NOMEM, "import");
+    sprintf(mpath, "%s/%s", dir, DPT_NPY_META_FILE);
+    const bool has_meta = stat(mpath, &sb) == 0;
+    dpt_free(mpath);
+    if (!arch && !has_meta)
+        return cli_error("import: %s has no %s (an export by an older dptrain, or made by hand): "
+                         "give the architecture with --layers (and --act, --loss)",
+                         dir, DPT_NPY_META_FILE);
     struct dpt_net_spec spec;
-    if ((rc = cli_build_spec(&nf, &needs, &spec)))
-        return rc;
-    struct dpt_net *net = NULL;
-    enum dpt_status st = dpt_net_create(&spec, &net);
-    if (st != DPT_OK)
-        return cli_fail(st, "network (--layers, --act, --loss)");
-    if ((st = dpt_model_import_npy(net, dir)) != DPT_OK)
-        rc = cli_fail(st, "--npy");
-    if (!rc) {
-        // Task from the loss, as dpt_model_save does for a NULL info; the provenance says where
-        // the weights came from.
-        struct dpt_model_info info;
-        dpt_model_info_init(&info);
-        info.task = spec.loss == DPT_LOSS_SQUARED ? DPT_TASK_REGRESS : DPT_TASK_CLASSIFY;
-        char *cmd = cli_command_line(argc, argv);
-        size_t len = (cmd ? strlen(cmd) : 0) + 64;
-        info.provenance = dpt_malloc(len);
-        if (info.provenance)
-            snprintf(info.provenance, len, "dptrain %s; %s", dpt_version(), cmd ? cmd : "");
-        dpt_free(cmd);
-        if ((st = dpt_model_save(out, net, &info)) != DPT_OK)
-            rc = cli_fail(st, "--out");
-        dpt_model_info_cleanup(&info);
+    if (arch) {
+        struct cli_net_flags nf = {cli_get(flags, "layers"), cli_get(flags, "act"),
+                                   cli_get(flags, "loss"), cli_get(flags, "reduction")};
+        struct cli_net_needs needs = {0, 0, -1, NULL};
+        if ((rc = cli_build_spec(&nf, &needs, &spec)))
+            return rc;
     }
+    struct dpt_net *net = NULL;
+    struct dpt_model_info info;
+    enum dpt_status st = dpt_model_import_npy_ex(dir, arch ? &spec : NULL, &net, &info);
+    if (st != DPT_OK)
+        return cli_fail(st, "--npy");
+    if (!has_meta)
+        cli_warn("%s has no %s: the model has no normalisation and class labels 0..K-1 (an "
+                 "export by an older dptrain, or made by hand)",
+                 dir, DPT_NPY_META_FILE);
+    // The provenance says where the weights came from, and keeps what the export recorded.
+    char *cmd = cli_command_line(argc, argv);
+    char *old = info.provenance;
+    size_t len = (cmd ? strlen(cmd) : 0) + (old ? strlen(old) : 0) + 64;
+    info.provenance = dpt_malloc(len);
+    if (info.provenance)
+        snprintf(info.provenance, len, "dptrain %s; %s%s%s", dpt_version(), cmd ? cmd : "",
+                 old ? "; exported model: " : "", old ? old : "");
+    dpt_free(old);
+    dpt_free(cmd);
+    if ((st = dpt_model_save(out, net, &info)) != DPT_OK)
+        rc = cli_fail(st, "--out");
+    dpt_model_info_cleanup(&info);
     dpt_net_destroy(net);
     return rc;
 }

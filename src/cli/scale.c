@@ -111,10 +111,8 @@ static int run_one(const struct cli_train_opts *o, const struct cli_train_data *
     memset(r, 0, sizeof *r);
     if ((rc = cli_train_new_net(d, o->p.seed, &net)))
         goto cleanup;
-    if ((st = dpt_schedule_parse(o->schedule, &sched)) != DPT_OK) {
-        rc = cli_fail(st, "--schedule");
+    if ((rc = cli_train_schedule(o, d, &sched)))
         goto cleanup;
-    }
     struct dpt_train_params p = o->p;
     p.threads = c->threads;
     p.engine = c->engine;

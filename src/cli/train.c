@@ -605,8 +605,8 @@ static int build_trainer(struct train_cmd *c)
     int rc;
     if ((rc = cli_train_new_net(&c->d, c->o.p.seed, &c->net)))
         return rc;
-    if ((st = dpt_schedule_parse(c->o.schedule, &c->sched)) != DPT_OK)
-        return cli_fail(st, "--schedule");
+    if ((rc = cli_train_schedule(&c->o, &c->d, &c->sched)))
+        return rc;
 
     run->quiet = c->o.quiet;
     run->human = stdout;

@@ -138,9 +138,10 @@ int cli_train_opts_get(const struct cli_flag *flags, bool for_scale, struct cli_
         return cli_error("--data is required (e.g. --data fashion-mnist or --data synth:spirals)");
     if (p->patience > 0 && o->val_split <= 0.0)
         return cli_error("--patience needs a validation set: add --val-split F");
-    // Check the schedule now, so a typo is reported before the data is loaded.
+    // Check the schedule now, so a typo is reported before the data is loaded (epoch counts are
+    // converted at a stand-in of one step per epoch; cli_train_schedule knows the real number).
     struct dpt_schedule *s = NULL;
-    enum dpt_status st = dpt_schedule_parse(o->schedule, &s);
+    enum dpt_status st = dpt_schedule_parse_epochs(o->schedule, 1, &s);
     dpt_schedule_destroy(s);
     if (st != DPT_OK)
         return cli_fail(st, "--schedule");
@@ -316,6 +317,18 @@ cleanup:
     if (rc)
         cli_train_data_cleanup(d);
     return rc;
+}
+
+int cli_train_schedule(const struct cli_train_opts *o, const struct cli_train_data *d,
+                       struct dpt_schedule **out)
+{
+    // The trainer's epoch: every sample once, in batches of B, the last one smaller unless
+    // --drop-last drops it (when there is at least one full batch).
+    const size_t n = dpt_dataset_n(d->train), b = o->p.batch;
+    const size_t used = o->p.drop_last && n >= b ? n - n % b : n;
+    const uint64_t steps = (uint64_t)((used + b - 1) / b);
+    enum dpt_status st = dpt_schedule_parse_epochs(o->schedule, steps ? steps : 1, out);
+    return st == DPT_OK ? 0 : cli_fail(st, "--schedule");
 }
 
 int cli_train_new_net(const struct cli_train_data *d, uint64_t seed, struct dpt_net **out)

@@ -2,7 +2,7 @@
 // bias, activation, loss and output delta fused into single passes over each layer's rows.
 //
 // Row-major throughout: a block of n samples is an n x n_l matrix per layer (one sample per row,
-// which is REFERENCE.md's n_l x m column layout read in C order). So
+// which is the n_l x m column layout of docs/math.md read in C order). So
 //   forward   A_l = act(A_(l-1) W_l^T + 1 b_l^T)
 //   backward  grad W_l += Delta_l^T A_(l-1),  grad b_l += Delta_l^T 1,
 //             Delta_(l-1) = (Delta_l W_l) .* act'(A_(l-1))

@@ -19,6 +19,7 @@
 #include "core/error_impl.h"
 #include "dptrain/io.h"
 #include "io/file_impl.h"
+#include "io/model_impl.h"
 
 // A header beyond this is refused before allocating: a real one is a few hundred bytes per layer
 // plus the normalisation statistics (about 30 bytes per input feature).
@@ -569,8 +570,10 @@ static int add_tensor_entry(cJSON *root, const struct tensor *t)
 }
 
 // Builds the metadata object; returns NULL when out of memory.
+// npy: for an npy export's dptrain.json, without the norm arrays (they are .npy files there), the
+// checksum and the extras.
 static cJSON *build_metadata(const struct dpt_net_spec *spec, const struct dpt_model_info *info,
-                             const struct dpt_model_extra *extra, uLong crc)
+                             const struct dpt_model_extra *extra, uLong crc, int npy)
 {
     cJSON *meta = cJSON_CreateObject();
     struct strbuf sb = {0};
@@ -601,7 +604,7 @@ static cJSON *build_metadata(const struct dpt_net_spec *spec, const struct dpt_m
         ok = ok && !sb.oom && add_str(meta, "class_labels", sb.p);
     }
     ok = ok && add_str(meta, "norm", norm_names[info->norm.kind]);
-    if (info->norm.kind != DPT_NORM_NONE) {
+    if (info->norm.kind != DPT_NORM_NONE && !npy) {
         sb.len = 0;
         for (size_t i = 0; i < info->norm.n_in; i++)
             sb_printf(&sb, "%s%.9g", i ? "," : "", (double)info->norm.shift[i]);
@@ -615,7 +618,8 @@ static cJSON *build_metadata(const struct dpt_net_spec *spec, const struct dpt_m
         ok = ok && add_str(meta, "provenance", info->provenance);
     ok = ok && add_str(meta, "dptrain_version", dpt_version());
     snprintf(num, sizeof num, "%08lx", (unsigned long)crc);
-    ok = ok && add_str(meta, "crc32", num);
+    if (!npy)
+        ok = ok && add_str(meta, "crc32", num);
     if (extra && extra->n_tensors > 0) {
         sb.len = 0;
         for (size_t i = 0; i < extra->n_tensors; i++)
@@ -688,7 +692,7 @@ enum dpt_status dpt_model_save_ex(const char *path, const struct dpt_net *net,
         goto cleanup;
 
     root = cJSON_CreateObject();
-    meta = root ? build_metadata(spec, &res, extra, crc) : NULL;
+    meta = root ? build_metadata(spec, &res, extra, crc, 0) : NULL;
     if (!meta || !cJSON_AddItemToObject(root, "__metadata__", meta)) {
         cJSON_Delete(meta);
         st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory building the header", path);
@@ -850,6 +854,7 @@ struct header {
     size_t n_extra;             // declared extra tensors (t[2L .. 2L + n_extra))
     size_t n_other;             // unknown metadata entries
     const cJSON **other;        // n_other entries (borrowed)
+    int npy;                    // an npy export's dptrain.json: the norm arrays are not here
 };
 
 static enum dpt_status need(const char *path, const struct header *h, enum meta_key k)
@@ -1044,6 +1049,8 @@ static enum dpt_status parse_info(const char *path, struct header *h)
             return dpt_error(DPT_ERR_FORMAT,
                              "%s: __metadata__.norm_shift / norm_scale given but norm is 'none'",
                              path);
+    } else if (h->npy) {
+        info->norm.n_in = n_in; // the arrays are norm_shift.npy and norm_scale.npy
     } else {
         if ((st = need(path, h, MK_NORM_SHIFT)) || (st = need(path, h, MK_NORM_SCALE)))
             return st;
@@ -1553,4 +1560,102 @@ cleanup:
 enum dpt_status dpt_model_load(const char *path, struct dpt_net **net, struct dpt_model_info *info)
 {
     return dpt_model_load_ex(path, net, info, NULL);
+}
+
+// ---- the metadata of an npy export (model_impl.h) ----
+
+enum dpt_status dpt_model_meta_json(const char *path, const struct dpt_net *net,
+                                    const struct dpt_model_info *info, char **out)
+{
+    struct dpt_model_info res;
+    const struct dpt_net_spec *spec = dpt_net_spec(net);
+    *out = NULL;
+    enum dpt_status st = resolve_info(path, spec, info, &res);
+    if (st != DPT_OK)
+        return st;
+    cJSON *meta = build_metadata(spec, &res, NULL, 0, 1);
+    char *text = meta ? cJSON_Print(meta) : NULL;
+    cJSON_Delete(meta);
+    if (text) {
+        size_t n = strlen(text);
+        *out = dpt_malloc(n + 2);
+        if (*out) {
+            memcpy(*out, text, n);
+            memcpy(*out + n, "\n", 2);
+        }
+        cJSON_free(text);
+    }
+    return *out ? DPT_OK : dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
+}
+
+// The same message without the "__metadata__." the model file's parser puts before each key
+// (dptrain.json's keys stand at its top level).
+static enum dpt_status strip_meta(enum dpt_status st)
+{
+    static const char prefix[] = "__metadata__.";
+    char msg[1024];
+    size_t n = 0;
+    for (const char *p = dpt_last_error(); *p && n + 1 < sizeof msg;) {
+        if (strncmp(p, prefix, sizeof prefix - 1) == 0) {
+            p += sizeof prefix - 1;
+            continue;
+        }
+        msg[n++] = *p++;
+    }
+    msg[n] = '\0';
+    return dpt_error(st, "%s", msg);
+}
+
+enum dpt_status dpt_model_meta_parse(const char *path, const char *text, size_t len,
+                                     struct dpt_net_spec *spec, struct dpt_model_info *info)
+{
+    enum dpt_status st = DPT_OK;
+    struct header h;
+    const char *end = NULL;
+    memset(&h, 0, sizeof h);
+    dpt_model_info_init(&h.info);
+    dpt_model_info_init(info);
+    h.npy = 1;
+    // The first byte that is not UTF-8 text, or a NUL (cJSON would stop there).
+    const size_t valid = utf8_valid_prefix((const unsigned char *)text, len);
+    const char *nul = memchr(text, '\0', valid);
+    if (valid < len || nul)
+        return dpt_error(DPT_ERR_FORMAT, "%s: not valid UTF-8 text at byte %zu", path,
+                         nul ? (size_t)(nul - text) : valid);
+    pthread_mutex_lock(&json_lock);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    pthread_mutex_unlock(&json_lock);
+    if (!root) {
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        return dpt_error(DPT_ERR_FORMAT, "%s: not valid JSON (error near byte %zu)", path, at);
+    }
+    for (const char *p = end; p < text + len && st == DPT_OK; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            st = dpt_error(DPT_ERR_FORMAT,
+                           "%s: unexpected byte 0x%02x after the JSON object at byte %zu", path,
+                           (unsigned)(unsigned char)*p, (size_t)(p - text));
+    if (st == DPT_OK && !cJSON_IsObject(root))
+        st = dpt_error(DPT_ERR_FORMAT, "%s: not a JSON object", path);
+    if (st == DPT_OK && (st = read_metadata(path, root, &h)) != DPT_OK)
+        st = strip_meta(st);
+    static const enum meta_key foreign[] = {MK_NORM_SHIFT, MK_NORM_SCALE, MK_CRC32,
+                                            MK_EXTRA_TENSORS};
+    for (size_t i = 0; st == DPT_OK && i < sizeof foreign / sizeof foreign[0]; i++)
+        if (h.meta[foreign[i]])
+            st = dpt_error(DPT_ERR_FORMAT, "%s: '%s' does not belong in an npy export's metadata%s",
+                           path, meta_names[foreign[i]],
+                           foreign[i] == MK_NORM_SHIFT || foreign[i] == MK_NORM_SCALE
+                               ? " (the normalisation is in norm_shift.npy and norm_scale.npy)"
+                               : "");
+    if (st == DPT_OK && ((st = parse_version(path, &h)) || (st = parse_spec(path, &h)) ||
+                         (st = parse_info(path, &h))))
+        st = strip_meta(st);
+    if (st == DPT_OK) {
+        *spec = h.spec;
+        *info = h.info; // ownership moves to the caller
+        dpt_model_info_init(&h.info);
+    }
+    header_cleanup(&h);
+    cJSON_Delete(root);
+    return st;
 }

@@ -1,4 +1,6 @@
-// NumPy export and import of a network's tensors: one NPY file per tensor (W1.npy, b1.npy, ...).
+// NumPy export and import of a model: one NPY file per tensor (W1.npy, b1.npy, ...), the
+// normalisation as norm_shift.npy and norm_scale.npy, and the rest of the model's metadata in
+// dptrain.json.
 // Writes NPY 1.0 ('<f4', C order); reads NPY 1.0, 2.0 and 3.0 with '<f4' or '<f8' data. The
 // header is a Python dict literal, parsed here by a small tokenizer (it is not JSON).
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include "core/error_impl.h"
 #include "dptrain/io.h"
 #include "io/file_impl.h"
+#include "io/model_impl.h"
 
 // NumPy itself refuses headers beyond 10000 bytes by default; allow more, but bound it.
 #define NPY_HEADER_MAX (1u << 20)
@@ -28,6 +31,16 @@ static char *npy_path(const char *dir, const char *name)
     char *p = dpt_malloc(n);
     if (p)
         snprintf(p, n, "%s/%s.npy", dir, name);
+    return p;
+}
+
+// "<dir>/" DPT_NPY_META_FILE in a new dpt_malloc'd string, or NULL when out of memory.
+static char *meta_path(const char *dir)
+{
+    size_t n = strlen(dir) + sizeof DPT_NPY_META_FILE + 1;
+    char *p = dpt_malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, DPT_NPY_META_FILE);
     return p;
 }
 
@@ -114,45 +127,79 @@ static enum dpt_status stage_npy(struct dpt_atomic_file *af, const char *path, c
     return st;
 }
 
-// Every tensor is written to its temporary file first, and only when all of them are complete
+// Writes text into the temporary file of af (opened here for path), without committing it. On
+// error af is aborted.
+static enum dpt_status stage_text(struct dpt_atomic_file *af, const char *path, const char *text)
+{
+    enum dpt_status st = dpt_atomic_open(af, path);
+    if (st != DPT_OK)
+        return st;
+    st = dpt_atomic_write(af, text, strlen(text));
+    if (st != DPT_OK)
+        dpt_atomic_abort(af);
+    return st;
+}
+
+// Every file is written to its temporary file first, and only when all of them are complete
 // are they renamed into place: a failure while writing (out of memory, a full disk) leaves the
 // directory's files as they were, never a mix of this export's files and older ones.
-enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
+enum dpt_status dpt_model_export_npy_ex(const struct dpt_net *net,
+                                        const struct dpt_model_info *info, const char *dir)
 {
-    enum { MAX_FILES = 2 * DPT_MAX_LAYERS };
+    enum { MAX_FILES = 2 * DPT_MAX_LAYERS + 3 };
     struct dpt_atomic_file af[MAX_FILES];
     char *paths[MAX_FILES] = {0};
     size_t staged = 0;
     enum dpt_status st;
     unsigned char *buf = NULL;
+    char *meta = NULL;
     int made = 0;
     if (!net || !dir)
         return dpt_error(DPT_ERR_INVALID, "dpt_model_export_npy: net or dir is NULL");
     if (!*dir)
         return dpt_error(DPT_ERR_INVALID, "the export directory's path is empty");
-    st = make_dir(dir, &made);
+    // The metadata first: an info that does not fit the network is refused before anything is
+    // written.
+    char *mpath = meta_path(dir);
+    if (!mpath)
+        return dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
+    st = dpt_model_meta_json(mpath, net, info, &meta);
+    dpt_free(mpath);
     if (st != DPT_OK)
         return st;
+    st = make_dir(dir, &made);
+    if (st != DPT_OK) {
+        dpt_free(meta);
+        return st;
+    }
     buf = dpt_malloc(4 * CHUNK_FLOATS);
     if (!buf)
-        return dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
-    for (size_t l = 1; l <= dpt_net_spec(net)->n_layers && st == DPT_OK; l++) {
-        for (int is_bias = 0; is_bias < 2 && st == DPT_OK; is_bias++) {
-            char name[16];
-            size_t ndim, shape[2], off;
-            tensor_of(net, l, is_bias, name, sizeof name, &ndim, shape, &off);
-            paths[staged] = npy_path(dir, name);
-            if (!paths[staged]) {
-                st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
-                break;
-            }
-            st = stage_npy(&af[staged], paths[staged], dpt_net_params_const(net) + off, ndim, shape,
-                           buf);
-            if (st == DPT_OK)
-                staged++;
-            else
-                dpt_free(paths[staged]);
+        st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
+    const size_t L = dpt_net_spec(net)->n_layers, n0 = dpt_net_spec(net)->sizes[0];
+    const int norm = info && info->norm.kind != DPT_NORM_NONE;
+    for (size_t f = 0; st == DPT_OK && f < 2 * L + (norm ? 2 : 0) + 1; f++) {
+        char name[16] = "";
+        size_t ndim = 1, shape[2] = {n0, 0}, off = 0;
+        const float *data = NULL;
+        if (f < 2 * L) {
+            tensor_of(net, f / 2 + 1, (int)(f % 2), name, sizeof name, &ndim, shape, &off);
+            data = dpt_net_params_const(net) + off;
+        } else if (f < 2 * L + (norm ? 2 : 0)) {
+            const int scale = f == 2 * L + 1;
+            snprintf(name, sizeof name, "%s", scale ? "norm_scale" : "norm_shift");
+            data = scale ? info->norm.scale : info->norm.shift;
         }
+        paths[staged] = data ? npy_path(dir, name) : meta_path(dir);
+        if (!paths[staged]) {
+            st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
+            break;
+        }
+        st = data ? stage_npy(&af[staged], paths[staged], data, ndim, shape, buf)
+                  : stage_text(&af[staged], paths[staged], meta);
+        if (st == DPT_OK)
+            staged++;
+        else
+            dpt_free(paths[staged]);
     }
     // Commit in order; after a failed commit the rest are aborted (their temporaries removed).
     // A directory this call made is removed again on failure, with any file committed into it
@@ -171,7 +218,13 @@ enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
     for (size_t f = 0; f < staged; f++)
         dpt_free(paths[f]);
     dpt_free(buf);
+    dpt_free(meta);
     return st;
+}
+
+enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
+{
+    return dpt_model_export_npy_ex(net, NULL, dir);
 }
 
 // ---- import: the header dict ----
@@ -499,6 +552,182 @@ enum dpt_status dpt_model_import_npy(struct dpt_net *net, const char *dir)
         memcpy(dpt_net_params(net), tmp, n_params * sizeof *tmp);
 cleanup:
     dpt_free_aligned(tmp);
+    dpt_free(buf);
+    return st;
+}
+
+// ---- import of a whole model ----
+
+// The whole of a small text file (at most max bytes) into a new NUL-terminated buffer. *missing is
+// set when the file does not exist (no error is set then).
+static enum dpt_status read_small_file(const char *path, size_t max, char **out, size_t *len,
+                                       int *missing)
+{
+    char ebuf[128];
+    struct stat sb;
+    *out = NULL;
+    *missing = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        if (errno == ENOENT) {
+            *missing = 1;
+            return DPT_OK;
+        }
+        return dpt_error(DPT_ERR_IO, "%s: cannot open: %s", path,
+                         dpt_io_strerror(errno, ebuf, sizeof ebuf));
+    }
+    enum dpt_status st = DPT_OK;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
+        st = dpt_error(DPT_ERR_IO, "%s: not a regular file", path);
+    else if ((uint64_t)sb.st_size > max)
+        st = dpt_error(DPT_ERR_FORMAT, "%s: %llu bytes, over the limit of %zu", path,
+                       (unsigned long long)sb.st_size, max);
+    else if (!(*out = dpt_malloc((size_t)sb.st_size + 1)))
+        st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
+    else if (fread(*out, 1, (size_t)sb.st_size, fp) != (size_t)sb.st_size)
+        st = dpt_error(DPT_ERR_IO, "%s: read failed", path);
+    if (st == DPT_OK) {
+        (*out)[sb.st_size] = '\0';
+        *len = (size_t)sb.st_size;
+    } else {
+        dpt_free(*out);
+        *out = NULL;
+    }
+    fclose(fp);
+    return st;
+}
+
+// "a,b,c" of the layer sizes or activations of a spec.
+static void spec_list(const struct dpt_net_spec *s, int acts, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t l = acts ? 1 : 0; l <= s->n_layers && used < cap; l++) {
+        if (acts)
+            used += (size_t)snprintf(buf + used, cap - used, "%s%s", l > 1 ? "," : "",
+                                     dpt_act_name(s->act[l - 1]));
+        else
+            used += (size_t)snprintf(buf + used, cap - used, "%s%zu", l ? "," : "", s->sizes[l]);
+    }
+}
+
+// The architecture given by the caller must be the one the export describes.
+static enum dpt_status check_same_spec(const char *path, const struct dpt_net_spec *file,
+                                       const struct dpt_net_spec *given)
+{
+    char a[512], b[512];
+    const char *what = NULL;
+    int sizes_differ = file->n_layers != given->n_layers;
+    for (size_t l = 0; !sizes_differ && l <= file->n_layers; l++)
+        sizes_differ = file->sizes[l] != given->sizes[l];
+    if (sizes_differ) {
+        spec_list(file, 0, a, sizeof a);
+        spec_list(given, 0, b, sizeof b);
+        what = "layers";
+    } else {
+        for (size_t l = 0; !what && l < file->n_layers; l++)
+            if (file->act[l] != given->act[l]) {
+                spec_list(file, 1, a, sizeof a);
+                spec_list(given, 1, b, sizeof b);
+                what = "act";
+            }
+    }
+    if (!what && file->loss != given->loss) {
+        snprintf(a, sizeof a, "%s", dpt_loss_name(file->loss));
+        snprintf(b, sizeof b, "%s", dpt_loss_name(given->loss));
+        what = "loss";
+    }
+    if (!what && file->reduction != given->reduction) {
+        snprintf(a, sizeof a, "%s", dpt_reduction_name(file->reduction));
+        snprintf(b, sizeof b, "%s", dpt_reduction_name(given->reduction));
+        what = "reduction";
+    }
+    if (!what && file->leaky_slope != given->leaky_slope) {
+        snprintf(a, sizeof a, "%.9g", (double)file->leaky_slope);
+        snprintf(b, sizeof b, "%.9g", (double)given->leaky_slope);
+        what = "leaky_slope";
+    }
+    if (!what)
+        return DPT_OK;
+    return dpt_error(DPT_ERR_INVALID,
+                     "%s: %s is %s, but %s was given (leave the architecture out "
+                     "to take it from this file)",
+                     path, what, a, b);
+}
+
+enum dpt_status dpt_model_import_npy_ex(const char *dir, const struct dpt_net_spec *spec,
+                                        struct dpt_net **net, struct dpt_model_info *info)
+{
+    enum dpt_status st;
+    struct dpt_model_info mi;
+    struct dpt_net_spec ms;
+    struct dpt_net *out = NULL;
+    char *mpath = NULL, *text = NULL, *npath = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int missing = 0;
+    dpt_model_info_init(&mi);
+    if (info)
+        dpt_model_info_init(info);
+    if (net)
+        *net = NULL;
+    if (!dir || !*dir || !net)
+        return dpt_error(DPT_ERR_INVALID, "dpt_model_import_npy_ex: dir or net is NULL");
+    if (!(mpath = meta_path(dir)))
+        return dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
+    // The labels of 2^24 classes at 12 bytes each fit well inside this.
+    st = read_small_file(mpath, (size_t)1 << 28, &text, &len, &missing);
+    if (st == DPT_OK && missing) {
+        // An export without metadata (an older dptrain's, or files made by hand): the architecture
+        // is the caller's, and the model what dpt_model_save makes of a bare network.
+        if (!spec)
+            st = dpt_error(DPT_ERR_IO,
+                           "%s: not found: without it the architecture must be given (an "
+                           "export by an older dptrain, or made by hand)",
+                           mpath);
+        else
+            ms = *spec;
+        if (st == DPT_OK && ms.loss != DPT_LOSS_XENT && ms.loss != DPT_LOSS_BCE)
+            mi.task = DPT_TASK_REGRESS;
+    } else if (st == DPT_OK) {
+        st = dpt_model_meta_parse(mpath, text, len, &ms, &mi);
+        if (st == DPT_OK && spec)
+            st = check_same_spec(mpath, &ms, spec);
+    }
+    if (st == DPT_OK)
+        st = dpt_net_create(&ms, &out);
+    if (st == DPT_OK)
+        st = dpt_model_import_npy(out, dir);
+    if (st == DPT_OK && mi.norm.kind != DPT_NORM_NONE) {
+        const size_t n0 = ms.sizes[0], shape[2] = {n0, 0};
+        mi.norm.shift = dpt_malloc(n0 * sizeof(float));
+        mi.norm.scale = dpt_malloc(n0 * sizeof(float));
+        buf = dpt_malloc(4 * CHUNK_FLOATS);
+        if (!mi.norm.shift || !mi.norm.scale || !buf)
+            st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
+        for (int k = 0; st == DPT_OK && k < 2; k++) {
+            const char *name = k ? "norm_scale" : "norm_shift";
+            if (!(npath = npy_path(dir, name))) {
+                st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", dir);
+                break;
+            }
+            st = read_npy(npath, name, k ? mi.norm.scale : mi.norm.shift, 1, shape, buf);
+            dpt_free(npath);
+            npath = NULL;
+        }
+    }
+    if (st == DPT_OK) {
+        *net = out;
+        out = NULL;
+        if (info) {
+            *info = mi; // ownership moves to the caller
+            dpt_model_info_init(&mi);
+        }
+    }
+    dpt_net_destroy(out);
+    dpt_model_info_cleanup(&mi);
+    dpt_free(mpath);
+    dpt_free(text);
     dpt_free(buf);
     return st;
 }

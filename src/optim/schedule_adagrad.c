@@ -1,5 +1,5 @@
 // Per-parameter adaptive rates from a running sum or average of squared gradients: AdaGrad
-// (exactly as REFERENCE.md) and RMSprop (the PyTorch convention, eps outside the square root).
+// (exactly as docs/math.md) and RMSprop (the PyTorch convention, eps outside the square root).
 //
 // Per-step scalars are computed once in double and rounded to float; the loops are float only.
 #include <math.h>

@@ -25,6 +25,12 @@ struct dpt_sched_hyper {
     double k;        // inverse-time decay coefficient (>= 0)
     double t;        // cosine period / warm-up length, an integer >= 1
     double min;      // cosine floor as a fraction of the base rate [0, 1]
+    // sgd with PyTorch's keys
+    double nesterov; // 0 or 1: sgd with momentum becomes nesterov
+    // counts given in epochs (t_epochs, every_epochs; 0 = not given), converted to steps by the
+    // parser when it knows the steps per epoch
+    double t_epochs;
+    double every_epochs;
 };
 
 // The impl of every built-in base schedule: its hyper-parameters, how many per-parameter vectors
@@ -70,6 +76,7 @@ void dpt_sched_l2(float wd, const float *theta, float *grad, size_t lo, size_t h
 // Base constructors read their keys from h. Wrapper constructors take ownership of inner only on
 // success; on failure the caller still owns it.
 enum dpt_status dpt_sched_make_fixed(const struct dpt_sched_hyper *h, struct dpt_schedule **out);
+enum dpt_status dpt_sched_make_sgd(const struct dpt_sched_hyper *h, struct dpt_schedule **out);
 enum dpt_status dpt_sched_make_normalized(const struct dpt_sched_hyper *h,
                                           struct dpt_schedule **out);
 enum dpt_status dpt_sched_make_momentum(const struct dpt_sched_hyper *h, struct dpt_schedule **out);

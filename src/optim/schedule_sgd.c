@@ -6,6 +6,7 @@
 // and are memory-bound, so they must vectorise and touch each vector once.
 #include <math.h>
 
+#include "core/error_impl.h"
 #include "optim/schedule_impl.h"
 
 // theta -= lr * g
@@ -97,4 +98,17 @@ enum dpt_status dpt_sched_make_momentum(const struct dpt_sched_hyper *h, struct 
 enum dpt_status dpt_sched_make_nesterov(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
     return dpt_sched_base_create("nesterov", 0, 1, nesterov_step, h, out);
+}
+
+// `sgd` with PyTorch's keys: SGD(momentum=0) is the plain rule, momentum > 0 the heavy-ball rule
+// and nesterov=1 Nesterov's (PyTorch, too, refuses nesterov without momentum).
+enum dpt_status dpt_sched_make_sgd(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
+{
+    if (h->nesterov != 0.0 && h->mu == 0.0)
+        return dpt_error(DPT_ERR_INVALID,
+                         "schedule: 'sgd' with nesterov=1 needs momentum > 0 (e.g. "
+                         "sgd:lr=0.1,momentum=0.9,nesterov=1)");
+    if (h->nesterov != 0.0)
+        return dpt_sched_make_nesterov(h, out);
+    return h->mu > 0.0 ? dpt_sched_make_momentum(h, out) : dpt_sched_make_fixed(h, out);
 }

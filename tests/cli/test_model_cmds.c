@@ -89,12 +89,16 @@ Test(cli, export_import_round_trip_is_exact, CLI_FIXTURE)
     // Import errors name the file or the flag; nothing is written.
     expect_usage_error(run("import", "--npy", P("npy"), "--layers", "2,8,5,3", "--act",
                            "tanh,relu,softmax", "--out", P("bad.st"), NULL),
-                       "W1.npy", "shape");
+                       "dptrain.json: layers is 2,7,5,3", "2,8,5,3 was given");
     expect_usage_error(
         run("import", "--npy", P("nothere"), "--layers", "2,7,5,3", "--out", P("bad.st"), NULL),
         "nothere", NULL);
+    cr_assert_eq(unlink(P("npy/dptrain.json")), 0); // as an older dptrain exported it
     expect_usage_error(run("import", "--npy", P("npy"), "--out", P("bad.st"), NULL), "--layers",
                        NULL);
+    expect_usage_error(run("import", "--npy", P("npy"), "--layers", "2,8,5,3", "--act",
+                           "tanh,relu,softmax", "--out", P("bad.st"), NULL),
+                       "W1.npy", "shape");
     expect_usage_error(run("import", "--npy", P("npy"), "--layers", "2,7,5,3", NULL), "--out",
                        NULL);
     cr_expect(!file_exists(P("bad.st")));

@@ -1,17 +1,21 @@
 # ctest install_consumer: dptrain installs, and an outside project can use what was installed.
 #   cmake -DBINARY_DIR=<build> -DCONFIG=<cfg> -DWORK_DIR=<scratch> -DCONSUMER_DIR=<tests/consumer>
 #         -DGENERATOR=<gen> -DC_COMPILER=<cc> -DPKG_CONFIG=<pkg-config> -DLIBDIR=<lib>
-#         -DVERSION=<x.y.z> -P run.cmake
+#         -DVERSION=<x.y.z> -DDATADIR=<share> -DMANDIR=<share/man> -DBINDIR=<bin>
+#         -DHELP2MAN=<0|1> -P run.cmake
 # 1. cmake --install the build into WORK_DIR/prefix (WORK_DIR is wiped first);
 # 2. configure and build tests/consumer (find_package(dptrain), shared and static) against it and
 #    run both programs; the static one must not need libdptrain.so;
-# 3. compile the same main.c with `cc $(pkg-config --cflags --libs dptrain)` and run it; check
-#    that `pkg-config --static --libs dptrain` resolves. (Linking with the --static flags is not
-#    tried: Debian's hwloc.pc lists -ludev, which only libudev-dev provides.)
+# 3. compile the same main.c with `cc $(pkg-config --cflags --libs dptrain)`, with
+#    `pkg-config --static` and with `pkg-config dptrain-static` (libdptrain.a, no libdptrain.so
+#    loaded), and run each without LD_LIBRARY_PATH (the .pc file's rpath finds the library);
+# 4. run the installed dptrain without LD_LIBRARY_PATH; check that the bash completion and, when
+#    help2man was found, the man page were installed.
 # Every step fails the test loudly; WORK_DIR stays behind on failure for inspection.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var BINARY_DIR WORK_DIR CONSUMER_DIR GENERATOR C_COMPILER PKG_CONFIG LIBDIR VERSION)
+foreach(var BINARY_DIR WORK_DIR CONSUMER_DIR GENERATOR C_COMPILER PKG_CONFIG LIBDIR VERSION
+    DATADIR MANDIR BINDIR HELP2MAN)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "install_consumer: -D${var}=... is required")
   endif()
@@ -50,7 +54,8 @@ foreach(f include/dptrain/dptrain.h include/dptrain/core.h)
     message(FATAL_ERROR "install_consumer: ${prefix}/${f} was not installed")
   endif()
 endforeach()
-foreach(f libdptrain.a libdptrain.so pkgconfig/dptrain.pc cmake/dptrain/dptrainConfig.cmake
+foreach(f libdptrain.a libdptrain.so pkgconfig/dptrain.pc pkgconfig/dptrain-static.pc
+    cmake/dptrain/dptrainConfig.cmake
     cmake/dptrain/dptrainConfigVersion.cmake cmake/dptrain/dptrainTargets.cmake)
   if(NOT EXISTS "${libdir}/${f}")
     message(FATAL_ERROR "install_consumer: ${libdir}/${f} was not installed")
@@ -129,8 +134,61 @@ separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
 set(warn -std=c11 -Wall -Wextra -Wpedantic -Werror "-DDPT_EXPECTED_VERSION=\"${VERSION}\"")
 step("cc main.c $(pkg-config --cflags --libs dptrain)"
   "${C_COMPILER}" ${warn} "${CONSUMER_DIR}/main.c" -o "${WORK_DIR}/consumer_pc" ${pc_flags})
-step("run consumer_pc" "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}"
-  "${WORK_DIR}/consumer_pc")
+# No LD_LIBRARY_PATH: dptrain.pc's rpath finds the library in this non-standard prefix.
+step("run consumer_pc" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${WORK_DIR}/consumer_pc")
+separate_arguments(pc_static UNIX_COMMAND "${pc_static}")
+step("cc main.c $(pkg-config --cflags --static --libs dptrain)"
+  "${C_COMPILER}" ${warn} "${CONSUMER_DIR}/main.c" -o "${WORK_DIR}/consumer_pc_static" ${pc_static})
+step("run consumer_pc_static" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH
+  "${WORK_DIR}/consumer_pc_static")
+execute_process(COMMAND "${PKG_CONFIG}" --cflags --libs dptrain-static
+  OUTPUT_VARIABLE pc_a OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT pc_a MATCHES "libdptrain\\.a")
+  message(FATAL_ERROR "install_consumer: pkg-config dptrain-static failed or names no "
+    "libdptrain.a: ${pc_a}")
+endif()
+separate_arguments(pc_a UNIX_COMMAND "${pc_a}")
+step("cc main.c $(pkg-config --cflags --libs dptrain-static)"
+  "${C_COMPILER}" ${warn} "${CONSUMER_DIR}/main.c" -o "${WORK_DIR}/consumer_pc_a" ${pc_a})
+step("run consumer_pc_a" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${WORK_DIR}/consumer_pc_a")
+
+# ---- the installed command, man page and completion ----
+if(IS_ABSOLUTE "${BINDIR}")
+  set(bindir "${BINDIR}")
+else()
+  set(bindir "${prefix}/${BINDIR}")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${bindir}/dptrain"
+  version OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "^dptrain ${VERSION}")
+  message(FATAL_ERROR "install_consumer: the installed ${bindir}/dptrain does not run without "
+    "LD_LIBRARY_PATH (${rc}):\n${out}")
+endif()
+if(LDD)
+  foreach(exe "${bindir}/dptrain" "${WORK_DIR}/consumer_pc_a")
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${LDD}" "${exe}"
+      OUTPUT_VARIABLE deps)
+    if(deps MATCHES "libdptrain|not found")
+      message(FATAL_ERROR "install_consumer: ${exe} needs a shared dptrain or misses a "
+        "library:\n${deps}")
+    endif()
+  endforeach()
+endif()
+foreach(kind DATADIR MANDIR)
+  if(IS_ABSOLUTE "${${kind}}")
+    set(dir_${kind} "${${kind}}")
+  else()
+    set(dir_${kind} "${prefix}/${${kind}}")
+  endif()
+endforeach()
+set(completion "${dir_DATADIR}/bash-completion/completions/dptrain")
+if(NOT EXISTS "${completion}")
+  message(FATAL_ERROR "install_consumer: the bash completion ${completion} was not installed")
+endif()
+if(HELP2MAN AND NOT EXISTS "${dir_MANDIR}/man1/dptrain.1")
+  message(FATAL_ERROR "install_consumer: help2man was found but ${dir_MANDIR}/man1/dptrain.1 "
+    "was not installed")
+endif()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 message(STATUS "install_consumer: CMake package and pkg-config file both work")

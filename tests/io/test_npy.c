@@ -51,7 +51,7 @@ Test(io, npy_export_layout)
     io_test_tmpdir(dir, sizeof dir);
     snprintf(sub, sizeof sub, "%s/npy", dir); // created by the export
     cr_assert_eq(dpt_model_export_npy(net, sub), DPT_OK, "%s", dpt_last_error());
-    cr_assert_eq(io_test_count_entries(sub), 4, "expected exactly W1 b1 W2 b2 .npy");
+    cr_assert_eq(io_test_count_entries(sub), 5, "expected exactly W1 b1 W2 b2 .npy, dptrain.json");
     for (size_t k = 0; k < 4; k++) {
         size_t len, hlen, w_off, b_off, dl = strlen(dicts[k]);
         unsigned char *buf;
@@ -76,7 +76,7 @@ Test(io, npy_export_layout)
     }
     // Exporting again into the existing directory replaces the files.
     cr_assert_eq(dpt_model_export_npy(net, sub), DPT_OK, "%s", dpt_last_error());
-    cr_assert_eq(io_test_count_entries(sub), 4);
+    cr_assert_eq(io_test_count_entries(sub), 5);
     dpt_net_destroy(net);
     io_test_rmtree(dir);
 }

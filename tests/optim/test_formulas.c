@@ -105,7 +105,7 @@ static void ref_normalized(double lr, double out[STEPS][N])
     }
 }
 
-// REFERENCE.md: G += g .* g; theta -= alpha * g / (sqrt(G) + eps)
+// docs/math.md: G += g .* g; theta -= alpha * g / (sqrt(G) + eps)
 static void ref_adagrad(double lr, double eps, double out[STEPS][N])
 {
     for (int i = 0; i < N; i++) {

@@ -1,5 +1,5 @@
-// Learning checks on Fashion-MNIST (DESIGN.md workloads): accuracy bars, not timings. Skipped when
-// the data set is not installed (scripts/setup.sh installs it).
+// Learning checks on Fashion-MNIST (the workloads of docs/benchmarks.md): accuracy bars, not
+// timings. Skipped when the data set is not installed (scripts/setup.sh installs it).
 #include <criterion/criterion.h>
 #include <math.h>
 
