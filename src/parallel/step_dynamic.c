@@ -11,11 +11,12 @@
 // items done and catches up. Which thread runs an item never changes what the item computes, so
 // the results are bitwise those of the barrier version with the same thread count.
 //
-// A thread that another process keeps taking its core from (its involuntary context switches,
-// getrusage RUSAGE_THREAD, rise between two checks) stands down for a while: it claims nothing
-// and sleeps, so that it is never descheduled in the middle of an item the others then wait for,
-// and comes back after a back-off that doubles while the preemption goes on (at least one thread
-// always stays). The phases of one step, numbered from the start of the job (seq):
+// A thread that another process keeps taking its core from (over a window of at least 2 ms, its
+// CPU time, CLOCK_THREAD_CPUTIME_ID, falls more than a quarter short of the wall time: it was
+// runnable all along, since it never blocks, but not running) stands down for a while: it claims
+// nothing and sleeps, so that it is never descheduled in the middle of an item the others then wait
+// for, and comes back after a back-off that doubles while the preemption goes on (at least one
+// thread always stays). The phases of one step, numbered from the start of the job (seq):
 //   prologue (split_first, once per job)   every logical worker's rows of layer 1 for the first
 //   step phase 1                                shard t: forward, loss and deltas phase 2 rows t:
 //   gradient (fused: update); else, when the
@@ -25,13 +26,11 @@
 //   above
 // The thread completing a step's last item does the step's bookkeeping (worker 0's part in the
 // barrier version) and publishes the step; the next step starts when it is published.
-#define _GNU_SOURCE // RUSAGE_THREAD
 #include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -46,8 +45,14 @@
 #include "core/gemm_impl.h"
 #include "trainer_impl.h"
 
-// Steps between two checks of a thread's involuntary context switches (a system call each).
-#define PREEMPT_CHECK_STEPS 8
+// The shortest window over which a thread's share of its core is judged (a check is a system
+// call), and the share of it spent not running above which the thread stands down: short
+// interruptions (kernel threads, a brief process) stay far below it, a core shared with a busy
+// process is about half.
+#define WINDOW_S    0.002
+#define OFF_CPU_MAX 0.25
+// Steps between two forced stand-downs (the test hook).
+#define FORCED_EVERY 8
 // The first stand-down, and the longest.
 #define BACKOFF_MIN_S 0.02
 #define BACKOFF_MAX_S 1.0
@@ -64,14 +69,13 @@ static void wait_at_least(atomic_ulong *v, int shift, unsigned long want, int ov
     }
 }
 
-static long involuntary_switches(void)
+// This thread's CPU time in seconds (0 where unknown: then it never stands down).
+static double thread_cpu_s(void)
 {
-#ifdef RUSAGE_THREAD
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) == 0)
-        return ru.ru_nivcsw;
-#endif
-    return 0;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 // What one step's items need to know.
@@ -266,10 +270,10 @@ void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timi
     const unsigned long per_step = needs_norm ? 3 : 2;
     const unsigned long base = tr->split_first ? 1 : 0;
     const int oversubscribed = tr->oversubscribed;
-    long switches = involuntary_switches();
     const int forced = d->force_stand_down && ith + 1 == tr->nth;
     const double backoff_min = forced ? 0.0005 : BACKOFF_MIN_S;
     double backoff = backoff_min;
+    double wall0 = dpt_trainer_now(), cpu0 = thread_cpu_s();
     unsigned long k = 0; // steps of this job this thread has gone through
     struct step s;
     if (tr->split_first) {
@@ -280,27 +284,32 @@ void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timi
         const size_t b = tr->first_batch + k;
         if (b >= tr->n_batches)
             break;
-        if (k % PREEMPT_CHECK_STEPS == PREEMPT_CHECK_STEPS - 1) {
-            const long now = involuntary_switches();
+        const double wall = dpt_trainer_now();
+        if (forced ? k % FORCED_EVERY == FORCED_EVERY - 1 : wall - wall0 >= WINDOW_S) {
+            const double cpu = thread_cpu_s();
+            const int preempted = forced || (cpu0 > 0.0 && wall - wall0 - (cpu - cpu0) >
+                                                               OFF_CPU_MAX * (wall - wall0));
             unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);
-            if ((now > switches || forced) && n_active > 1 &&
+            if (preempted && n_active > 1 &&
                 atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
                                                         memory_order_relaxed,
                                                         memory_order_relaxed)) {
                 atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
-                const int alive = stand_down(tr, dpt_trainer_now() + backoff, tm);
+                const int alive = stand_down(tr, wall + backoff, tm);
                 backoff = backoff * 2 < BACKOFF_MAX_S ? backoff * 2 : BACKOFF_MAX_S;
                 atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
                 if (!alive)
                     break;
                 // Rejoin at the step being run now (earlier ones are published and done).
                 k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
-                switches = involuntary_switches();
+                wall0 = dpt_trainer_now();
+                cpu0 = thread_cpu_s();
                 continue;
             }
-            if (now == switches)
+            if (!preempted)
                 backoff = backoff_min;
-            switches = involuntary_switches();
+            wall0 = wall;
+            cpu0 = cpu;
         }
         step_init(tr, b, &s);
         const unsigned long seq = base + k * per_step;
