@@ -59,8 +59,8 @@ Test(cli, plot_draws_svg_and_png, CLI_FIXTURE)
     cr_expect(strstr(svg, "accuracy") && strstr(svg, "loss"), "panels missing");
     cr_expect(strstr(svg, "a.jsonl test") && strstr(svg, "b.jsonl train"), "series missing");
     free(svg);
-    // A regression-only log: one panel, as PNG.
-    r = expect_ok(run("plot", P("b.jsonl"), "--out", P("d.png"), NULL));
+    // A regression-only log: one panel, as PNG, the loss on a log scale.
+    r = expect_ok(run("plot", P("b.jsonl"), "--out", P("d.png"), "--log-y", NULL));
     result_free(&r);
     char *png = read_text(P("d.png"));
     cr_assert(png);
