@@ -8,9 +8,9 @@
 #include "cli_impl.h"
 
 static const char synopsis[] =
-    "LOG.jsonl [LOG.jsonl ...] --out FILE.svg|FILE.png [--title TEXT]\n\n"
+    "LOG.jsonl [LOG.jsonl ...] --out FILE.svg|FILE.png [--title TEXT] [--log-y]\n\n"
     "Draws the loss (and accuracy, for classification) of every epoch of each log:\n"
-    "one curve per log and set (train, val, test).";
+    "one curve per log and set (train, val, test), the legend below each panel.";
 
 // The columns of an epoch event that are plotted, in data-file order after the epoch.
 static const char *const keys[] = {"train_loss", "train_acc", "val_loss",
@@ -22,7 +22,14 @@ struct series {
     char data[128];   // data file in the plot directory
     bool has[N_KEYS]; // a column with at least one value
     size_t n_epochs;
+    double first, last; // the smallest and largest epoch number
+    bool positive_loss; // a loss above 0 (something to draw on a logarithmic axis)
 };
+
+static const char *const sets[] = {"train", "val", "test"};
+
+// The image: 1200 x 480 pixels for up to two rows of legend below each panel, taller for more.
+enum { WIDTH = 1200, HEIGHT = 480, KEY_ROW_PX = 16 };
 
 static const char *base_name(const char *path)
 {
@@ -66,11 +73,16 @@ static int read_log(struct series *s, struct cli_plot *pl)
                 break;
             }
             fprintf(out, "%.9g", ep->valuedouble);
+            if (s->n_epochs == 0 || ep->valuedouble < s->first)
+                s->first = ep->valuedouble;
+            if (s->n_epochs == 0 || ep->valuedouble > s->last)
+                s->last = ep->valuedouble;
             for (size_t j = 0; j < N_KEYS; j++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, keys[j]);
                 if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
                     fprintf(out, " %.9g", v->valuedouble);
                     s->has[j] = true;
+                    s->positive_loss = s->positive_loss || (j % 2 == 0 && v->valuedouble > 0);
                 } else {
                     fputs(" ?", out);
                 }
@@ -92,13 +104,48 @@ static int read_log(struct series *s, struct cli_plot *pl)
     return rc;
 }
 
+// A curve's legend title: the set, after the log's file name when there are several logs.
+static void curve_title(const struct series *s, size_t n, size_t k, char *buf, size_t len)
+{
+    if (n > 1)
+        snprintf(buf, len, "%s %s", base_name(s->path), sets[k]);
+    else
+        snprintf(buf, len, "%s", sets[k]);
+}
+
+// Legend columns that fit below a panel of the image: entries of the longest title (about 7
+// pixels a character at these fonts, plus the line sample), in the width of one panel's plot
+// area, at most 4.
+static size_t key_columns(const struct series *s, size_t n, size_t panels)
+{
+    size_t longest = 0;
+    char title[300];
+    for (size_t i = 0; i < n; i++) {
+        curve_title(&s[i], n, 0, title, sizeof title); // "train", the longest set name
+        longest = strlen(title) > longest ? strlen(title) : longest;
+    }
+    const size_t area = WIDTH / panels - 120, entry = (longest + 9) * 7;
+    size_t cols = area / entry;
+    return cols < 1 ? 1 : cols > 4 ? 4 : cols;
+}
+
+// Curves in the panel of the columns key_lo, key_lo + 2, key_lo + 4 (train, val, test).
+static size_t n_curves(const struct series *s, size_t n, size_t key_lo)
+{
+    size_t curves = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < 3; k++)
+            curves += s[i].has[key_lo + 2 * k];
+    return curves;
+}
+
 // One panel: the columns key_lo, key_lo + 2, key_lo + 4 (train, val, test) of every log.
 // Returns the number of curves.
-static size_t panel(FILE *g, const struct series *s, size_t n, size_t key_lo, const char *what)
+static size_t panel(FILE *g, const struct series *s, size_t n, size_t key_lo, const char *what,
+                    const char *note)
 {
-    static const char *const sets[] = {"train", "val", "test"};
     static const int dash[] = {1, 3, 2};
-    fprintf(g, "set title '%s'\nset xlabel 'epoch'\nset ylabel '%s'\nplot ", what, what);
+    fprintf(g, "set title '%s%s'\nset xlabel 'epoch'\nset ylabel '%s'\nplot ", what, note, what);
     size_t curves = 0;
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < 3; k++) {
@@ -106,10 +153,7 @@ static size_t panel(FILE *g, const struct series *s, size_t n, size_t key_lo, co
             if (!s[i].has[j])
                 continue;
             char title[300];
-            if (n > 1)
-                snprintf(title, sizeof title, "%s %s", base_name(s[i].path), sets[k]);
-            else
-                snprintf(title, sizeof title, "%s", sets[k]);
+            curve_title(&s[i], n, k, title, sizeof title);
             fprintf(g, "%s", curves ? ", " : "");
             cli_gp_quote(g, s[i].data);
             fprintf(g, " using 1:%zu with linespoints lc %zu dt %d pt 7 ps 0.6 title ", j + 2,
@@ -122,11 +166,28 @@ static size_t panel(FILE *g, const struct series *s, size_t n, size_t key_lo, co
     return curves;
 }
 
+// Tics on whole epochs: every 1, 2, 5, 10, 20, 50, ... epochs, at most about 10 of them.
+static void epoch_tics(FILE *g, const struct series *s, size_t n)
+{
+    double first = s[0].first, last = s[0].last;
+    for (size_t i = 1; i < n; i++) {
+        first = s[i].first < first ? s[i].first : first;
+        last = s[i].last > last ? s[i].last : last;
+    }
+    double step = 1;
+    for (int k = 0; (last - first) / step > 10; k++)
+        step *= k % 3 == 1 ? 2.5 : 2; // 1, 2, 5, 10, 20, 50, ...
+    fprintf(g, "set xtics %g\nset mxtics 1\nset format x '%%.0f'\n", step);
+    if (last == first) // a single epoch: gnuplot's autoscale would complain of an empty range
+        fprintf(g, "set xrange [%.9g:%.9g]\n", first - 1, first + 1);
+}
+
 int cli_plot(int argc, char **argv)
 {
     struct cli_flag flags[] = {
         {"out", "FILE", "the image: FILE.svg or FILE.png (required)", 0},
         {"title", "TEXT", "a title above the plots (default: none)", 0},
+        {"log-y", NULL, "loss on a log scale (losses <= 0 left out; accuracy stays linear)", 0},
         {NULL, NULL, NULL, NULL},
     };
     enum { MAX_LOGS = 32 };
@@ -149,10 +210,15 @@ int cli_plot(int argc, char **argv)
     memset(s, 0, sizeof s);
     struct cli_plot pl;
     bool any_acc = false;
-    if ((rc = cli_plot_begin(&pl, out, "out", 1200, 480)))
+    // The height leaves room for the legend's rows below each panel (as many as the logs could
+    // fill: three sets each).
+    for (size_t i = 0; i < n_pos; i++)
+        s[i].path = pos[i];
+    const size_t cols_2 = key_columns(s, n_pos, 2), rows_max = (3 * n_pos + cols_2 - 1) / cols_2;
+    const int height = HEIGHT + KEY_ROW_PX * (rows_max > 2 ? (int)rows_max - 2 : 0);
+    if ((rc = cli_plot_begin(&pl, out, "out", WIDTH, height)))
         return rc;
     for (size_t i = 0; i < n_pos && !rc; i++) {
-        s[i].path = pos[i];
         rc = read_log(&s[i], &pl);
         any_acc = any_acc || s[i].has[1] || s[i].has[3] || s[i].has[5];
     }
@@ -162,7 +228,17 @@ int cli_plot(int argc, char **argv)
     }
     FILE *g = pl.script;
     const char *title = cli_get(flags, "title");
-    fputs("set key below\n", g);
+    // The legend below each panel, under the axis label: gnuplot leaves the label no room of
+    // its own in a multiplot unless the bottom margin is set, so it is, from the legend's rows
+    // (about one character height each) plus the tic labels and the axis label.
+    const size_t panels = any_acc ? 2 : 1, cols = key_columns(s, n_pos, panels);
+    size_t curves = n_curves(s, n_pos, 0);
+    if (any_acc && n_curves(s, n_pos, 1) > curves)
+        curves = n_curves(s, n_pos, 1);
+    const size_t rows = (curves + cols - 1) / cols;
+    fprintf(g, "set key below Left reverse maxcols %zu\nset bmargin %.1f\n", cols,
+            4.5 + 1.05 * (double)rows);
+    epoch_tics(g, s, n_pos);
     if (any_acc) {
         fputs("set multiplot layout 1,2", g);
         if (title) {
@@ -175,12 +251,24 @@ int cli_plot(int argc, char **argv)
         cli_gp_quote(g, title);
         fputc('\n', g);
     }
-    if (panel(g, s, n_pos, 0, "loss") == 0) {
+    const bool log_y = cli_get(flags, "log-y") != NULL;
+    bool positive = false;
+    for (size_t i = 0; i < n_pos; i++)
+        positive = positive || s[i].positive_loss;
+    if (log_y && !positive) {
+        cli_plot_abort(&pl);
+        return cli_error("plot: --log-y: the logs hold no loss above 0 to draw on a log scale");
+    }
+    if (log_y)
+        fputs("set logscale y\nset format y '%g'\n", g);
+    if (panel(g, s, n_pos, 0, "loss", log_y ? " (log scale)" : "") == 0) {
         cli_plot_abort(&pl);
         return cli_error("plot: the logs hold no finite training loss to draw");
     }
     if (any_acc) {
-        panel(g, s, n_pos, 1, "accuracy");
+        if (log_y)
+            fputs("unset logscale y\n", g);
+        panel(g, s, n_pos, 1, "accuracy", "");
     }
     return cli_plot_finish(&pl);
 }
