@@ -78,28 +78,18 @@ static double thread_cpu_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-// What one step's items need to know.
+// What one step's items need to know: the step, and its batch workspace and parity.
 struct step {
-    size_t b, bs, m, parity;
-    float scale;
-    struct dpt_step_ctx ctx;
+    struct dpt_step st;
+    size_t parity;
     struct dpt_workspace *ws;
 };
 
 static void step_init(const struct dpt_trainer *tr, size_t b, struct step *s)
 {
-    const size_t B = tr->p.batch, N = tr->epoch_samples;
-    s->b = b;
-    s->bs = b * B;
-    s->m = N - s->bs < B ? N - s->bs : B;
+    dpt_step_init(tr, b, &s->st);
     s->parity = b & 1;
-    s->scale = dpt_net_spec(tr->net)->reduction == DPT_REDUCTION_MEAN ? 1.0f / (float)s->m : 1.0f;
-    s->ws = tr->split_first && s->parity ? tr->bws2 : tr->bws;
-    memset(&s->ctx, 0, sizeof s->ctx);
-    s->ctx.step = tr->steps + (b - tr->first_batch) + 1;
-    s->ctx.epoch = tr->epoch;
-    s->ctx.batch_size = s->m;
-    s->ctx.lr_mult = 1.0;
+    s->ws = dpt_step_workspace(tr, b);
 }
 
 enum phase { PROLOGUE, SHARD, ROWS, UPDATE };
@@ -114,22 +104,23 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
     double t0 = dpt_trainer_now();
     switch (ph) {
     case PROLOGUE:
-        dpt_trainer_first_layer(tr, t, s->parity, tr->perm + s->bs, s->m);
+        dpt_trainer_first_layer(tr, t, s->parity, tr->perm + s->st.bs, s->st.m);
         tm->compute_s += dpt_trainer_now() - t0;
         return;
     case SHARD: {
         struct dpt_block_stats acc;
-        dpt_trainer_shard_deltas(tr, s->ws, tr->split_first ? 2 : 1, tr->perm, s->bs,
-                                 s->bs + dpt_split(s->m, t, T), s->bs + dpt_split(s->m, t + 1, T),
-                                 s->scale, &acc);
+        dpt_trainer_shard_deltas(tr, s->ws, tr->split_first ? 2 : 1, tr->perm, s->st.bs,
+                                 s->st.bs + dpt_split(s->st.m, t, T),
+                                 s->st.bs + dpt_split(s->st.m, t + 1, T), s->st.scale, &acc);
         tr->slots[t].loss = acc.loss_sum;
         tr->slots[t].correct = acc.correct;
         tm->compute_s += dpt_trainer_now() - t0;
         return;
     }
     case ROWS: {
-        if (s->b + 1 < tr->n_batches) { // the rows the next step gathers (as the barrier version)
-            const size_t nbs = s->bs + B, nm = N - nbs < B ? N - nbs : B;
+        if (s->st.b + 1 <
+            tr->n_batches) { // the rows the next step gathers (as the barrier version)
+            const size_t nbs = s->st.bs + B, nm = N - nbs < B ? N - nbs : B;
             if (tr->split_first)
                 dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
             else
@@ -138,12 +129,12 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
         }
         const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * t + s->parity] : NULL;
         const float *const *xr = tr->xrows ? tr->xrows + (2 * t + s->parity) * B : NULL;
-        dpt_trainer_sliced_grad(tr, s->ws, xb, xr, t, &s->ctx, s->m, tm);
+        dpt_trainer_sliced_grad(tr, s->ws, xb, xr, t, &s->st.ctx, s->st.m, tm);
         t0 = dpt_trainer_now();
         if (needs_norm) {
             tr->slots[t].sq = dpt_trainer_sliced_sq(tr, t);
         } else if (!tr->fused) {
-            dpt_trainer_sliced_update(tr, t, &s->ctx);
+            dpt_trainer_sliced_update(tr, t, &s->st.ctx);
         }
         tm->update_s += dpt_trainer_now() - t0;
         break;
@@ -152,18 +143,18 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
         double total = 0.0;
         for (size_t u = 0; u < T; u++) // fixed order: the same sum whoever runs the item
             total += tr->slots[u].sq;
-        struct dpt_step_ctx ctx = s->ctx;
+        struct dpt_step_ctx ctx = s->st.ctx;
         ctx.grad_sq_norm = total;
         dpt_trainer_sliced_update(tr, t, &ctx);
         tm->update_s += dpt_trainer_now() - t0;
         break;
     }
     }
-    if (last && tr->split_first && s->b + 1 < tr->n_batches) {
+    if (last && tr->split_first && s->st.b + 1 < tr->n_batches) {
         // The next step's layer 1 for rows t: only these rows of W_1, just updated by this item.
         const double tn0 = dpt_trainer_now();
-        const size_t nbs = s->bs + B, nm = N - nbs < B ? N - nbs : B;
-        dpt_trainer_first_layer(tr, t, (s->b + 1) & 1, tr->perm + nbs, nm);
+        const size_t nbs = s->st.bs + B, nm = N - nbs < B ? N - nbs : B;
+        dpt_trainer_first_layer(tr, t, (s->st.b + 1) & 1, tr->perm + nbs, nm);
         tm->compute_s += dpt_trainer_now() - tn0;
     }
 }
@@ -174,18 +165,18 @@ static void finish_step(struct dpt_trainer *tr, const struct step *s, unsigned l
 {
     struct dpt_dyn *d = tr->dyn;
     dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
-    tr->x_req = dpt_trainer_stop_flags(tr, s->b, &tr->x_time);
+    tr->x_req = dpt_trainer_stop_flags(tr, s->st.b, &tr->x_time);
     tr->epoch_loss += tr->x_loss;
     tr->epoch_correct += (size_t)tr->x_correct;
-    tr->epoch_seen += s->m;
+    tr->epoch_seen += s->st.m;
     tr->diverged = !isfinite(tr->x_loss);
     tr->stop_requested = tr->x_req;
     tr->stop_now = tr->x_req || tr->x_time;
     if (tr->diverged) {
         tr->job_status = DPT_ERR_DIVERGED;
-        tr->diverged_step = s->b + 1; // 1-based within the epoch
+        tr->diverged_step = s->st.b + 1; // 1-based within the epoch
     }
-    const int end = tr->diverged || tr->stop_now || s->b + 1 >= tr->n_batches;
+    const int end = tr->diverged || tr->stop_now || s->st.b + 1 >= tr->n_batches;
     if (end)
         tr->steps_done = done_steps;
     // Steps done and the end flag in one word, so that no thread sees one without the other.
@@ -226,7 +217,7 @@ static int run_phase(struct dpt_trainer *tr, size_t ith, enum phase ph, unsigned
     return finished;
 }
 
-void dpt_trainer_dynamic_reset(struct dpt_trainer *tr)
+static void dynamic_reset(struct dpt_trainer *tr)
 {
     struct dpt_dyn *d = tr->dyn;
     atomic_store_explicit(&d->done, 0, memory_order_relaxed);
@@ -263,7 +254,7 @@ static int stand_down(struct dpt_trainer *tr, double until, struct dpt_timing *t
     return alive;
 }
 
-void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm)
+static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm)
 {
     struct dpt_dyn *d = tr->dyn;
     const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) && !tr->fused;
@@ -323,3 +314,6 @@ void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timi
             break;
     }
 }
+
+const struct dpt_step_strategy dpt_step_dynamic = {
+    .name = "sliced (dynamic)", .job = dynamic_job, .reset = dynamic_reset};

@@ -1,5 +1,9 @@
-// The data-parallel trainer: epoch loop, sharding, private gradient accumulators, the fixed-order
-// reduction, the schedule step under a barrier, evaluation on the same team, stopping rules.
+// The data-parallel trainer: creation (gradient mode, step strategy, buffers first-touched by their
+// workers), the epoch loop with the design's lockstep step shape, evaluation on the same team, and
+// the stopping rules. How a step's work is shared is a step strategy (trainer_impl.h), one file
+// each: step_private.c (private accumulators and the fixed-order reduction, and reproducible mode's
+// micro-shards), step_sliced.c (gradient rows formed by their owners) and step_dynamic.c (the same
+// as claimed items, for busy machines). The two shapes, in detail:
 //
 // One step (all workers run the epoch loop in lockstep, SPMD):
 //   phase 1  worker t: forward + backprop of its shard into its private buffer grad[t]; the
@@ -54,10 +58,7 @@
 #include "pool_impl.h"
 #include "trainer_impl.h"
 
-// Floats per reduce/update chunk (16 KiB): small enough that the summed chunk is still in L1/L2
-// when the schedule updates it, and a fixed grid so per-chunk norm partial sums do not depend on
-// the thread count.
-#define DPT_CHUNK 4096
+#define DPT_CHUNK DPT_TRAINER_CHUNK
 // Rows per evaluation block: a fixed size, so evaluation results do not depend on T.
 #define DPT_EVAL_ROWS 256
 // Micro-shards per batch in reproducible mode (fixed, independent of T).
@@ -181,95 +182,6 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
 
 // ---- the epoch job ----
 
-static void add_stats(struct dpt_block_stats *acc, const struct dpt_block_stats *b)
-{
-    acc->loss_sum += b->loss_sum;
-    acc->correct += b->correct;
-    acc->n += b->n;
-}
-
-// Runs forward + backprop over rows [lo, hi) of the permutation in blocks of mb rows; the
-// gradient is of scale x the summed loss (scale carries the mean reduction).
-static void shard_backprop(struct dpt_trainer *tr, size_t ith, const size_t *perm, size_t lo,
-                           size_t hi, float scale, float *grad, struct dpt_block_stats *acc)
-{
-    const float *x = dpt_dataset_x(tr->ds);
-    const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
-    memset(acc, 0, sizeof *acc);
-    for (size_t s = lo; s < hi; s += tr->mb) {
-        const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
-        struct dpt_block_stats bs;
-        dpt_net_backprop(tr->net, tr->ws[ith], x, perm + s, cnt, &tg, scale, grad, s != lo, &bs);
-        add_stats(acc, &bs);
-    }
-}
-
-// Sliced mode: forward from layer `from`, loss and deltas of batch rows [lo, hi) (batch starting
-// at bs) into the batch workspace ws, in blocks of mb rows.
-void dpt_trainer_shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, size_t from,
-                              const size_t *perm, size_t bs, size_t lo, size_t hi, float scale,
-                              struct dpt_block_stats *acc)
-{
-    const float *x = dpt_dataset_x(tr->ds);
-    const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
-    memset(acc, 0, sizeof *acc);
-    for (size_t s = lo; s < hi; s += tr->mb) {
-        const size_t cnt = hi - s < tr->mb ? hi - s : tr->mb;
-        struct dpt_block_stats b;
-        dpt_net_deltas(tr->net, ws, from, x, perm + s, s - bs, cnt, &tg, scale, &b);
-        add_stats(acc, &b);
-    }
-}
-
-// The gradient buffers that hold this step's shards, in fixed order (per worker, or per
-// micro-shard in reproducible mode). Returns their number; srcs has room for nth or
-// DPT_REPRO_SHARDS entries.
-static size_t step_sources(const struct dpt_trainer *tr, const float **srcs)
-{
-    size_t n = 0;
-    if (tr->p.reproducible) {
-        for (size_t j = 0; j < tr->step_shards; j++)
-            srcs[n++] = tr->rgrad[j];
-    } else {
-        for (size_t t = 0; t < tr->nth; t++)
-            if (tr->slots[t].has_grad)
-                srcs[n++] = tr->grad[t];
-    }
-    return n;
-}
-
-// dst[lo, hi) = the sum of the sources in fixed order. dst may be one of the sources, so the sum
-// of each block is built in a local buffer (in L1) and stored once all sources are read.
-static void reduce_chunk(float *dst, const float *const *srcs, size_t n_src, size_t lo, size_t hi)
-{
-    enum { BLOCK = 512 };
-    alignas(64) float acc[BLOCK];
-    for (size_t s = lo; s < hi; s += BLOCK) {
-        const size_t len = hi - s < BLOCK ? hi - s : BLOCK;
-        const float *restrict a = srcs[0] + s;
-        const float *restrict b = srcs[1] + s;
-#pragma omp simd
-        for (size_t i = 0; i < len; i++)
-            acc[i] = a[i] + b[i];
-        for (size_t u = 2; u < n_src; u++) {
-            const float *restrict src = srcs[u] + s;
-#pragma omp simd
-            for (size_t i = 0; i < len; i++)
-                acc[i] += src[i];
-        }
-        memcpy(dst + s, acc, len * sizeof(float));
-    }
-}
-
-static double sq_norm(const float *restrict g, size_t lo, size_t hi)
-{
-    float sq = 0.0f;
-#pragma omp simd reduction(+ : sq)
-    for (size_t i = lo; i < hi; i++)
-        sq += g[i] * g[i];
-    return (double)sq;
-}
-
 // Loss and correct count of this step (this process's part), summed in a fixed order: per
 // worker, or per micro-shard in reproducible mode (then the same for every T and every split
 // across processes).
@@ -302,52 +214,6 @@ int dpt_trainer_stop_flags(struct dpt_trainer *tr, size_t b, int *timed_out)
     return req;
 }
 
-// Worker 0, several processes: makes the step's gradient, loss and stop flags global. Normal
-// mode: gsum (this process's sum) is summed across processes. Reproducible mode: every
-// micro-shard's gradient and loss is gathered, so every process sums them in micro-shard order.
-// Collective failures become a divergence-like stop with x_status set.
-static void exchange(struct dpt_trainer *tr, size_t m)
-{
-    struct dpt_comm *comm = tr->p.comm;
-    const size_t R = (size_t)comm->size;
-    enum dpt_status s = DPT_OK;
-    int timed_out = 0;
-    const int req = dpt_trainer_stop_flags(tr, tr->x_batch, &timed_out);
-    double v[4] = {0.0, 0.0, (double)req, (double)timed_out};
-    if (tr->p.reproducible) {
-        const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
-        for (size_t r = 0; r < R; r++) {
-            tr->x_counts[r] = dpt_split(J, r + 1, R) - dpt_split(J, r, R);
-            tr->x_displs[r] = dpt_split(J, r, R);
-        }
-        s = comm->allgather_f64(comm, tr->shard_loss, tr->x_counts, tr->x_displs);
-        if (s == DPT_OK)
-            s = comm->allgather_f64(comm, tr->shard_correct, tr->x_counts, tr->x_displs);
-        for (size_t r = 0; r < R; r++) {
-            tr->x_counts[r] *= tr->n_params;
-            tr->x_displs[r] *= tr->n_params;
-        }
-        if (s == DPT_OK)
-            s = comm->allgather_f32(comm, tr->rgrad_block, tr->x_counts, tr->x_displs);
-        tr->step_shards = J;
-        dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
-    } else {
-        dpt_trainer_step_loss(tr, &v[0], &v[1]);
-        s = comm->allreduce_f32(comm, tr->gsum, tr->n_params);
-    }
-    if (s == DPT_OK)
-        s = comm->allreduce_f64(comm, v, 4);
-    if (!tr->p.reproducible) {
-        tr->x_loss = v[0];
-        tr->x_correct = v[1];
-    }
-    tr->x_req = v[2] > 0.0;
-    tr->x_time = v[3] > 0.0;
-    tr->x_status = s;
-    if (s != DPT_OK)
-        snprintf(tr->x_msg, sizeof tr->x_msg, "%s", dpt_last_error());
-}
-
 // Asks the memory system for the input rows perm[lo..hi) of the training set, one prefetch per
 // cache line, into the outer caches. Issued at the start of phase 2 for the rows the worker will
 // gather at the next step: the data set is far larger than the caches and its rows are visited
@@ -365,203 +231,13 @@ void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t h
     }
 }
 
-// Phase 2 of sliced mode, in three parts (the dynamic step runs them as separate items):
-// dpt_trainer_sliced_grad forms worker t's rows of every layer's gradient over the whole batch (m
-// rows of the batch workspace); a linear schedule's step is folded into the product instead
-// (W += -rate Delta^T A). dpt_trainer_sliced_sq is the squared norm of those rows (for a schedule
-// that needs the global norm), and dpt_trainer_sliced_update the schedule step on exactly those
-// rows. The gradient products are backprop work and count as compute; the step counts as update.
-void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace *ws,
-                             const float *xb, const float *const *xr, size_t t,
-                             const struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm)
-{
-    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
-    const size_t L = spec->n_layers;
-    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
-    float *theta = dpt_net_params(tr->net);
-    const float alpha = tr->fused ? -(float)dpt_schedule_rate(tr->sched, ctx->step) : 1.0f;
-    float *dst = tr->fused ? theta : tr->gsum;
-    const double t0 = dpt_trainer_now();
-    for (size_t l = 1; l <= L; l++) {
-        size_t w, b;
-        dpt_net_layer_offsets(tr->net, l, &w, &b);
-        dpt_net_layer_grad(tr->net, ws, l, xb, xr, lo[l], hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
-                           dst + w + lo[l] * spec->sizes[l - 1], dst + b + lo[l]);
-    }
-    tm->compute_s += dpt_trainer_now() - t0;
-}
-
-double dpt_trainer_sliced_sq(const struct dpt_trainer *tr, size_t t)
-{
-    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
-    const size_t L = spec->n_layers;
-    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
-    double sq = 0.0;
-    for (size_t l = 1; l <= L; l++) {
-        size_t w, b;
-        dpt_net_layer_offsets(tr->net, l, &w, &b);
-        const size_t n_in = spec->sizes[l - 1];
-        sq += sq_norm(tr->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
-        sq += sq_norm(tr->gsum, b + lo[l], b + hi[l]);
-    }
-    return sq;
-}
-
-void dpt_trainer_sliced_update(struct dpt_trainer *tr, size_t t, const struct dpt_step_ctx *ctx)
-{
-    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
-    const size_t L = spec->n_layers;
-    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
-    float *theta = dpt_net_params(tr->net);
-    for (size_t l = 1; l <= L; l++) {
-        size_t w, b;
-        dpt_net_layer_offsets(tr->net, l, &w, &b);
-        const size_t n_in = spec->sizes[l - 1];
-        if (hi[l] > lo[l]) {
-            dpt_schedule_step(tr->sched, ctx, theta, tr->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
-            dpt_schedule_step(tr->sched, ctx, theta, tr->gsum, b + lo[l], b + hi[l]);
-        }
-    }
-}
-
-// Phase 2 of sliced mode with barriers: worker ith's gradient rows, then (after a barrier when
-// the schedule needs the global norm) the schedule step on them.
-static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws, const float *xb,
-                         const float *const *xr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
-                         struct dpt_timing *tm)
-{
-    dpt_trainer_sliced_grad(tr, ws, xb, xr, ith, ctx, m, tm);
-    if (tr->fused)
-        return;
-    double t1 = dpt_trainer_now();
-    if (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) {
-        tr->slots[ith].sq = dpt_trainer_sliced_sq(tr, ith);
-        const double tw0 = dpt_trainer_now();
-        tm->update_s += tw0 - t1;
-        dpt_team_barrier(&tr->team); // every worker's partial norm is written
-        t1 = dpt_trainer_now();
-        tm->wait_s += t1 - tw0;
-        double total = 0.0;
-        for (size_t t = 0; t < tr->nth; t++) // fixed order: the same sum on every worker
-            total += tr->slots[t].sq;
-        ctx->grad_sq_norm = total;
-    }
-    dpt_trainer_sliced_update(tr, ith, ctx);
-    tm->update_s += dpt_trainer_now() - t1;
-}
-
-// Phase 2 of private mode: reduce this worker's slice of the private gradients (and exchange the
-// sum with the other processes), then apply the schedule to the slice.
-static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ctx *ctx, size_t b,
-                          size_t m, struct dpt_timing *tm)
-{
-    struct dpt_team *team = &tr->team;
-    const size_t nth = tr->nth;
-    const int needs_norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) != 0;
-    float *theta = dpt_net_params(tr->net);
-    const size_t c_lo = dpt_split(tr->n_chunks, ith, nth),
-                 c_hi = dpt_split(tr->n_chunks, ith + 1, nth);
-    const float **srcs = tr->srcs + ith * tr->srcs_stride;
-    const int multi = tr->p.comm && tr->p.comm->size > 1;
-    double tr_s = 0.0, tu_s = 0.0, tc = dpt_trainer_now();
-    if (multi) {
-        // ---- the cross-process exchange (the seam between reduce and update) ----
-        if (!tr->p.reproducible) {
-            // This process's sum into gsum, then the sum across processes.
-            const size_t n_local = step_sources(tr, srcs);
-            for (size_t c = c_lo; c < c_hi; c++) {
-                const size_t lo = c * DPT_CHUNK;
-                const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-                if (n_local > 1)
-                    reduce_chunk(tr->gsum, srcs, n_local, lo, hi);
-                else if (n_local == 1)
-                    memcpy(tr->gsum + lo, srcs[0] + lo, (hi - lo) * sizeof(float));
-                else
-                    memset(tr->gsum + lo, 0, (hi - lo) * sizeof(float));
-            }
-            dpt_team_barrier(team);
-        }
-        if (ith == 0) {
-            tr->x_batch = b;
-            exchange(tr, m);
-        }
-        const double tx = dpt_trainer_now();
-        tr_s += tx - tc;
-        dpt_team_barrier(team); // the exchange is complete
-        tc = dpt_trainer_now();
-        tm->wait_s += tc - tx;
-    }
-    // With a single source (T = 1, or one micro-shard) the schedule reads it directly: no
-    // reduction pass at all. Otherwise the sum goes into this worker's own buffer (its slice
-    // of it is hot in this core's cache and nobody else reads that slice now), or, in
-    // reproducible mode (and across processes), into gsum.
-    const size_t n_src = multi && !tr->p.reproducible ? 1 : step_sources(tr, srcs);
-    float *grad = multi && !tr->p.reproducible ? tr->gsum
-                  : n_src == 1                 ? (float *)srcs[0]
-                  : tr->p.reproducible         ? tr->gsum
-                                               : tr->grad[ith];
-    for (size_t c = c_lo; c < c_hi; c++) {
-        const size_t lo = c * DPT_CHUNK;
-        const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-        if (n_src > 1)
-            reduce_chunk(grad, srcs, n_src, lo, hi);
-        if (needs_norm) {
-            tr->chunk_sq[c] = sq_norm(grad, lo, hi);
-        } else {
-            const double tc1 = dpt_trainer_now();
-            tr_s += tc1 - tc;
-            dpt_schedule_step(tr->sched, ctx, theta, grad, lo, hi);
-            tc = dpt_trainer_now();
-            tu_s += tc - tc1;
-        }
-    }
-    if (needs_norm) {
-        const double tw0 = dpt_trainer_now();
-        tr_s += tw0 - tc;
-        dpt_team_barrier(team); // every chunk's partial norm is written
-        const double tw1 = dpt_trainer_now();
-        tm->wait_s += tw1 - tw0;
-        double total = 0.0;
-        for (size_t c = 0; c < tr->n_chunks; c++) // fixed order: same sum for every T
-            total += tr->chunk_sq[c];
-        ctx->grad_sq_norm = total;
-        for (size_t c = c_lo; c < c_hi; c++) {
-            const size_t lo = c * DPT_CHUNK;
-            const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
-            dpt_schedule_step(tr->sched, ctx, theta, grad, lo, hi);
-        }
-        tu_s += dpt_trainer_now() - tw1;
-    }
-    tm->reduce_s += tr_s;
-    tm->update_s += tu_s;
-}
-
-// split_first, step parity p (0 or 1): the inputs of batch rows perm[0..m) (pointers to their
-// rows in the data set, or a copy gathered into this worker's buffer), and this worker's rows of
-// layer 1 for them into that parity's batch workspace.
-void dpt_trainer_first_layer(struct dpt_trainer *tr, size_t ith, size_t p, const size_t *perm,
-                             size_t m)
-{
-    struct dpt_workspace *ws = p ? tr->bws2 : tr->bws;
-    const size_t L1 = dpt_net_spec(tr->net)->n_layers + 1, k = 2 * ith + p;
-    const size_t j0 = tr->row_lo[ith * L1 + 1], j1 = tr->row_hi[ith * L1 + 1];
-    const float *x = dpt_dataset_x(tr->ds);
-    if (tr->xrows) {
-        const size_t n0 = dpt_net_spec(tr->net)->sizes[0];
-        const float **rows = tr->xrows + k * tr->p.batch;
-        for (size_t i = 0; i < m; i++)
-            rows[i] = x + perm[i] * n0;
-        dpt_net_forward_cols(tr->net, ws, 1, NULL, rows, m, j0, j1);
-    } else {
-        dpt_batch_gather(tr->net, tr->xbuf[k], x, perm, m);
-        dpt_net_forward_cols(tr->net, ws, 1, tr->xbuf[k], NULL, m, j0, j1);
-    }
-}
-
+// The epoch job: every worker runs the epoch's steps. A strategy with its own step loop (the
+// dynamic sliced step) runs them itself; the others have the design's lockstep shape:
+//   phase 1 (the strategy: worker t's shard), barrier A, phase 2 (the strategy: worker t's
+//   slice, formed or reduced, then updated), worker 0's bookkeeping, barrier B.
 static void epoch_job(void *arg, size_t ith, size_t nth)
 {
     struct dpt_trainer *tr = arg;
-    struct worker_slot *slot = &tr->slots[ith];
     if (nth != tr->nth) {
         // The OpenMP runtime gave fewer threads than asked: every thread sees the same count,
         // so all of them return here consistently.
@@ -573,159 +249,55 @@ static void epoch_job(void *arg, size_t ith, size_t nth)
     // This worker's GEMMs pack into its own workspace's buffer (sliced mode's products run on
     // the shared batch workspace, which has none).
     const struct dpt_gemm_pack pack = dpt_workspace_pack_use(tr->ws[ith]);
+    const struct dpt_step_strategy *strat = tr->strategy;
     struct dpt_team *team = &tr->team;
-    const size_t B = tr->p.batch;
-    const size_t N = tr->epoch_samples;
-    const size_t *perm = tr->perm;
-    const int mean = dpt_net_spec(tr->net)->reduction == DPT_REDUCTION_MEAN;
     struct dpt_timing tm = {0};
     const int multi = tr->p.comm && tr->p.comm->size > 1;
-    const size_t rank = multi ? (size_t)tr->p.comm->rank : 0;
-    const size_t n_ranks = multi ? (size_t)tr->p.comm->size : 1;
-    size_t b;
-    // split_first: layer 1 of this step was computed during the previous step's phase 2.
-    int ready = 0;
-    if (tr->dynamic) {
-        dpt_trainer_dynamic_job(tr, ith, &tm);
-        tr->wtime[ith] = tm;
-        dpt_gemm_pack_use(pack.buf, pack.floats);
-        ftz_leave(csr);
-        return;
-    }
-
-    for (b = tr->first_batch; b < tr->n_batches; b++) {
-        const size_t bs = b * B;
-        const size_t m = N - bs < B ? N - bs : B;
-        // split_first alternates two copies of the inputs and of layer 1's activations by step
-        // parity: one step's are read while the next step's are computed.
-        struct dpt_workspace *ws = tr->split_first && (b & 1) ? tr->bws2 : tr->bws;
-        const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * ith + (b & 1)] : NULL;
-        const float *const *xr = tr->xrows ? tr->xrows + (2 * ith + (b & 1)) * B : NULL;
-        double t0 = dpt_trainer_now();
-
-        // ---- phase 1: forward + backprop of this worker's shard ----
-        const float scale = mean ? 1.0f / (float)m : 1.0f;
-        if (tr->sliced) {
-            size_t from = 1;
-            if (tr->split_first && !ready) {
-                // Layer 1 by output rows: this worker's rows of W_1 over the whole batch (its own
-                // copy of the inputs), so W_1 never leaves its owner's cache; then, after a
-                // barrier, the rest by samples. Only at a job's first step: later steps get it
-                // from the previous step's phase 2, where barrier B covers it.
-                dpt_trainer_first_layer(tr, ith, b & 1, perm + bs, m);
-                const double tb0 = dpt_trainer_now();
-                tm.compute_s += tb0 - t0;
-                dpt_team_barrier(team); // every column of layer 1 is computed
-                const double tb1 = dpt_trainer_now();
-                tm.wait_s += tb1 - tb0;
-                t0 = tb1;
-            }
-            if (tr->split_first)
-                from = 2;
-            struct dpt_block_stats acc;
-            dpt_trainer_shard_deltas(tr, ws, from, perm, bs, bs + dpt_split(m, ith, nth),
-                                     bs + dpt_split(m, ith + 1, nth), scale, &acc);
-            slot->loss = acc.loss_sum;
-            slot->correct = acc.correct;
-        } else if (!tr->p.reproducible) {
-            // This process's part of the global batch, then this worker's part of that.
-            const size_t r_lo = bs + dpt_split(m, rank, n_ranks),
-                         r_n = dpt_split(m, rank + 1, n_ranks) - dpt_split(m, rank, n_ranks);
-            const size_t lo = r_lo + dpt_split(r_n, ith, nth),
-                         hi = r_lo + dpt_split(r_n, ith + 1, nth);
-            struct dpt_block_stats acc;
-            shard_backprop(tr, ith, perm, lo, hi, scale, tr->grad[ith], &acc);
-            slot->has_grad = hi > lo;
-            slot->loss = acc.loss_sum;
-            slot->correct = acc.correct;
-        } else {
-            // Fixed micro-shards, independent of T and of the number of processes: J of them,
-            // each into its own buffer; this process takes a contiguous run of them.
-            const size_t J = m < DPT_REPRO_SHARDS ? m : DPT_REPRO_SHARDS;
-            const size_t j_lo = dpt_split(J, rank, n_ranks);
-            const size_t j_n = dpt_split(J, rank + 1, n_ranks) - j_lo;
-            for (size_t j = j_lo + dpt_split(j_n, ith, nth);
-                 j < j_lo + dpt_split(j_n, ith + 1, nth); j++) {
-                struct dpt_block_stats acc;
-                shard_backprop(tr, ith, perm, bs + dpt_split(m, j, J), bs + dpt_split(m, j + 1, J),
-                               scale, tr->rgrad[j], &acc);
-                tr->shard_loss[j] = acc.loss_sum;
-                tr->shard_correct[j] = acc.correct;
-            }
-            if (ith == 0)
-                tr->step_shards = J; // read by everyone after barrier A
-        }
-        const double t1 = dpt_trainer_now();
-        tm.compute_s += t1 - t0;
-        dpt_team_barrier(team); // A: every private gradient is complete
-        const double t2 = dpt_trainer_now();
-        tm.wait_s += t2 - t1;
-        if (b + 1 < tr->n_batches && !tr->p.reproducible && !multi) {
-            // The rows this worker gathers at the next step: all of them when layer 1 is split
-            // by rows, else its shard.
-            const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
-            if (tr->split_first)
-                dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
-            else
-                dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, ith, nth),
-                                          nbs + dpt_split(nm, ith + 1, nth));
-        }
-
-        // ---- phase 2: form / reduce this worker's slice, then apply the schedule to it ----
-        struct dpt_step_ctx ctx = {
-            .step = tr->steps + (b - tr->first_batch) + 1,
-            .epoch = tr->epoch,
-            .batch_size = m,
-            .grad_sq_norm = 0.0,
-            .lr_mult = 1.0,
-        };
-        if (tr->sliced)
-            sliced_phase(tr, ws, xb, xr, ith, &ctx, m, &tm);
-        else
-            private_phase(tr, ith, &ctx, b, m, &tm);
-        ready = 0;
-        if (tr->split_first && b + 1 < tr->n_batches) {
-            // The next step's layer 1, now: it reads only this worker's rows of W_1, which it
-            // has just updated itself, so no barrier is needed before it, and barrier B
-            // publishes it. If training stops after this step, it is simply not used.
-            const double tn0 = dpt_trainer_now();
-            const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
-            dpt_trainer_first_layer(tr, ith, (b + 1) & 1, perm + nbs, nm);
-            tm.compute_s += dpt_trainer_now() - tn0;
-            ready = 1;
-        }
-        if (ith == 0) {
-            if (!multi) {
-                dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
-                tr->x_req = dpt_trainer_stop_flags(tr, b, &tr->x_time);
-            }
-            tr->epoch_loss += tr->x_loss;
-            tr->epoch_correct += (size_t)tr->x_correct;
-            tr->epoch_seen += m;
-            tr->diverged = !isfinite(tr->x_loss) || tr->x_status != DPT_OK;
-            tr->stop_requested = tr->x_req;
-            tr->stop_now = tr->x_req || tr->x_time;
-        }
-        const double t3 = dpt_trainer_now();
-        dpt_team_barrier(team); // B: the parameters are updated; flags are published
-        tm.wait_s += dpt_trainer_now() - t3;
-
-        if (tr->diverged) {
+    size_t b = tr->first_batch;
+    if (strat->job) {
+        strat->job(tr, ith, &tm);
+    } else {
+        tr->slots[ith].ready = 0;
+        for (; b < tr->n_batches; b++) {
+            struct dpt_step s;
+            dpt_step_init(tr, b, &s);
+            strat->phase1(tr, ith, &s, &tm);
+            const double t1 = dpt_trainer_now();
+            dpt_team_barrier(team); // A: every shard's results are complete
+            tm.wait_s += dpt_trainer_now() - t1;
+            strat->phase2(tr, ith, &s, &tm);
             if (ith == 0) {
-                tr->job_status = tr->x_status != DPT_OK ? tr->x_status : DPT_ERR_DIVERGED;
-                tr->diverged_step = b + 1; // 1-based within the epoch
+                if (!multi) {
+                    dpt_trainer_step_loss(tr, &tr->x_loss, &tr->x_correct);
+                    tr->x_req = dpt_trainer_stop_flags(tr, b, &tr->x_time);
+                }
+                tr->epoch_loss += tr->x_loss;
+                tr->epoch_correct += (size_t)tr->x_correct;
+                tr->epoch_seen += s.m;
+                tr->diverged = !isfinite(tr->x_loss) || tr->x_status != DPT_OK;
+                tr->stop_requested = tr->x_req;
+                tr->stop_now = tr->x_req || tr->x_time;
             }
-            b++;
-            break;
+            const double t3 = dpt_trainer_now();
+            dpt_team_barrier(team); // B: the parameters are updated; flags are published
+            tm.wait_s += dpt_trainer_now() - t3;
+            if (tr->diverged) {
+                if (ith == 0) {
+                    tr->job_status = tr->x_status != DPT_OK ? tr->x_status : DPT_ERR_DIVERGED;
+                    tr->diverged_step = b + 1; // 1-based within the epoch
+                }
+                b++;
+                break;
+            }
+            if (tr->stop_now) {
+                b++;
+                break;
+            }
         }
-        if (tr->stop_now) {
-            b++;
-            break;
-        }
+        if (ith == 0)
+            tr->steps_done = b - tr->first_batch;
     }
     tr->wtime[ith] = tm;
-    if (ith == 0)
-        tr->steps_done = b - tr->first_batch;
     dpt_gemm_pack_use(pack.buf, pack.floats);
     ftz_leave(csr);
 }
@@ -994,6 +566,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
                     tr->nth, cores);
     if ((st = choose_grad_mode(tr)) != DPT_OK || (st = check_memory(tr)) != DPT_OK)
         goto cleanup;
+    tr->strategy = params->reproducible ? &dpt_step_reproducible : &dpt_step_private;
     tr->pu = dpt_calloc(tr->nth, sizeof *tr->pu);
     tr->slots = dpt_alloc_aligned(tr->nth * sizeof *tr->slots);
     tr->wtime = dpt_calloc(tr->nth, sizeof *tr->wtime);
@@ -1037,9 +610,10 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         // pthreads engine (the OpenMP one keeps its barriers), and more than one thread.
         // DPT_STEP=barrier in the environment keeps the barrier version (tests, benchmarks).
         const char *step_env = getenv("DPT_STEP");
-        tr->dynamic = params->engine == DPT_ENGINE_PTHREADS && tr->nth > 1 &&
-                      !(step_env && strcmp(step_env, "barrier") == 0);
-        if (tr->dynamic) {
+        const int dynamic = params->engine == DPT_ENGINE_PTHREADS && tr->nth > 1 &&
+                            !(step_env && strcmp(step_env, "barrier") == 0);
+        tr->strategy = dynamic ? &dpt_step_dynamic : &dpt_step_sliced;
+        if (dynamic) {
             tr->dyn = dpt_alloc_aligned(sizeof *tr->dyn);
             if (!tr->dyn ||
                 !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim))) {
@@ -1359,8 +933,8 @@ enum dpt_status dpt_trainer_epoch(struct dpt_trainer *tr, const struct dpt_datas
     tr->x_status = DPT_OK;
     const size_t seen_before = tr->epoch_seen;
 
-    if (tr->dynamic)
-        dpt_trainer_dynamic_reset(tr);
+    if (tr->strategy->reset)
+        tr->strategy->reset(tr);
     const double t0 = dpt_trainer_now();
     dpt_team_run(&tr->team, epoch_job, tr);
     const double secs = dpt_trainer_now() - t0;

@@ -4,6 +4,7 @@
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "dptrain/parallel.h"
 #include "pool_impl.h"
@@ -21,6 +22,7 @@ struct worker_slot {
     size_t correct;
     int has_grad; // the shard was non-empty, so grad[t] holds this step's gradient
     double sq;    // sliced mode: squared norm of this worker's rows of the gradient
+    int ready;    // split_first: layer 1 of the next step is computed (in phase 2)
     enum dpt_status status;
 };
 
@@ -121,9 +123,9 @@ struct dpt_trainer {
 
     float *best; // best parameters for early stopping
 
-    int oversubscribed;  // more threads than usable cores
-    int dynamic;         // sliced steps run as claimed items (step_dynamic.c)
-    struct dpt_dyn *dyn; // its shared state
+    const struct dpt_step_strategy *strategy; // how a step's work is shared (step_*.c)
+    int oversubscribed;                       // more threads than usable cores
+    struct dpt_dyn *dyn;                      // its shared state
 };
 
 // Sliced mode's split of every layer's rows among nth workers (trainer.c); lo and hi are
@@ -131,7 +133,79 @@ struct dpt_trainer {
 // layer l. Exposed for the tests.
 void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi);
 
+// ---- step strategies (one file each: step_private.c, step_sliced.c, step_dynamic.c) ----
+
+// Floats per reduce/update chunk of private mode (16 KiB): small enough that the summed chunk is
+// still in L1/L2 when the schedule updates it, and a fixed grid so per-chunk norm partial sums do
+// not depend on the thread count.
+#define DPT_TRAINER_CHUNK 4096
+
+// One step, as the epoch loop hands it to a strategy's phases.
+struct dpt_step {
+    size_t b, bs, m;         // batch index in the epoch, its first row in the permutation, its rows
+    float scale;             // the mean reduction's 1/m, else 1
+    struct dpt_step_ctx ctx; // what the schedule step gets
+};
+
+// How a step's work is shared among the workers. A lockstep strategy gives its two phases and
+// trainer.c's epoch loop runs the design's step shape around them: phase 1 (worker ith's shard),
+// barrier A, phase 2 (worker ith's slice of the gradient, formed or reduced, and its update),
+// worker 0's bookkeeping (loss, stop flags), barrier B; each phase accounts its own time in tm. A
+// strategy with a step shape of its own gives `job` instead, which runs every step of the epoch
+// job and does the bookkeeping itself (see step_dynamic.c). `reset` (optional) runs before each
+// epoch job, on the calling thread.
+struct dpt_step_strategy {
+    const char *name;
+    void (*phase1)(struct dpt_trainer *tr, size_t ith, const struct dpt_step *s,
+                   struct dpt_timing *tm);
+    void (*phase2)(struct dpt_trainer *tr, size_t ith, struct dpt_step *s, struct dpt_timing *tm);
+    void (*job)(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm);
+    void (*reset)(struct dpt_trainer *tr);
+};
+extern const struct dpt_step_strategy dpt_step_private;      // private accumulators, reduction
+extern const struct dpt_step_strategy dpt_step_reproducible; // fixed micro-shards
+extern const struct dpt_step_strategy dpt_step_sliced;       // gradient rows by owner, barriers
+extern const struct dpt_step_strategy dpt_step_dynamic;      // the same, as claimed items
+
 // ---- shared by trainer.c and the step files ----
+
+static inline void dpt_block_stats_add(struct dpt_block_stats *acc, const struct dpt_block_stats *b)
+{
+    acc->loss_sum += b->loss_sum;
+    acc->correct += b->correct;
+    acc->n += b->n;
+}
+
+static inline double dpt_sq_norm(const float *restrict g, size_t lo, size_t hi)
+{
+    float sq = 0.0f;
+#pragma omp simd reduction(+ : sq)
+    for (size_t i = lo; i < hi; i++)
+        sq += g[i] * g[i];
+    return (double)sq;
+}
+
+// Step b of the running epoch.
+static inline void dpt_step_init(const struct dpt_trainer *tr, size_t b, struct dpt_step *s)
+{
+    const size_t B = tr->p.batch, N = tr->epoch_samples;
+    s->b = b;
+    s->bs = b * B;
+    s->m = N - s->bs < B ? N - s->bs : B;
+    s->scale = dpt_net_spec(tr->net)->reduction == DPT_REDUCTION_MEAN ? 1.0f / (float)s->m : 1.0f;
+    memset(&s->ctx, 0, sizeof s->ctx);
+    s->ctx.step = tr->steps + (b - tr->first_batch) + 1;
+    s->ctx.epoch = tr->epoch;
+    s->ctx.batch_size = s->m;
+    s->ctx.lr_mult = 1.0;
+}
+
+// Sliced mode: the batch workspace of step b (split_first alternates two by step parity: one
+// step's inputs and layer-1 activations are read while the next step's are computed).
+static inline struct dpt_workspace *dpt_step_workspace(const struct dpt_trainer *tr, size_t b)
+{
+    return tr->split_first && (b & 1) ? tr->bws2 : tr->bws;
+}
 
 double dpt_trainer_now(void);
 // Balanced contiguous split: part t of n items over nth parts (sizes differ by at most one).
@@ -160,10 +234,5 @@ void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t h
 void dpt_trainer_step_loss(const struct dpt_trainer *tr, double *loss, double *correct);
 // Is a stop requested (signal, progress callback) after batch b? *timed_out: the time limit.
 int dpt_trainer_stop_flags(struct dpt_trainer *tr, size_t b, int *timed_out);
-
-// The epoch job of a dynamic sliced trainer, run by every thread of the team (step_dynamic.c).
-void dpt_trainer_dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm);
-// Resets the shared state before each epoch job.
-void dpt_trainer_dynamic_reset(struct dpt_trainer *tr);
 
 #endif
