@@ -181,6 +181,10 @@ DPT_API void dpt_trainer_destroy(struct dpt_trainer *tr);
 DPT_API size_t dpt_trainer_threads(const struct dpt_trainer *tr);
 // The gradient mode in use (PRIVATE or SLICED; AUTO is resolved at creation).
 DPT_API enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr);
+// How a step's work is shared among the workers: "private", "reproducible", "sliced" (lockstep
+// phases with barriers) or "sliced (dynamic)" (the step's work as items that any worker may take,
+// so that a worker another process keeps off its core does not hold the others up). Static string.
+DPT_API const char *dpt_trainer_step_name(const struct dpt_trainer *tr);
 // Nonzero when the schedule's step is folded into the gradient product (sliced mode with a
 // schedule flagged DPT_SCHEDULE_LINEAR): then update_s is part of compute_s.
 DPT_API int dpt_trainer_fused_step(const struct dpt_trainer *tr);

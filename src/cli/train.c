@@ -395,6 +395,7 @@ static void json_config(struct train_cmd *c)
     cli_json_str(f, "engine", c->run.engine);
     cli_json_str(f, "pin", dpt_pin_name(p->pin));
     cli_json_str(f, "grad", c->run.grad);
+    cli_json_str(f, "step", dpt_trainer_step_name(c->tr));
     fprintf(f, ",\"seed\":%llu", (unsigned long long)p->seed);
     json_bool(f, "reproducible", p->reproducible);
     fprintf(f, ",\"processes\":%d", c->comm ? c->comm->size : 1);
@@ -580,8 +581,10 @@ static void human_intro(struct train_cmd *c)
         snprintf(test, sizeof test, "%zu test", dpt_dataset_n(c->d.test));
         items[n++] = test;
     }
-    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients)", c->run.threads,
-             c->run.threads == 1 ? "" : "s", c->run.engine, c->run.grad);
+    const int dynamic = strstr(dpt_trainer_step_name(c->tr), "dynamic") != NULL;
+    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s)", c->run.threads,
+             c->run.threads == 1 ? "" : "s", c->run.engine, c->run.grad,
+             dynamic ? ", dynamic steps" : "");
     items[n++] = threads;
     print_wrapped(c->run.human, lead, items, n);
     char l[256];

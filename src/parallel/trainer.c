@@ -754,6 +754,11 @@ enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr)
     return tr->sliced ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
 }
 
+const char *dpt_trainer_step_name(const struct dpt_trainer *tr)
+{
+    return tr->strategy->name;
+}
+
 int dpt_trainer_fused_step(const struct dpt_trainer *tr)
 {
     return tr->fused;

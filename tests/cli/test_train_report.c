@@ -183,6 +183,9 @@ Test(cli, train_log_starts_with_the_configuration, CLI_FIXTURE)
     cr_expect_str_eq(str_of(c, "pin"), "compact");
     cr_expect(str_of(c, "grad") && (strcmp(str_of(c, "grad"), "private") == 0 ||
                                     strcmp(str_of(c, "grad"), "sliced") == 0));
+    // The step strategy goes with the mode: sliced runs as items on the pthreads engine at T = 2.
+    cr_expect_str_eq(str_of(c, "step"),
+                     strcmp(str_of(c, "grad"), "sliced") == 0 ? "sliced (dynamic)" : "private");
     cr_expect_eq(num_of(c, "seed"), 9.0);
     cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "reproducible")));
     cr_expect(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "target_loss")), "off is null");
