@@ -396,6 +396,7 @@ static void json_config(struct train_cmd *c)
     cli_json_str(f, "pin", dpt_pin_name(p->pin));
     cli_json_str(f, "grad", c->run.grad);
     cli_json_str(f, "step", dpt_trainer_step_name(c->tr));
+    fprintf(f, ",\"barrier_groups\":%zu", dpt_trainer_barrier_groups(c->tr));
     fprintf(f, ",\"seed\":%llu", (unsigned long long)p->seed);
     json_bool(f, "reproducible", p->reproducible);
     fprintf(f, ",\"processes\":%d", c->comm ? c->comm->size : 1);
@@ -566,7 +567,7 @@ static void print_wrapped(FILE *f, const char *lead, const char *const *items, s
 // trained (each wrapped within 80 columns).
 static void human_intro(struct train_cmd *c)
 {
-    char lead[64], train[64], val[48], test[48], threads[96], net[320], sched[300], batch[48],
+    char lead[64], train[64], val[48], test[48], threads[128], net[320], sched[300], batch[48],
         epochs[48];
     const char *items[4];
     size_t n = 0;
@@ -582,9 +583,13 @@ static void human_intro(struct train_cmd *c)
         items[n++] = test;
     }
     const int dynamic = strstr(dpt_trainer_step_name(c->tr), "dynamic") != NULL;
-    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s)", c->run.threads,
+    const size_t groups = dpt_trainer_barrier_groups(c->tr);
+    char barrier[48] = "";
+    if (groups > 1)
+        snprintf(barrier, sizeof barrier, ", barrier in %zu groups", groups);
+    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s%s)", c->run.threads,
              c->run.threads == 1 ? "" : "s", c->run.engine, c->run.grad,
-             dynamic ? ", dynamic steps" : "");
+             dynamic ? ", dynamic steps" : "", barrier);
     items[n++] = threads;
     print_wrapped(c->run.human, lead, items, n);
     char l[256];

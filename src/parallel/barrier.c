@@ -1,6 +1,8 @@
 // The spin-then-block barrier (an arrival counter plus a generation counter, as in ggml, with a
 // condition-variable fallback so oversubscribed runs do not collapse).
+#include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 
 #include "barrier_impl.h"
 
@@ -21,6 +23,9 @@ int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit, int
     atomic_init(&b->generation, 0);
     atomic_init(&b->sleepers, 0);
     b->n = n;
+    b->groups = NULL;
+    b->group_of = NULL;
+    b->n_groups = 0;
     b->spin_limit = spin_limit;
     b->yield = yield;
     rc = pthread_mutex_init(&b->mu, NULL);
@@ -34,19 +39,55 @@ int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit, int
 
 void dpt_barrier_cleanup(struct dpt_barrier *b)
 {
+    free(b->groups);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);
 }
 
+int dpt_barrier_set_groups(struct dpt_barrier *b, unsigned n_threads, unsigned n_groups,
+                           const unsigned *group_of)
+{
+    struct dpt_barrier_group *g = aligned_alloc(64, n_groups * sizeof *g);
+    if (!g)
+        return ENOMEM;
+    for (unsigned i = 0; i < n_groups; i++) {
+        atomic_init(&g[i].arrived, 0);
+        g[i].n = 0;
+    }
+    for (unsigned t = 0; t < n_threads; t++)
+        g[group_of[t]].n++;
+    free(b->groups);
+    b->groups = g;
+    b->group_of = group_of;
+    b->n_groups = n_groups;
+    b->n = n_groups;
+    return 0;
+}
+
 void dpt_barrier_wait(struct dpt_barrier *b)
 {
-    if (b->n <= 1)
-        return;
+    dpt_barrier_wait_as(b, 0);
+}
+
+void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t)
+{
     // Read the round before arriving: it cannot advance until this thread has arrived.
     const unsigned gen = atomic_load_explicit(&b->generation, memory_order_relaxed);
+    int top = 1; // this thread arrives at the top level
+    if (b->groups) {
+        // The group's last arriver goes on to the top level for the whole group; the RMW chain
+        // on the group's counter (acq_rel) carries every member's writes to it. The reset is
+        // ordered before any next-round arrival, which needs the new generation first.
+        struct dpt_barrier_group *g = &b->groups[b->group_of[t]];
+        top = atomic_fetch_add_explicit(&g->arrived, 1, memory_order_acq_rel) == g->n - 1;
+        if (top)
+            atomic_store_explicit(&g->arrived, 0, memory_order_relaxed);
+    } else if (b->n <= 1) {
+        return;
+    }
     // acq_rel: publishes this thread's writes to the last arriver and, through the release
     // sequence on `arrived`, lets the last arriver acquire everyone's writes.
-    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->n - 1) {
+    if (top && atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->n - 1) {
         // Nobody can arrive for the next round before seeing the new generation, so the reset
         // is ordered before any later increment.
         atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);

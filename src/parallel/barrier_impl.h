@@ -7,6 +7,11 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 
+struct dpt_barrier_group {
+    alignas(64) atomic_uint arrived;
+    unsigned n; // threads in the group
+};
+
 struct dpt_barrier {
     // Arrivals in the current round; reset by the last arriver before it releases the others.
     alignas(64) atomic_uint arrived;
@@ -15,7 +20,12 @@ struct dpt_barrier {
     alignas(64) atomic_uint generation;
     // Threads blocked (or about to block) on cv; the releaser takes the mutex only when nonzero.
     alignas(64) atomic_uint sleepers;
-    alignas(64) unsigned n;
+    alignas(64) unsigned n; // threads, or groups when grouped
+    // Two levels (dpt_barrier_set_groups): each group's arrivals are counted on its own line;
+    // the last arriver of a group arrives for it at the top level (`arrived`, n = groups).
+    struct dpt_barrier_group *groups; // NULL: flat
+    const unsigned *group_of;         // per thread
+    unsigned n_groups;
     unsigned spin_limit;
     int yield; // spin with sched_yield instead of pause
     pthread_mutex_t mu;
@@ -30,8 +40,17 @@ void dpt_barrier_cleanup(struct dpt_barrier *b);
 // visible to every thread after it returns.
 void dpt_barrier_wait(struct dpt_barrier *b);
 
-// Arrives without waiting, standing in for a thread that does not exist; the caller must arrive
-// (with dpt_barrier_wait) after all its stand-ins, so a stand-in is never the last arriver.
+// Makes the barrier two-level: thread t belongs to group group_of[t] (0..n_groups-1, every group
+// nonempty; the array is borrowed for the barrier's lifetime). Call when no thread is waiting;
+// from then on every thread waits with dpt_barrier_wait_as. 0 on success, ENOMEM.
+int dpt_barrier_set_groups(struct dpt_barrier *b, unsigned n_threads, unsigned n_groups,
+                           const unsigned *group_of);
+// dpt_barrier_wait for thread t (its group's counter first on a two-level barrier).
+void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t);
+
+// Arrives without waiting, standing in for a thread that does not exist (flat barriers only); the
+// caller must arrive (with dpt_barrier_wait) after all its stand-ins, so a stand-in is never the
+// last arriver.
 void dpt_barrier_arrive(struct dpt_barrier *b);
 
 // Spin budget before blocking: short but enough for a balanced step (each pause is ~36 ns on the

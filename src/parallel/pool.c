@@ -32,25 +32,31 @@ struct dpt_pool {
     struct dpt_topo_binding *caller_binding;
 };
 
+// The calling thread's worker index in the pool it works for (0: the caller of dpt_pool_run),
+// for two-level barriers.
+static _Thread_local unsigned worker_index;
+
 static void *worker_main(void *p)
 {
     struct worker *w = p;
     struct dpt_pool *pool = w->pool;
+    worker_index = (unsigned)w->ith;
     if (w->pu >= 0 && dpt_topo_bind_self(pool->topo, w->pu) != DPT_OK)
         // relaxed: a statistic read after a later barrier.
         atomic_fetch_add_explicit(&pool->bind_failures, 1, memory_order_relaxed);
     for (;;) {
-        dpt_barrier_wait(&pool->barrier); // start of a job (or quit)
+        dpt_barrier_wait_as(&pool->barrier, worker_index); // start of a job (or quit)
         if (pool->quit)
             break;
         pool->fn(pool->arg, w->ith, pool->nth);
-        dpt_barrier_wait(&pool->barrier); // end of the job
+        dpt_barrier_wait_as(&pool->barrier, worker_index); // end of the job
     }
     return NULL;
 }
 
 enum dpt_status dpt_pool_create(size_t nth, const struct dpt_topo *topo, const int *pu,
-                                unsigned spin_limit, struct dpt_pool **out)
+                                unsigned spin_limit, size_t n_groups, const unsigned *group_of,
+                                struct dpt_pool **out)
 {
     enum dpt_status st = DPT_OK;
     *out = NULL;
@@ -72,6 +78,14 @@ enum dpt_status dpt_pool_create(size_t nth, const struct dpt_topo *topo, const i
         dpt_free(pool->workers);
         dpt_free(pool);
         return dpt_error(DPT_ERR_SYSTEM, "cannot create the pool's barrier");
+    }
+    // Two levels before any thread waits on the barrier (the threads wait for jobs on it).
+    if (n_groups > 1 &&
+        dpt_barrier_set_groups(&pool->barrier, (unsigned)nth, (unsigned)n_groups, group_of) != 0) {
+        dpt_barrier_cleanup(&pool->barrier);
+        dpt_free(pool->workers);
+        dpt_free(pool);
+        return dpt_error(DPT_ERR_NOMEM, "out of memory for the barrier's %zu groups", n_groups);
     }
     for (size_t t = 0; t < nth; t++) {
         pool->workers[t].pool = pool;
@@ -133,14 +147,17 @@ void dpt_pool_run(struct dpt_pool *pool, dpt_job_fn fn, void *arg)
 {
     pool->fn = fn;
     pool->arg = arg;
-    dpt_barrier_wait(&pool->barrier);
+    const unsigned saved = worker_index; // the caller may be a worker of another pool
+    worker_index = 0;
+    dpt_barrier_wait_as(&pool->barrier, 0);
     fn(arg, 0, pool->nth);
-    dpt_barrier_wait(&pool->barrier);
+    dpt_barrier_wait_as(&pool->barrier, 0);
+    worker_index = saved;
 }
 
 void dpt_pool_barrier(struct dpt_pool *pool)
 {
-    dpt_barrier_wait(&pool->barrier);
+    dpt_barrier_wait_as(&pool->barrier, worker_index);
 }
 
 size_t dpt_pool_bind_failures(const struct dpt_pool *pool)

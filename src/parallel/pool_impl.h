@@ -18,9 +18,11 @@ typedef void (*dpt_job_fn)(void *arg, size_t ith, size_t nth);
 struct dpt_pool;
 
 // Starts nth - 1 threads; worker t binds itself to pu[t] (-1: unbound) through topo. Binding
-// failures are counted, not fatal. spin_limit configures the barrier.
+// failures are counted, not fatal. spin_limit configures the barrier; with n_groups > 1 it is
+// two-level, worker t in group group_of[t] (borrowed for the pool's lifetime; barrier_impl.h).
 enum dpt_status dpt_pool_create(size_t nth, const struct dpt_topo *topo, const int *pu,
-                                unsigned spin_limit, struct dpt_pool **out);
+                                unsigned spin_limit, size_t n_groups, const unsigned *group_of,
+                                struct dpt_pool **out);
 // Joins the threads. NULL is a no-op. Must not be called from inside a job.
 void dpt_pool_destroy(struct dpt_pool *pool);
 // Runs fn on all workers (the caller is worker 0) and returns when every worker has finished.

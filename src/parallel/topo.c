@@ -452,6 +452,44 @@ cleanup:
 // ---- queries ----
 
 // Number of usable cores (>= 1 for every successfully created topology). Thread-safe.
+size_t dpt_topo_groups(const struct dpt_topo *topo, const int *pu, size_t nth, unsigned *group_of)
+{
+    hwloc_topology_t hw = topo->hw;
+    for (size_t t = 0; t < nth; t++)
+        group_of[t] = 0;
+    for (size_t t = 0; t < nth; t++)
+        if (pu[t] < 0 || !hwloc_get_pu_obj_by_os_index(hw, (unsigned)pu[t]))
+            return 1; // unbound workers: nothing to group by
+    // Innermost level first: the L3 a worker's core shares, its NUMA node, its package.
+    for (int level = 0; level < 3; level++) {
+        size_t n_groups = 0;
+        unsigned keys[64];
+        int overflow = 0;
+        for (size_t t = 0; t < nth && !overflow; t++) {
+            hwloc_obj_t obj = hwloc_get_pu_obj_by_os_index(hw, (unsigned)pu[t]);
+            const unsigned key = level == 0   ? ancestor_key(hw, HWLOC_OBJ_L3CACHE, obj)
+                                 : level == 1 ? numa_key(hw, obj)
+                                              : ancestor_key(hw, HWLOC_OBJ_PACKAGE, obj);
+            size_t g = 0;
+            while (g < n_groups && keys[g] != key)
+                g++;
+            if (g == n_groups) {
+                if (n_groups == sizeof keys / sizeof keys[0]) {
+                    overflow = 1; // too many groups for two levels to help: the next level
+                    break;
+                }
+                keys[n_groups++] = key;
+            }
+            group_of[t] = (unsigned)g;
+        }
+        if (!overflow && n_groups > 1 && n_groups < nth)
+            return n_groups;
+    }
+    for (size_t t = 0; t < nth; t++)
+        group_of[t] = 0;
+    return 1;
+}
+
 size_t dpt_topo_n_cores(const struct dpt_topo *topo)
 {
     return topo ? topo->n_cores : 0;

@@ -662,10 +662,18 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->team.engine = params->engine;
     tr->team.nth = tr->nth;
     if (params->engine == DPT_ENGINE_PTHREADS) {
+        // A two-level barrier where the workers span several L3s, NUMA nodes or packages: each
+        // group's arrivals stay within its cache, and only one thread per group crosses.
+        tr->group_of = dpt_calloc(tr->nth, sizeof *tr->group_of);
+        if (!tr->group_of) {
+            st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
+            goto cleanup;
+        }
+        tr->n_groups = dpt_topo_groups(tr->topo, tr->pu, tr->nth, tr->group_of);
         st = dpt_pool_create(tr->nth, tr->topo, tr->pu,
                              tr->nth > cores ? DPT_BARRIER_SPIN_OVERSUBSCRIBED
                                              : DPT_BARRIER_SPIN_DEFAULT,
-                             &tr->pool);
+                             tr->n_groups, tr->group_of, &tr->pool);
         if (st != DPT_OK)
             goto cleanup;
         tr->team.pool = tr->pool;
@@ -731,6 +739,7 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
     dpt_free(tr->grad);
     dpt_free(tr->ws);
     dpt_free(tr->pu);
+    dpt_free(tr->group_of);
     dpt_free_aligned(tr->slots);
     dpt_free(tr->wtime);
     dpt_free_aligned(tr->gsum);
@@ -752,6 +761,11 @@ size_t dpt_trainer_threads(const struct dpt_trainer *tr)
 enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr)
 {
     return tr->sliced ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
+}
+
+size_t dpt_trainer_barrier_groups(const struct dpt_trainer *tr)
+{
+    return tr->n_groups ? tr->n_groups : 1;
 }
 
 const char *dpt_trainer_step_name(const struct dpt_trainer *tr)

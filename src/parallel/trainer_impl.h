@@ -8,6 +8,7 @@
 
 #include "dptrain/parallel.h"
 #include "pool_impl.h"
+#include "topo_impl.h"
 
 #define DPT_REPRO_SHARDS_MAX 16
 
@@ -47,7 +48,9 @@ struct dpt_trainer {
     struct dpt_train_params p;
     size_t nth;
     struct dpt_topo *topo;
-    int *pu; // nth PU OS indexes (-1 unbound)
+    int *pu;            // nth PU OS indexes (-1 unbound)
+    unsigned *group_of; // nth: each worker's barrier group (pthreads engine)
+    size_t n_groups;    // barrier groups: 1 = a flat barrier
     struct dpt_pool *pool;
     struct dpt_team team;
     char warnings[1024];

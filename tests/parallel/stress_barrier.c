@@ -1,7 +1,7 @@
 // Barrier and pool stress (plain executable, so it also runs under ThreadSanitizer): 10^5
-// rounds at T = 2..8 on whatever cores exist, with the spinning and the blocking path, checking
-// after every round that every thread has finished the previous one (no thread runs ahead, no
-// lost wake-up: a hang is caught by the ctest timeout).
+// rounds at T = 2..8 on whatever cores exist, flat and two-level (groups of 2), with the spinning
+// and the blocking path, checking after every round that every thread has finished the previous one
+// (no thread runs ahead, no lost wake-up: a hang is caught by the ctest timeout).
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +48,12 @@ int main(int argc, char **argv)
     }
     const size_t counts[] = {2, 3, 4, 8};
     int runs = 0;
-    for (size_t k = 0; k < 4; k++) {
-        const size_t nth = counts[k];
+    // Each count flat and as a two-level barrier (groups of 2, the last one smaller when T is
+    // odd: the grouping a machine with several L3s or NUMA nodes gets).
+    static unsigned group_of[MAXT];
+    for (size_t k = 0; k < 8; k++) {
+        const size_t nth = counts[k % 4];
+        const int grouped = k >= 4;
         for (int spin = 0; spin < 2; spin++) {
             struct dpt_pool *pool;
             // Block at once, or the trainer's choice for this T on this machine.
@@ -57,7 +61,10 @@ int main(int argc, char **argv)
                              : nth <= dpt_topo_n_cores(topo) ? DPT_BARRIER_SPIN_DEFAULT
                                                              : DPT_BARRIER_SPIN_OVERSUBSCRIBED;
             runs++;
-            if (dpt_pool_create(nth, topo, NULL, limit, &pool) != DPT_OK) {
+            for (size_t t = 0; t < nth; t++)
+                group_of[t] = (unsigned)(t / 2);
+            if (dpt_pool_create(nth, topo, NULL, limit, grouped ? (nth + 1) / 2 : 1, group_of,
+                                &pool) != DPT_OK) {
                 fprintf(stderr, "pool: %s\n", dpt_last_error());
                 return 1;
             }
@@ -79,8 +86,8 @@ int main(int argc, char **argv)
             for (int k = 0; k < 200; k++)
                 dpt_pool_run(pool, rounds_job, &j);
             int e = atomic_load(&j.errors);
-            printf("T=%zu spin=%u: %zu rounds, %.2f us/round, %d errors\n", nth, limit, rounds, us,
-                   e);
+            printf("T=%zu%s spin=%u: %zu rounds, %.2f us/round, %d errors\n", nth,
+                   grouped ? " in groups of 2" : "", limit, rounds, us, e);
             failures += e != 0;
             dpt_pool_destroy(pool);
         }
@@ -88,7 +95,7 @@ int main(int argc, char **argv)
     // Create and destroy pools repeatedly (start-up and shutdown races).
     for (int k = 0; k < 200; k++) {
         struct dpt_pool *pool;
-        if (dpt_pool_create(1 + (size_t)k % 5, topo, NULL, 100, &pool) != DPT_OK)
+        if (dpt_pool_create(1 + (size_t)k % 5, topo, NULL, 100, 1, NULL, &pool) != DPT_OK)
             return 1;
         dpt_pool_destroy(pool);
     }

@@ -391,3 +391,45 @@ Test(topo, real_topology_restrict_to_one_pu)
     cr_assert_eq(dpt_topo_bind_self(topo, first), DPT_OK, "%s", dpt_last_error());
     dpt_topo_destroy(topo);
 }
+
+// Barrier groups (issue 16): the innermost level that splits the workers, L3 before NUMA node
+// before package; one group (a flat barrier) where none does or a worker is unbound.
+static size_t groups_of(const char *desc, size_t nth, unsigned *group_of)
+{
+    struct dpt_topo *topo = NULL;
+    cr_assert_eq(dpt_topo_create_synthetic(desc, &topo), DPT_OK, "%s", dpt_last_error());
+    int pu[64];
+    cr_assert_eq(dpt_topo_place(topo, DPT_PIN_COMPACT, nth, pu), DPT_OK);
+    const size_t n = dpt_topo_groups(topo, pu, nth, group_of);
+    dpt_topo_destroy(topo);
+    return n;
+}
+
+Test(topo, barrier_groups_follow_numa_nodes_and_l3s)
+{
+    unsigned g[64];
+    // 2 packages x 2 NUMA nodes x 16 cores, no L3: 4 groups of 16 at 64 threads.
+    cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 64, g), 4);
+    for (size_t t = 0; t < 64; t++)
+        cr_expect_eq(g[t], t / 16, "worker %zu", t);
+    // 16 threads fill the first NUMA node: nothing to split.
+    cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 16, g), 1);
+    // 24 threads: the first node's 16 and 8 of the second.
+    cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 24, g), 2);
+    cr_expect_eq(g[15], 0);
+    cr_expect_eq(g[16], 1);
+    // Several L3s per NUMA node (EPYC-like): groups are the L3s.
+    cr_assert_eq(groups_of("pack:2 numa:2 l3:2 core:4 pu:1", 32, g), 8);
+    for (size_t t = 0; t < 32; t++)
+        cr_expect_eq(g[t], t / 4, "worker %zu", t);
+    // One package, one L3: a flat barrier.
+    cr_assert_eq(groups_of("pack:1 l3:1 core:8 pu:2", 8, g), 1);
+    for (size_t t = 0; t < 8; t++)
+        cr_expect_eq(g[t], 0);
+    // Unbound workers: flat.
+    struct dpt_topo *topo = NULL;
+    cr_assert_eq(dpt_topo_create_synthetic("pack:2 numa:2 core:16 pu:1", &topo), DPT_OK);
+    int pu[4] = {0, 16, -1, 48};
+    cr_expect_eq(dpt_topo_groups(topo, pu, 4, g), 1);
+    dpt_topo_destroy(topo);
+}
