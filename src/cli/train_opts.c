@@ -16,7 +16,8 @@ static const struct {
     struct cli_flag flag;
     int scope;
 } table[] = {
-    {{"data", "SPEC", "training data (required): fashion-mnist, csv:PATH, ...; docs/formats.md", 0},
+    {{"data", "SPEC",
+      "training data (required): fashion-mnist, csv:PATH, npy:X,Y, ...; docs/formats.md", 0},
      BOTH},
     {{"test", "SPEC", "test data (default: t10k for fashion-mnist, else none)", 0}, TRAIN_ONLY},
     {{"val-split", "F", "hold out this fraction of the training data for validation (0)", 0},
