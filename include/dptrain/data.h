@@ -1,5 +1,5 @@
-// dptrain data: in-memory data sets, loaders (IDX, CSV, LIBSVM, synthetic), splitting and
-// normalisation. A data set is n samples of n_in floats (row-major) with either class labels
+// dptrain data: in-memory data sets, loaders (IDX, CSV, LIBSVM, NumPy .npy, synthetic), splitting
+// and normalisation. A data set is n samples of n_in floats (row-major) with either class labels
 // (classification, n_classes classes) or dense targets of n_out floats (regression).
 // Loaders never print; on error they return a status and set a message naming the file and
 // position (line, byte offset or record). Data sets are immutable once loaded and may be read from
