@@ -95,6 +95,21 @@ Test(cli, text_labels_by_header_name_survive_train_eval_predict, CLI_FIXTURE)
     cr_expect(strstr(r.out, "\"support\":[0,20,20]"), "%s", r.out);
     result_free(&r);
 
+    // export and import carry the names (dptrain.json), so the imported model evaluates the same.
+    r = expect_ok(run("export", "--model", P("m.st"), "--npy", P("ex"), NULL));
+    result_free(&r);
+    char *meta = read_text(P("ex/dptrain.json"));
+    cr_assert_not_null(meta);
+    cr_expect(strstr(meta, "\"class_names\":"), "%s", meta);
+    free(meta);
+    r = expect_ok(run("import", "--npy", P("ex"), "--out", P("m2.st"), NULL));
+    result_free(&r);
+    r = expect_ok(run("eval", "--model", P("m2.st"), "--data", spec, "--json", NULL));
+    cr_expect(strstr(r.out, "\"classes\":[\"bird, small\",\"cat\",\"dog \\\"rex\\\"\"]"), "%s",
+              r.out);
+    cr_expect_gt(num_after(r.out, "\"accuracy\":"), 0.95, "%s", r.out);
+    result_free(&r);
+
     // A name the model lacks; numbers where the model has names: one line each.
     write_text(P("eel.csv"), "a,b,species\n0,0,cat\n1,1,eel\n");
     expect_usage_error(run("eval", "--model", P("m.st"), "--data",
