@@ -50,6 +50,8 @@ done
 #   dataset-fashion-mnist               the reference data set (/usr/share/datasets/fashion-mnist)
 #   valgrind                            memory checks outside the sanitizer builds
 #   qemu-user                           the core suite on an emulated CPU without AVX-512
+#   python3-numpy                       NumPy interop tests (model files, .npy export, npy: data;
+#                                       skipped without it)
 #   libopenmpi-dev, openmpi-bin         --with-mpi: the MPI library, headers and mpirun
 packages=(
     cmake pkg-config build-essential
@@ -64,6 +66,7 @@ packages=(
     dataset-fashion-mnist
     valgrind
     qemu-user
+    python3-numpy
 )
 if ((with_torch)); then
     packages+=(python3-torch)

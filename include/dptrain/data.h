@@ -1,5 +1,5 @@
-// dptrain data: in-memory data sets, loaders (IDX, CSV, LIBSVM, synthetic), splitting and
-// normalisation. A data set is n samples of n_in floats (row-major) with either class labels
+// dptrain data: in-memory data sets, loaders (IDX, CSV, LIBSVM, NumPy .npy, synthetic), splitting
+// and normalisation. A data set is n samples of n_in floats (row-major) with either class labels
 // (classification, n_classes classes) or dense targets of n_out floats (regression).
 // Loaders never print; on error they return a status and set a message naming the file and
 // position (line, byte offset or record). Data sets are immutable once loaded and may be read from
@@ -51,14 +51,26 @@ DPT_API size_t dpt_dataset_bytes(const struct dpt_dataset *ds);
 // Classification only: the original label value of each class (loaders map the sorted distinct
 // label values of a file to classes 0..K-1). *labels gets n_out values (borrowed, valid for the
 // data set's lifetime) or NULL when class c simply is label value c (IDX files, or labels that
-// already are 0..K-1); *n gets n_out. DPT_ERR_INVALID for a regression data set.
+// already are 0..K-1) or when the labels are text (dpt_dataset_class_names); *n gets n_out.
+// DPT_ERR_INVALID for a regression data set.
 DPT_API enum dpt_status dpt_dataset_class_labels(const struct dpt_dataset *ds,
                                                  const int32_t **labels, size_t *n);
 
+// Classification with text labels (a CSV label column such as "cat", "dog"): the name of each
+// class, n_out NUL-terminated UTF-8 strings sorted byte-wise (class c is the c-th name in that
+// order), borrowed for the data set's lifetime. NULL when the labels are numbers, and for
+// regression.
+DPT_API const char *const *dpt_dataset_class_names(const struct dpt_dataset *ds);
+
+// What the loader noticed but did not refuse (e.g. a CSV header whose first cell is empty, as in
+// the index column pandas writes): newline-separated lines, each naming the file and position,
+// "" when none. Borrowed, valid for the data set's lifetime. Subsets and splits have none.
+DPT_API const char *dpt_dataset_warnings(const struct dpt_dataset *ds);
+
 // Renumbers the classes of ds (e.g. a test set loaded from its own file) to those of ref (the
-// training set) by original label value, so that class c means the same label in both; ds takes
-// ref's n_out and mapping. DPT_ERR_FORMAT naming the value when ds has a label ref lacks (ds is
-// then unchanged). Not thread-safe on ds.
+// training set) by original label value or name, so that class c means the same label in both; ds
+// takes ref's n_out and mapping. DPT_ERR_FORMAT naming the value when ds has a label ref lacks, or
+// when one has text labels and the other numbers (ds is then unchanged). Not thread-safe on ds.
 DPT_API enum dpt_status dpt_dataset_match_classes(struct dpt_dataset *ds,
                                                   const struct dpt_dataset *ref);
 
@@ -87,11 +99,15 @@ DPT_API enum dpt_status dpt_synth(const char *name, size_t n, size_t classes, ui
                                   struct dpt_dataset **out);
 
 // Parses a data SPEC ("fashion-mnist", "fashion-mnist:DIR", "idx:IMAGES,LABELS", "csv:PATH[,..]",
-// "libsvm:PATH[,..]", "synth:NAME[,n=N][,classes=K][,seed=S]") and loads it. For fashion-mnist,
-// test != 0 loads the t10k part; for synth it draws a fresh sample from the same distribution
-// (seed mixed with a constant); other kinds ignore it. docs/formats.md lists every form and
-// option. Errors name the spec and the file position.
+// "libsvm:PATH[,..]", "npy:X,Y[,..]", "synth:NAME[,n=N][,classes=K][,seed=S]") and loads it. For
+// fashion-mnist, test != 0 loads the t10k part; for synth it draws a fresh sample from the same
+// distribution (seed mixed with a constant); other kinds ignore it (dpt_data_has_test_part).
+// docs/formats.md lists every form and option. Errors name the spec and the file position.
 DPT_API enum dpt_status dpt_data_load(const char *spec, int test, struct dpt_dataset **out);
+
+// Nonzero when the SPEC's kind has a test part of its own (fashion-mnist, synth), i.e. when the
+// `test` argument of dpt_data_load changes what is loaded.
+DPT_API int dpt_data_has_test_part(const char *spec);
 
 // ---- transformations ----
 

@@ -22,21 +22,30 @@ extern "C" {
 // What a model carries besides the network. Caller storage; free with dpt_model_info_cleanup.
 // For DPT_TASK_CLASSIFY, n_classes must equal the output width n_L (or be 2 when n_L == 1); 0 on
 // save means "derive it from the network". For DPT_TASK_REGRESS, n_classes is 0 and class_labels
-// NULL. When norm.kind is not DPT_NORM_NONE, norm.n_in equals the input width n_0.
+// and class_names NULL. When norm.kind is not DPT_NORM_NONE, norm.n_in equals the input width n_0.
+// A classifier's labels are numbers (class_labels) or text (class_names), never both.
 struct dpt_model_info {
     enum dpt_task task;         // classification or regression
     struct dpt_norm_stats norm; // kind DPT_NORM_NONE when not normalised
     size_t n_classes;           // classification: number of classes
     int32_t *class_labels;      // n_classes original label values (owned), or NULL = identity
     char *provenance;           // free text (command line, seed, version), owned, or NULL
+    // n_classes text labels (class c is named class_names[c]: non-empty, distinct, UTF-8 without
+    // control characters), or NULL. Owned; set it with dpt_model_info_set_class_names.
+    char **class_names;
 };
 
 // Sets an info to its empty state: classification, n_classes 0 (derived from the network on
 // save), no normalisation, no labels, no provenance. Thread-safe on distinct infos.
 DPT_API void dpt_model_info_init(struct dpt_model_info *info);
-// Frees what an info owns (labels, provenance, norm arrays) and re-initialises it; NULL is a
-// no-op.
+// Frees what an info owns (labels, names, provenance, norm arrays) and re-initialises it; NULL is
+// a no-op.
 DPT_API void dpt_model_info_cleanup(struct dpt_model_info *info);
+
+// Gives info a copy of the n class names (replacing any it had; names NULL clears them). The
+// names are checked when the model is saved.
+DPT_API enum dpt_status dpt_model_info_set_class_names(struct dpt_model_info *info,
+                                                       const char *const *names, size_t n);
 
 // Saves net and info to path atomically. info may be NULL (classification when the loss is xent
 // or bce, regression otherwise; no normalisation). Never leaves a partial file at path: on any
@@ -63,7 +72,7 @@ DPT_API enum dpt_status dpt_model_load(const char *path, struct dpt_net **net,
 // Tensor names: 1..64 characters from [A-Za-z0-9_.:/-], not of the form W<digits> or b<digits>,
 // distinct. Metadata keys: 1..64 characters, not starting with "__", not one of the model's own
 // keys (format, format_version, layers, act, loss, reduction, leaky_slope, task, n_classes,
-// class_labels, norm, norm_shift, norm_scale, provenance, dptrain_version, crc32,
+// class_labels, class_names, norm, norm_shift, norm_scale, provenance, dptrain_version, crc32,
 // extra_tensors), distinct. Values and keys must be valid UTF-8. Extra tensors must be finite.
 // At most 1024 tensors and 1024 metadata entries.
 struct dpt_model_extra {

@@ -183,15 +183,25 @@ void cli_gp_quote(FILE *f, const char *s);
 
 // ---- data and models (prepare.c) ----
 
-// Loads a data SPEC (test: the test part, see dpt_data_load); errors name the flag and spec.
-// Returns 0 or an exit code.
-int cli_load_data(const char *flag, const char *spec, int test, struct dpt_dataset **out);
+// Loads a data SPEC (test: the test part, see dpt_data_load); errors name the flag and spec. The
+// loader's warnings are printed, one line each, unless quiet. Returns 0 or an exit code.
+int cli_load_data(const char *flag, const char *spec, int test, bool quiet,
+                  struct dpt_dataset **out);
 
 // Renumbers the classes of a classification data set to a model's n_classes classes whose
-// original label values are labels[] (NULL: class c is label c), by label value. Only the labels
-// array changes. An error names `what` and the label the model lacks.
+// original label values are labels[] (NULL: class c is label c), or whose names are names[] (text
+// labels), by label value or name. Only the labels array changes. An error names `what` and the
+// label the model lacks, or says that one side's labels are text and the other's numbers.
 int cli_map_classes(struct dpt_dataset *ds, size_t n_classes, const int32_t *labels,
-                    const char *what);
+                    char *const *names, const char *what);
+
+// The label of class c of a model as text: its name, its original value, or c (buf: 16 bytes or
+// more, used for numbers).
+const char *cli_class_label(const struct dpt_model_info *info, size_t c, char *buf, size_t len);
+
+// Writes s as one CSV cell: as it is, or in double quotes (doubling any inside) when it holds the
+// delimiter, a quote or a line break.
+void cli_csv_cell(FILE *f, const char *s);
 
 // Loads --data for a model (eval, predict): checks the width, applies the model's normalisation
 // and, when need_targets, checks the task and maps the classes to the model's.

@@ -92,8 +92,14 @@ static void print_classify(const struct eval *e, const struct dpt_model_info *in
         cli_json_num(stdout, "loss", loss);
         cli_json_num(stdout, "accuracy", acc);
         printf(",\"classes\":[");
-        for (size_t c = 0; c < k; c++)
-            printf("%s%d", c ? "," : "", info->class_labels ? (int)info->class_labels[c] : (int)c);
+        for (size_t c = 0; c < k; c++) {
+            char num[16];
+            fputs(c ? "," : "", stdout);
+            if (info->class_names)
+                cli_json_quote(stdout, info->class_names[c]);
+            else
+                fputs(cli_class_label(info, c, num, sizeof num), stdout);
+        }
         printf("]");
         json_array(stdout, "precision", prec, k);
         json_array(stdout, "recall", rec, k);
@@ -111,9 +117,17 @@ static void print_classify(const struct eval *e, const struct dpt_model_info *in
     } else {
         printf("model: %s\ndata: %s (%zu samples)\n", model, data, n);
         printf("loss: %.6g\naccuracy: %.4f (%zu/%zu)\n\n", loss, acc, e->correct, n);
-        printf("%7s %7s %10s %10s %9s\n", "class", "label", "precision", "recall", "support");
+        // Columns as wide as the longest label (text labels may be long; numbers are short).
+        char num[16];
+        int lw = 0;
         for (size_t c = 0; c < k; c++) {
-            printf("%7zu %7d", c, info->class_labels ? (int)info->class_labels[c] : (int)c);
+            const int len = (int)strlen(cli_class_label(info, c, num, sizeof num));
+            lw = len > lw ? len : lw;
+        }
+        const int w7 = lw > 7 ? lw : 7, w6 = lw > 6 ? lw : 6;
+        printf("%7s %*s %10s %10s %9s\n", "class", w7, "label", "precision", "recall", "support");
+        for (size_t c = 0; c < k; c++) {
+            printf("%7zu %*s", c, w7, cli_class_label(info, c, num, sizeof num));
             for (int m = 0; m < 2; m++) {
                 const double v = m ? rec[c] : prec[c];
                 if (isfinite(v))
@@ -123,14 +137,14 @@ static void print_classify(const struct eval *e, const struct dpt_model_info *in
             }
             printf(" %9zu\n", support[c]);
         }
-        printf("\nconfusion matrix (rows: true label, columns: predicted label):\n%7s", "");
+        printf("\nconfusion matrix (rows: true label, columns: predicted label):\n%*s", w7, "");
         for (size_t j = 0; j < k; j++)
-            printf(" %6d", info->class_labels ? (int)info->class_labels[j] : (int)j);
+            printf(" %*s", w6, cli_class_label(info, j, num, sizeof num));
         printf("\n");
         for (size_t c = 0; c < k; c++) {
-            printf("%7d", info->class_labels ? (int)info->class_labels[c] : (int)c);
+            printf("%*s", w7, cli_class_label(info, c, num, sizeof num));
             for (size_t j = 0; j < k; j++)
-                printf(" %6zu", e->confusion[c * k + j]);
+                printf(" %*zu", w6, e->confusion[c * k + j]);
             printf("\n");
         }
     }

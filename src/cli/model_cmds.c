@@ -53,10 +53,15 @@ int cli_info(int argc, char **argv)
         }
     if (info.task == DPT_TASK_CLASSIFY) {
         printf("task: classification, %zu classes", info.n_classes);
-        if (info.class_labels) {
+        if (info.class_labels || info.class_names) {
+            // Names as CSV cells: a name holding a comma is quoted. Control bytes are refused in
+            // names when a model is loaded, so nothing here needs escaping.
             printf(", labels ");
-            for (size_t c = 0; c < info.n_classes; c++)
-                printf("%s%d", c ? "," : "", (int)info.class_labels[c]);
+            for (size_t c = 0; c < info.n_classes; c++) {
+                char num[16];
+                fputs(c ? "," : "", stdout);
+                cli_csv_cell(stdout, cli_class_label(&info, c, num, sizeof num));
+            }
             printf("\n");
         } else {
             printf(" (labels 0..%zu)\n", info.n_classes - 1);

@@ -8,15 +8,15 @@
 
 static const char synopsis[] = "--model MODEL --data SPEC [--part train|test] [--out FILE]\n\n"
                                "CSV columns: class,p0,p1,... (classification: class is the\n"
-                               "original label, pK the output for class K) or y0,y1,...\n"
-                               "(regression).";
+                               "original label, a number or a name, pK the output for class K)\n"
+                               "or y0,y1,... (regression).";
 
 struct predict {
     FILE *f;
     const char *path; // for messages: the --out path, or NULL for standard output
     size_t n_out;
     bool classify;
-    const int32_t *labels; // the model's class labels, or NULL for the identity
+    const struct dpt_model_info *info; // the model's class labels or names
 };
 
 static int on_block(void *user, size_t i0, size_t n, const float *out,
@@ -29,7 +29,8 @@ static int on_block(void *user, size_t i0, size_t n, const float *out,
         const float *row = out + i * p->n_out;
         if (p->classify) {
             const size_t c = cli_predict_class(row, p->n_out);
-            fprintf(p->f, "%d", p->labels ? (int)p->labels[c] : (int)c);
+            char num[16];
+            cli_csv_cell(p->f, cli_class_label(p->info, c, num, sizeof num));
             if (p->n_out == 1) // one sigmoid output: P(class 1); show both classes
                 fprintf(p->f, ",%.9g,%.9g", 1.0 - (double)row[0], (double)row[0]);
             else
@@ -83,7 +84,7 @@ int cli_predict(int argc, char **argv)
         goto cleanup;
     const struct dpt_net_spec *spec = dpt_net_spec(net);
     struct predict p = {out.f, out.path, spec->sizes[spec->n_layers],
-                        info.task == DPT_TASK_CLASSIFY, info.class_labels};
+                        info.task == DPT_TASK_CLASSIFY, &info};
     if (p.classify) {
         fputs("class", p.f);
         for (size_t j = 0; j < (p.n_out == 1 ? 2 : p.n_out); j++)

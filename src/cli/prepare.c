@@ -6,7 +6,8 @@
 
 #include "cli_impl.h"
 
-int cli_load_data(const char *flag, const char *spec, int test, struct dpt_dataset **out)
+int cli_load_data(const char *flag, const char *spec, int test, bool quiet,
+                  struct dpt_dataset **out)
 {
     *out = NULL;
     enum dpt_status st = dpt_data_load(spec, test, out);
@@ -19,6 +20,12 @@ int cli_load_data(const char *flag, const char *spec, int test, struct dpt_datas
         dpt_dataset_destroy(*out);
         *out = NULL;
         return cli_error("--%s %s: the data set is empty", flag, spec);
+    }
+    // The loader's warnings, one line each.
+    for (const char *w = dpt_dataset_warnings(*out); *w && !quiet;) {
+        const size_t len = strcspn(w, "\n");
+        cli_warn("--%s: %.*s", flag, (int)len, w);
+        w += len + (w[len] == '\n');
     }
     return 0;
 }
@@ -48,13 +55,26 @@ static long find_label(const int32_t *labels, size_t n, int64_t v)
     return -1;
 }
 
+static long find_name(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
 int cli_map_classes(struct dpt_dataset *ds, size_t n_classes, const int32_t *labels,
-                    const char *what)
+                    char *const *names, const char *what)
 {
     const int32_t *have = NULL;
     size_t k = 0;
     if (dpt_dataset_class_labels(ds, &have, &k) != DPT_OK)
         return cli_error("%s: not a classification data set", what);
+    const char *const *have_names = dpt_dataset_class_names(ds);
+    if (!have_names != !names)
+        return cli_error("%s: the data's class labels are %s, but the model's are %s (%s)", what,
+                         have_names ? "text" : "numbers", names ? "text" : "numbers",
+                         names ? names[0] : have_names[0]);
     int32_t *remap = calloc(k ? k : 1, sizeof *remap);
     unsigned char *used = calloc(k ? k : 1, 1);
     if (!remap || !used) {
@@ -69,8 +89,12 @@ int cli_map_classes(struct dpt_dataset *ds, size_t n_classes, const int32_t *lab
     int rc = 0;
     for (size_t c = 0; c < k && !rc; c++) {
         const int64_t v = have ? have[c] : (int64_t)c;
-        const long r = find_label(labels, n_classes, v);
-        if (r < 0 && used[c])
+        const long r = have_names ? find_name(names, n_classes, have_names[c])
+                                  : find_label(labels, n_classes, v);
+        if (r < 0 && used[c] && have_names)
+            rc = cli_error("%s: label '%s' is not one of the model's %zu classes", what,
+                           have_names[c], n_classes);
+        else if (r < 0 && used[c])
             rc = cli_error("%s: label %lld is not one of the model's %zu classes", what,
                            (long long)v, n_classes);
         remap[c] = (int32_t)(r < 0 ? 0 : r);
@@ -88,7 +112,7 @@ int cli_model_data(const char *flag, const char *spec, int test, const char *mod
                    struct dpt_dataset **out)
 {
     struct dpt_dataset *ds = NULL;
-    int rc = cli_load_data(flag, spec, test, &ds);
+    int rc = cli_load_data(flag, spec, test, false, &ds);
     if (rc)
         return rc;
     const struct dpt_net_spec *ns = dpt_net_spec(net);
@@ -120,7 +144,8 @@ int cli_model_data(const char *flag, const char *spec, int test, const char *mod
         if (ds_classify) {
             char what[300];
             snprintf(what, sizeof what, "--%s %s", flag, spec);
-            if ((rc = cli_map_classes(ds, info->n_classes, info->class_labels, what)) != 0)
+            if ((rc = cli_map_classes(ds, info->n_classes, info->class_labels, info->class_names,
+                                      what)) != 0)
                 goto cleanup;
         }
     }
@@ -332,5 +357,33 @@ int cli_model_data_flags(const struct cli_flag *flags, const char *cmd, const ch
         return cli_error("%s: --data is required", cmd);
     if (cli_get(flags, "part") && cli_choice("part", cli_get(flags, "part"), parts, 2, part))
         return CLI_USAGE;
+    // Loading the training part instead would report the wrong set's numbers under "test".
+    if (*part == 1 && !dpt_data_has_test_part(*data))
+        return cli_error("--part test: '%s' has no test part (only fashion-mnist and synth sets "
+                         "do); give the test file itself as --data",
+                         *data);
     return 0;
+}
+
+const char *cli_class_label(const struct dpt_model_info *info, size_t c, char *buf, size_t len)
+{
+    if (info->class_names)
+        return info->class_names[c];
+    snprintf(buf, len, "%d", info->class_labels ? (int)info->class_labels[c] : (int)c);
+    return buf;
+}
+
+void cli_csv_cell(FILE *f, const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
 }

@@ -16,7 +16,8 @@ static const struct {
     struct cli_flag flag;
     int scope;
 } table[] = {
-    {{"data", "SPEC", "training data (required): fashion-mnist, csv:PATH, ...; docs/formats.md", 0},
+    {{"data", "SPEC",
+      "training data (required): fashion-mnist, csv:PATH, npy:X,Y, ...; docs/formats.md", 0},
      BOTH},
     {{"test", "SPEC", "test data (default: t10k for fashion-mnist, else none)", 0}, TRAIN_ONLY},
     {{"val-split", "F", "hold out this fraction of the training data for validation (0)", 0},
@@ -158,7 +159,8 @@ static int apply_norm(const struct dpt_norm_stats *ns, struct dpt_dataset *ds, c
     return st == DPT_OK ? 0 : cli_fail(st, what);
 }
 
-// Copies the training set's class labels into the info (owned by the info, so dpt_malloc).
+// Copies the training set's class labels or names into the info (owned by the info, so
+// dpt_malloc).
 static int take_class_labels(const struct dpt_dataset *train, struct dpt_model_info *info)
 {
     const int32_t *labels = NULL;
@@ -172,7 +174,31 @@ static int take_class_labels(const struct dpt_dataset *train, struct dpt_model_i
             return cli_error("out of memory");
         memcpy(info->class_labels, labels, k * sizeof *labels);
     }
+    const char *const *names = dpt_dataset_class_names(train);
+    enum dpt_status st;
+    if (names && (st = dpt_model_info_set_class_names(info, names, k)) != DPT_OK)
+        return cli_fail(st, "--data");
     return 0;
+}
+
+// A classifier needs two classes at least: say so in the data's terms, before the network's
+// checks say it in theirs ("softmax needs at least 2 outputs").
+static int check_classes(const char *spec, const struct dpt_dataset *ds)
+{
+    if (dpt_dataset_n_out(ds) >= 2)
+        return 0;
+    const int32_t *values = NULL;
+    size_t k;
+    const char *const *names = dpt_dataset_class_names(ds);
+    char label[64];
+    dpt_dataset_class_labels(ds, &values, &k);
+    if (names)
+        snprintf(label, sizeof label, "'%.50s'", names[0]);
+    else
+        snprintf(label, sizeof label, "%d", values ? (int)values[0] : 0);
+    return cli_error("--data %s: the data has only one class (label %s in all %zu samples); a "
+                     "classifier needs at least two (target=regression for a numeric target)",
+                     spec, label, dpt_dataset_n(ds));
 }
 
 int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli_train_data *d)
@@ -187,13 +213,13 @@ int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli
 
     if (o->init_path && (rc = cli_load_model("init", o->init_path, &d->init_net, &init_info)))
         goto cleanup;
-    if ((rc = cli_load_data("data", o->data_spec, 0, &all)))
+    if ((rc = cli_load_data("data", o->data_spec, 0, o->quiet, &all)))
         goto cleanup;
     if (want_test) {
         if (o->test_spec)
-            rc = cli_load_data("test", o->test_spec, 1, &d->test);
+            rc = cli_load_data("test", o->test_spec, 1, o->quiet, &d->test);
         else if (strncmp(o->data_spec, "fashion-mnist", 13) == 0)
-            rc = cli_load_data("data", o->data_spec, 1, &d->test);
+            rc = cli_load_data("data", o->data_spec, 1, o->quiet, &d->test);
         if (rc)
             goto cleanup;
     }
@@ -227,16 +253,21 @@ int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli
     if (d->classify && d->init_net) {
         char what[300];
         snprintf(what, sizeof what, "--data %s", o->data_spec);
-        if ((rc = cli_map_classes(all, init_info.n_classes, init_info.class_labels, what)))
+        if ((rc = cli_map_classes(all, init_info.n_classes, init_info.class_labels,
+                                  init_info.class_names, what)))
             goto cleanup;
         snprintf(what, sizeof what, "--test %s", o->test_spec ? o->test_spec : o->data_spec);
-        if (d->test &&
-            (rc = cli_map_classes(d->test, init_info.n_classes, init_info.class_labels, what)))
+        if (d->test && (rc = cli_map_classes(d->test, init_info.n_classes, init_info.class_labels,
+                                             init_info.class_names, what)))
             goto cleanup;
         d->info.n_classes = init_info.n_classes;
         d->info.class_labels = init_info.class_labels; // moved
         init_info.class_labels = NULL;
+        d->info.class_names = init_info.class_names; // moved
+        init_info.class_names = NULL;
     } else if (d->classify) {
+        if ((rc = check_classes(o->data_spec, all)))
+            goto cleanup;
         if (d->test && (st = dpt_dataset_match_classes(d->test, all)) != DPT_OK) {
             char ctx[300];
             snprintf(ctx, sizeof ctx, "--test %s", o->test_spec ? o->test_spec : o->data_spec);
@@ -305,7 +336,7 @@ int cli_train_prepare(const struct cli_train_opts *o, bool want_test, struct cli
         // A one-output network (sigmoid + bce) has two classes; a network cannot have more
         // outputs than the data has classes (build_spec checked), so n_classes is settled.
         const size_t n_out = d->spec.sizes[d->spec.n_layers];
-        if (!d->info.class_labels)
+        if (!d->info.class_labels && !d->info.class_names)
             d->info.n_classes = n_out == 1 ? 2 : n_out;
     } else {
         d->info.n_classes = 0;

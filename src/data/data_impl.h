@@ -18,6 +18,8 @@ struct dpt_dataset {
     int32_t *labels;       // cap labels (classification), 64-byte aligned, or NULL
     float *targets;        // cap x n_out (regression), 64-byte aligned, or NULL
     int32_t *class_values; // n_out original label values (sorted), or NULL for the identity
+    char **class_names;    // n_out text labels (sorted byte-wise), or NULL; one allocation
+    char *warnings;        // newline-separated warnings of the loader, or NULL for none
     size_t bytes;          // what the object holds, for dpt_dataset_bytes
 };
 
@@ -28,6 +30,19 @@ void dpt_data_shrink(struct dpt_dataset *ds, size_t n);
 // distinct values to classes 0..K-1 in place, sets n_out = K and records the mapping (none when
 // the values already are exactly 0..K-1).
 enum dpt_status dpt_data_map_labels(struct dpt_dataset *ds);
+
+// Gives ds the class names names[0..n) (n == ds->n_out), copied into one allocation.
+enum dpt_status dpt_data_set_names(struct dpt_dataset *ds, const char *const *names, size_t n);
+
+// Appends one line to ds->warnings (printf-style); a warning that cannot be stored for lack of
+// memory is dropped (it is advice, not data).
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void dpt_data_warn(struct dpt_dataset *ds, const char *fmt, ...);
+
+// NULL when s is a usable text label (valid UTF-8 without control characters), else the reason.
+const char *dpt_data_name_problem(const char *s);
 
 // Reads a whole file ("-" is standard input) into a new NUL-terminated buffer (*buf, owned by
 // the caller, freed with dpt_free); *len excludes the terminator. `name` is used in messages.
@@ -59,9 +74,11 @@ int dpt_data_is_label(double v);
 #define DPT_CSV_LABEL_LAST ((size_t)-1)
 
 struct dpt_text_options {
-    enum dpt_task task; // classification (integer labels) or regression (one float target)
-    size_t label_col;   // CSV: 0-based label column or DPT_CSV_LABEL_LAST
-    size_t features;    // LIBSVM: width, 0 = the largest index seen
+    enum dpt_task task;     // classification (integer or text labels) or regression (one target)
+    size_t label_col;       // CSV: 0-based label column or DPT_CSV_LABEL_LAST
+    size_t features;        // LIBSVM: width, 0 = the largest index seen
+    char delim;             // CSV: the cell separator; 0 means ','
+    const char *label_name; // CSV: the label column by its header name (overrides label_col)
 };
 
 // CSV and LIBSVM loaders behind dpt_data_load; path "-" reads standard input.
@@ -69,5 +86,11 @@ enum dpt_status dpt_data_load_csv(const char *path, const struct dpt_text_option
                                   struct dpt_dataset **out);
 enum dpt_status dpt_data_load_libsvm(const char *path, const struct dpt_text_options *opt,
                                      struct dpt_dataset **out);
+
+// The NumPy loader behind "npy:X,Y": X a 2-D float array (samples x features), Y the labels
+// (1-D integers, or floats holding integers with task_given) or targets (1-D or 2-D floats).
+// task_given: the task was chosen (target=...), else it follows Y's dtype.
+enum dpt_status dpt_data_load_npy(const char *x_path, const char *y_path, enum dpt_task task,
+                                  int task_given, struct dpt_dataset **out);
 
 #endif

@@ -2,6 +2,8 @@
 // class mapping (original label values <-> classes 0..K-1).
 #include <unistd.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,8 @@ void dpt_dataset_destroy(struct dpt_dataset *ds)
     dpt_free_aligned(ds->labels);
     dpt_free_aligned(ds->targets);
     dpt_free(ds->class_values);
+    dpt_free(ds->class_names);
+    dpt_free(ds->warnings);
     dpt_free(ds);
 }
 
@@ -142,6 +146,28 @@ size_t dpt_dataset_bytes(const struct dpt_dataset *ds)
     return ds ? ds->bytes : 0;
 }
 
+const char *dpt_dataset_warnings(const struct dpt_dataset *ds)
+{
+    return ds && ds->warnings ? ds->warnings : "";
+}
+
+void dpt_data_warn(struct dpt_dataset *ds, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    const size_t old = ds->warnings ? strlen(ds->warnings) : 0, add = strlen(line);
+    char *w = dpt_realloc(ds->warnings, old + add + 2);
+    if (!w)
+        return;
+    if (old)
+        w[old] = '\n';
+    memcpy(w + old + (old ? 1 : 0), line, add + 1);
+    ds->warnings = w;
+}
+
 void dpt_data_shrink(struct dpt_dataset *ds, size_t n)
 {
     DPT_ASSERT(n <= ds->cap);
@@ -181,6 +207,60 @@ static enum dpt_status dup_i32(const int32_t *src, size_t n, int32_t **out)
         return dpt_error(DPT_ERR_NOMEM, "class labels: out of memory");
     memcpy(*out, src, n * sizeof **out);
     return DPT_OK;
+}
+
+// Copies n strings into one new allocation: the n pointers, then the strings they point to (NULL
+// src gives NULL).
+static enum dpt_status dup_names(const char *const *src, size_t n, char ***out, size_t *bytes)
+{
+    *out = NULL;
+    *bytes = 0;
+    if (!src)
+        return DPT_OK;
+    size_t total = n * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        total += strlen(src[i]) + 1;
+    char **names = dpt_malloc(total);
+    if (!names)
+        return dpt_error(DPT_ERR_NOMEM, "class names: out of memory");
+    char *text = (char *)(names + n);
+    for (size_t i = 0; i < n; i++) {
+        const size_t len = strlen(src[i]) + 1;
+        memcpy(text, src[i], len);
+        names[i] = text;
+        text += len;
+    }
+    *out = names;
+    *bytes = total;
+    return DPT_OK;
+}
+
+enum dpt_status dpt_data_set_names(struct dpt_dataset *ds, const char *const *names, size_t n)
+{
+    DPT_ASSERT(n == ds->n_out);
+    char **copy;
+    size_t bytes;
+    enum dpt_status st = dup_names(names, n, &copy, &bytes);
+    if (st != DPT_OK)
+        return st;
+    dpt_free(ds->class_names);
+    ds->class_names = copy;
+    ds->bytes += bytes;
+    return DPT_OK;
+}
+
+// Index of name in the sorted names[0..n), or -1.
+static long find_name(const char *const *names, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(names[mid], name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < n && strcmp(names[lo], name) == 0) ? (long)lo : -1;
 }
 
 enum dpt_status dpt_data_map_labels(struct dpt_dataset *ds)
@@ -237,14 +317,25 @@ enum dpt_status dpt_dataset_class_labels(const struct dpt_dataset *ds, const int
     return DPT_OK;
 }
 
+const char *const *dpt_dataset_class_names(const struct dpt_dataset *ds)
+{
+    return ds && ds->task == DPT_TASK_CLASSIFY ? (const char *const *)ds->class_names : NULL;
+}
+
 enum dpt_status dpt_dataset_match_classes(struct dpt_dataset *ds, const struct dpt_dataset *ref)
 {
     if (!ds || !ref)
         return dpt_error(DPT_ERR_INVALID, "dpt_dataset_match_classes: NULL argument");
     if (ds->task != DPT_TASK_CLASSIFY || ref->task != DPT_TASK_CLASSIFY)
         return dpt_error(DPT_ERR_INVALID, "match classes: both data sets must be classification");
+    if (!ds->class_names != !ref->class_names)
+        return dpt_error(
+            DPT_ERR_FORMAT, "the class labels are %s here but %s in the reference (training) set",
+            ds->class_names ? "text" : "numbers", ref->class_names ? "text" : "numbers");
     enum dpt_status st = DPT_OK;
     int32_t *remap = NULL, *values = NULL;
+    char **names = NULL;
+    size_t names_bytes = 0;
     unsigned char *used = NULL;
     remap = dpt_malloc(ds->n_out * sizeof *remap);
     // Only classes that actually occur need a home in ref (a class of ds may be unused when its
@@ -259,7 +350,16 @@ enum dpt_status dpt_dataset_match_classes(struct dpt_dataset *ds, const struct d
     for (size_t c = 0; c < ds->n_out; c++) {
         int64_t v = ds->class_values ? ds->class_values[c] : (int64_t)c;
         long r;
-        if (ref->class_values)
+        if (ds->class_names) {
+            r = find_name((const char *const *)ref->class_names, ref->n_out, ds->class_names[c]);
+            if (r < 0 && used[c]) {
+                st = dpt_error(DPT_ERR_FORMAT,
+                               "label '%.80s' occurs in the data set but not in the reference "
+                               "(training) set, which has %zu classes",
+                               ds->class_names[c], ref->n_out);
+                goto cleanup;
+            }
+        } else if (ref->class_values)
             r = find_i32(ref->class_values, ref->n_out, (int32_t)v);
         else
             r = (v >= 0 && (uint64_t)v < ref->n_out) ? (long)v : -1;
@@ -275,20 +375,34 @@ enum dpt_status dpt_dataset_match_classes(struct dpt_dataset *ds, const struct d
     st = dup_i32(ref->class_values, ref->n_out, &values);
     if (st != DPT_OK)
         goto cleanup;
+    st = dup_names((const char *const *)ref->class_names, ref->n_out, &names, &names_bytes);
+    if (st != DPT_OK)
+        goto cleanup;
     for (size_t i = 0; i < ds->n; i++)
         ds->labels[i] = remap[ds->labels[i]];
     if (ds->class_values)
         ds->bytes -= ds->n_out * sizeof *ds->class_values;
+    if (ds->class_names) {
+        size_t old = 0;
+        for (size_t c = 0; c < ds->n_out; c++)
+            old += sizeof(char *) + strlen(ds->class_names[c]) + 1;
+        ds->bytes -= old;
+    }
     dpt_free(ds->class_values);
+    dpt_free(ds->class_names);
     ds->class_values = values;
+    ds->class_names = names;
     values = NULL;
+    names = NULL;
     ds->n_out = ref->n_out;
     if (ds->class_values)
         ds->bytes += ds->n_out * sizeof *ds->class_values;
+    ds->bytes += names_bytes;
 cleanup:
     dpt_free(remap);
     dpt_free(used);
     dpt_free(values);
+    dpt_free(names);
     return st;
 }
 
@@ -315,6 +429,12 @@ enum dpt_status dpt_dataset_subset(const struct dpt_dataset *ds, const size_t *i
         goto cleanup;
     if (sub->class_values)
         sub->bytes += ds->n_out * sizeof *sub->class_values;
+    size_t names_bytes;
+    st =
+        dup_names((const char *const *)ds->class_names, ds->n_out, &sub->class_names, &names_bytes);
+    if (st != DPT_OK)
+        goto cleanup;
+    sub->bytes += names_bytes;
     for (size_t i = 0; i < n; i++) {
         size_t j = idx[i];
         memcpy(sub->x + i * ds->n_in, ds->x + j * ds->n_in, ds->n_in * sizeof(float));

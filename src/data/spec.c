@@ -50,13 +50,76 @@ static enum dpt_status parse_task(const char *spec, const char *value, enum dpt_
     return DPT_OK;
 }
 
-// "csv:PATH[,label=first|last|N][,target=regression|classification]" and
+// Cuts the next option off *rest (options are separated by ','; a '"' starts a quoted stretch in
+// which ',' does not separate and '""' stands for one '"'). The quotes stay in the option; *rest
+// becomes NULL after the last one. 0 when a quote is never closed.
+static int next_option(char **rest, char **opt)
+{
+    char *p = *rest;
+    *opt = p;
+    int quoted = 0;
+    for (; *p && (quoted || *p != ','); p++)
+        if (*p == '"')
+            quoted = !quoted;
+    if (quoted)
+        return 0;
+    *rest = *p ? p + 1 : NULL;
+    *p = '\0';
+    return 1;
+}
+
+// A value in double quotes loses them (and '""' becomes '"'), in place; *was_quoted says whether
+// it had them. 0 when text follows the closing quote or the quote is not closed.
+static int unquote(char *value, int *was_quoted)
+{
+    *was_quoted = *value == '"';
+    if (!*was_quoted)
+        return 1;
+    char *r = value + 1, *w = value;
+    for (;;) {
+        if (*r == '\0')
+            return 0;
+        if (*r == '"' && r[1] == '"') {
+            *w++ = '"';
+            r += 2;
+        } else if (*r == '"') {
+            *w = '\0';
+            return r[1] == '\0';
+        } else {
+            *w++ = *r++;
+        }
+    }
+}
+
+// delim=X / sep=X: one character, or a name for those a spec cannot hold or shows badly.
+static int parse_delim(const char *v, char *out)
+{
+    static const struct {
+        const char *name;
+        char c;
+    } names[] = {{"comma", ','}, {"tab", '\t'}, {"\\t", '\t'}, {"semicolon", ';'}, {"pipe", '|'}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(v, names[i].name) == 0) {
+            *out = names[i].c;
+            return 1;
+        }
+    const unsigned char c = (unsigned char)v[0];
+    // Not a character a number or a quoted cell starts with, nor a blank (runs of blanks are no
+    // delimiter), nor anything outside printable ASCII.
+    if (v[0] == '\0' || v[1] != '\0' || c == '\t' || c <= 0x20 || c >= 0x7f || strchr("\"+-.", c) ||
+        (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
+        return 0;
+    *out = (char)c;
+    return 1;
+}
+
+// "csv:PATH[,label=first|last|N|NAME][,delim=C][,target=regression|classification]" and
 // "libsvm:PATH[,features=D][,target=...]". args is the text after "KIND:" (modified).
 static enum dpt_status load_text(const char *spec, const char *kind, char *args,
                                  struct dpt_dataset **out)
 {
     int csv = strcmp(kind, "csv") == 0;
-    struct dpt_text_options opt = {DPT_TASK_CLASSIFY, 0, 0};
+    struct dpt_text_options opt = {DPT_TASK_CLASSIFY, 0, 0, ',', NULL};
     char *path = args;
     char *rest = strchr(args, ',');
     if (rest)
@@ -64,31 +127,52 @@ static enum dpt_status load_text(const char *spec, const char *kind, char *args,
     if (*path == '\0')
         return dpt_error(DPT_ERR_INVALID, "data spec '%s': missing path (%s:PATH)", spec, kind);
     while (rest) {
-        char *opt_text = rest;
-        rest = strchr(rest, ',');
-        if (rest)
-            *rest++ = '\0';
+        char *opt_text;
+        if (!next_option(&rest, &opt_text))
+            return dpt_error(DPT_ERR_INVALID, "data spec '%s': a '\"' is not closed", spec);
         char *key, *value;
+        int quoted;
         if (!split_option(opt_text, &key, &value))
             return dpt_error(DPT_ERR_INVALID, "data spec '%s': option '%s' is not KEY=VALUE", spec,
                              opt_text);
+        if (!unquote(value, &quoted))
+            return dpt_error(DPT_ERR_INVALID,
+                             "data spec '%s': %s: text after the closing quote of its value", spec,
+                             key);
         uint64_t u;
         if (strcmp(key, "target") == 0) {
             enum dpt_status st = parse_task(spec, value, &opt.task);
             if (st != DPT_OK)
                 return st;
         } else if (csv && strcmp(key, "label") == 0) {
-            if (strcmp(value, "first") == 0)
+            // Keywords and numbers first; anything else (and anything quoted) is a header name.
+            opt.label_name = NULL;
+            if (!quoted && strcmp(value, "first") == 0)
                 opt.label_col = 0;
-            else if (strcmp(value, "last") == 0)
+            else if (!quoted && strcmp(value, "last") == 0)
                 opt.label_col = DPT_CSV_LABEL_LAST;
-            else if (parse_u64(value, &u) && u >= 1 && u <= SIZE_MAX / 2)
+            else if (!quoted && *value >= '0' && *value <= '9') {
+                if (!parse_u64(value, &u) || u < 1 || u > SIZE_MAX / 2)
+                    return dpt_error(DPT_ERR_INVALID,
+                                     "data spec '%s': label=%s (expected first, last, a column "
+                                     "number from 1 or a header name)",
+                                     spec, value);
                 opt.label_col = (size_t)u - 1;
-            else
+            } else if (*value == '\0') {
                 return dpt_error(DPT_ERR_INVALID,
-                                 "data spec '%s': label=%s (expected first, last or a column "
-                                 "number from 1)",
-                                 spec, value);
+                                 "data spec '%s': label= is empty (expected first, last, a column "
+                                 "number from 1 or a header name)",
+                                 spec);
+            } else {
+                opt.label_name = value;
+            }
+        } else if (csv && (strcmp(key, "delim") == 0 || strcmp(key, "sep") == 0)) {
+            if (!parse_delim(value, &opt.delim))
+                return dpt_error(DPT_ERR_INVALID,
+                                 "data spec '%s': %s=%s (expected one character such as ';' or "
+                                 "'|', or comma, tab, semicolon, pipe; not a letter, digit, blank, "
+                                 "'\"', '+', '-' or '.')",
+                                 spec, key, value);
         } else if (!csv && strcmp(key, "features") == 0) {
             if (!parse_u64(value, &u) || u < 1 || u > (uint64_t)INT32_MAX)
                 return dpt_error(DPT_ERR_INVALID,
@@ -97,10 +181,51 @@ static enum dpt_status load_text(const char *spec, const char *kind, char *args,
             opt.features = (size_t)u;
         } else {
             return dpt_error(DPT_ERR_INVALID, "data spec '%s': unknown %s option '%s' (known: %s)",
-                             spec, kind, key, csv ? "label, target" : "features, target");
+                             spec, kind, key,
+                             csv ? "label, delim (sep), target" : "features, target");
         }
     }
     return csv ? dpt_data_load_csv(path, &opt, out) : dpt_data_load_libsvm(path, &opt, out);
+}
+
+// "npy:X,Y[,target=classification|regression]". args is the text after "npy:" (modified).
+static enum dpt_status load_npy(const char *spec, char *args, struct dpt_dataset **out)
+{
+    char *x = args, *y = strchr(args, ',');
+    if (y)
+        *y++ = '\0';
+    char *rest = y ? strchr(y, ',') : NULL;
+    if (rest)
+        *rest++ = '\0';
+    if (*x == '\0' || !y || *y == '\0')
+        return dpt_error(DPT_ERR_INVALID,
+                         "data spec '%s': expected npy:X.npy,Y.npy (features, then labels or "
+                         "targets)",
+                         spec);
+    enum dpt_task task = DPT_TASK_CLASSIFY;
+    int task_given = 0;
+    while (rest) {
+        char *opt_text = rest;
+        rest = strchr(rest, ',');
+        if (rest)
+            *rest++ = '\0';
+        char *key, *value;
+        if (!split_option(opt_text, &key, &value))
+            return dpt_error(DPT_ERR_INVALID,
+                             "data spec '%s': option '%s' is not KEY=VALUE (npy takes two paths, "
+                             "X and Y, then options)",
+                             spec, opt_text);
+        if (strcmp(key, "target") != 0)
+            return dpt_error(DPT_ERR_INVALID,
+                             "data spec '%s': unknown npy option '%s' (known: "
+                             "target)",
+                             spec, key);
+        enum dpt_status st = parse_task(spec, value, &task);
+        if (st != DPT_OK)
+            return st;
+        task_given = 1;
+    }
+    return dpt_data_load_npy(x, y, task, task_given, out);
 }
 
 // "synth:NAME[,n=N][,classes=K][,seed=S]".
@@ -187,6 +312,12 @@ enum dpt_status dpt_data_load(const char *spec, int test, struct dpt_dataset **o
             goto cleanup;
         }
         st = load_text(spec, kind, args, out);
+    } else if (strcmp(kind, "npy") == 0) {
+        if (!args) {
+            st = dpt_error(DPT_ERR_INVALID, "data spec '%s': expected npy:X.npy,Y.npy", spec);
+            goto cleanup;
+        }
+        st = load_npy(spec, args, out);
     } else if (strcmp(kind, "synth") == 0) {
         if (!args) {
             st = dpt_error(DPT_ERR_INVALID, "data spec '%s': expected synth:NAME[,n=N]", spec);
@@ -196,10 +327,19 @@ enum dpt_status dpt_data_load(const char *spec, int test, struct dpt_dataset **o
     } else {
         st = dpt_error(DPT_ERR_INVALID,
                        "data spec '%s': unknown kind '%s' (known: fashion-mnist, idx, csv, "
-                       "libsvm, synth)",
+                       "libsvm, npy, synth)",
                        spec, kind);
     }
 cleanup:
     dpt_free(copy);
     return st;
+}
+
+int dpt_data_has_test_part(const char *spec)
+{
+    if (!spec)
+        return 0;
+    const size_t kind = strcspn(spec, ":");
+    return (kind == 13 && strncmp(spec, "fashion-mnist", 13) == 0) ||
+           (kind == 5 && strncmp(spec, "synth", 5) == 0);
 }

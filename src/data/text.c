@@ -189,3 +189,41 @@ int dpt_data_is_label(double v)
 {
     return isfinite(v) && v == floor(v) && v >= (double)INT32_MIN && v <= (double)INT32_MAX;
 }
+
+const char *dpt_data_name_problem(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        const unsigned char b = *p;
+        if (b < 0x20 || b == 0x7f)
+            return "a control character";
+        if (b < 0x80) {
+            p++;
+            continue;
+        }
+        // The length of a UTF-8 sequence and the range of its second byte (which rules out
+        // overlong forms, surrogates and code points above U+10FFFF).
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (b >= 0xc2 && b <= 0xdf)
+            len = 2;
+        else if (b >= 0xe0 && b <= 0xef) {
+            len = 3;
+            lo = b == 0xe0 ? 0xa0 : 0x80;
+            hi = b == 0xed ? 0x9f : 0xbf;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            len = 4;
+            lo = b == 0xf0 ? 0x90 : 0x80;
+            hi = b == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return "not valid UTF-8";
+        }
+        if (p[1] < lo || p[1] > hi)
+            return "not valid UTF-8";
+        for (size_t i = 2; i < len; i++)
+            if (p[i] < 0x80 || p[i] > 0xbf)
+                return "not valid UTF-8";
+        p += len;
+    }
+    return NULL;
+}

@@ -43,6 +43,7 @@ enum meta_key {
     MK_TASK,
     MK_N_CLASSES,
     MK_CLASS_LABELS,
+    MK_CLASS_NAMES,
     MK_NORM,
     MK_NORM_SHIFT,
     MK_NORM_SCALE,
@@ -54,10 +55,10 @@ enum meta_key {
 };
 
 static const char *const meta_names[MK_COUNT] = {
-    "format",    "format_version", "layers",     "act",        "loss",
-    "reduction", "leaky_slope",    "task",       "n_classes",  "class_labels",
-    "norm",      "norm_shift",     "norm_scale", "provenance", "dptrain_version",
-    "crc32",     "extra_tensors"};
+    "format",          "format_version", "layers",       "act",        "loss",
+    "reduction",       "leaky_slope",    "task",         "n_classes",  "class_labels",
+    "class_names",     "norm",           "norm_shift",   "norm_scale", "provenance",
+    "dptrain_version", "crc32",          "extra_tensors"};
 
 static const char *const norm_names[] = {"none", "minmax", "standard"};
 static const char *const task_names[] = {"classify", "regress"};
@@ -287,8 +288,45 @@ void dpt_model_info_cleanup(struct dpt_model_info *info)
         return;
     dpt_norm_cleanup(&info->norm);
     dpt_free(info->class_labels);
+    dpt_free(info->class_names);
     dpt_free(info->provenance);
     dpt_model_info_init(info);
+}
+
+// n strings copied into one allocation: the pointers, then the text (freed with one dpt_free).
+static char **names_copy(const char *const *src, size_t n)
+{
+    size_t total = n * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        total += strlen(src[i]) + 1;
+    char **names = dpt_malloc(total ? total : 1);
+    if (!names)
+        return NULL;
+    char *text = (char *)(names + n);
+    for (size_t i = 0; i < n; i++) {
+        const size_t len = strlen(src[i]) + 1;
+        memcpy(text, src[i], len);
+        names[i] = text;
+        text += len;
+    }
+    return names;
+}
+
+enum dpt_status dpt_model_info_set_class_names(struct dpt_model_info *info,
+                                               const char *const *names, size_t n)
+{
+    if (!info || (!names && n > 0))
+        return dpt_error(DPT_ERR_INVALID, "dpt_model_info_set_class_names: NULL argument");
+    for (size_t i = 0; i < n; i++)
+        if (!names[i])
+            return dpt_error(DPT_ERR_INVALID, "dpt_model_info_set_class_names: name %zu is NULL",
+                             i);
+    char **copy = NULL;
+    if (names && (copy = names_copy(names, n)) == NULL)
+        return dpt_error(DPT_ERR_NOMEM, "class names: out of memory");
+    dpt_free(info->class_names);
+    info->class_names = copy;
+    return DPT_OK;
 }
 
 void dpt_model_extra_out_init(struct dpt_model_extra_out *extra)
@@ -372,6 +410,42 @@ static int labels_repeat(const int32_t *labels, size_t n, int32_t *dup)
     return found;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+// NULL when the n class names are usable (non-empty, valid UTF-8 without control characters,
+// distinct); else what is wrong, with the offending name's index in *at. Out of memory skips the
+// check for repeats (it is no verdict on the names).
+static const char *names_problem(const char *const *names, size_t n, size_t *at)
+{
+    for (size_t i = 0; i < n; i++) {
+        *at = i;
+        if (!names[i] || !names[i][0])
+            return "is empty";
+        if (!utf8_valid(names[i]))
+            return "is not valid UTF-8";
+        for (const unsigned char *p = (const unsigned char *)names[i]; *p; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                return "holds a control character";
+    }
+    const char **v = n > 1 ? dpt_malloc(n * sizeof *v) : NULL;
+    if (!v)
+        return NULL;
+    memcpy(v, names, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_str);
+    const char *why = NULL;
+    for (size_t i = 1; i < n && !why; i++)
+        if (strcmp(v[i], v[i - 1]) == 0) {
+            why = "appears twice";
+            for (*at = 0; strcmp(names[*at], v[i]) != 0; (*at)++)
+                ;
+        }
+    dpt_free(v);
+    return why;
+}
+
 // Checks info against the network and fills *out with a shallow copy whose n_classes is
 // resolved (info NULL: classification for xent and bce losses, regression otherwise).
 static enum dpt_status resolve_info(const char *path, const struct dpt_net_spec *spec,
@@ -398,11 +472,21 @@ static enum dpt_status resolve_info(const char *path, const struct dpt_net_spec 
         if (out->class_labels && labels_repeat(out->class_labels, out->n_classes, &dup))
             return dpt_error(DPT_ERR_INVALID, "%s: info.class_labels: label %d appears twice", path,
                              (int)dup);
-    } else if (out->task == DPT_TASK_REGRESS) {
-        if (out->n_classes != 0 || out->class_labels)
+        if (out->class_labels && out->class_names)
             return dpt_error(DPT_ERR_INVALID,
-                             "%s: info.n_classes / info.class_labels are set for a regression "
-                             "model",
+                             "%s: info.class_labels and info.class_names are both set (a model's "
+                             "labels are numbers or names)",
+                             path);
+        size_t at;
+        const char *why;
+        if (out->class_names &&
+            (why = names_problem((const char *const *)out->class_names, out->n_classes, &at)))
+            return dpt_error(DPT_ERR_INVALID, "%s: info.class_names: name %zu %s", path, at, why);
+    } else if (out->task == DPT_TASK_REGRESS) {
+        if (out->n_classes != 0 || out->class_labels || out->class_names)
+            return dpt_error(DPT_ERR_INVALID,
+                             "%s: info.n_classes / info.class_labels / info.class_names are set "
+                             "for a regression model",
                              path);
     } else {
         return dpt_error(DPT_ERR_INVALID, "%s: info.task: invalid value %d", path, (int)out->task);
@@ -602,6 +686,22 @@ static cJSON *build_metadata(const struct dpt_net_spec *spec, const struct dpt_m
         for (size_t i = 0; i < info->n_classes; i++)
             sb_printf(&sb, "%s%d", i ? "," : "", (int)info->class_labels[i]);
         ok = ok && !sb.oom && add_str(meta, "class_labels", sb.p);
+    }
+    if (info->class_names) {
+        // A JSON array of strings: names may hold commas (json.loads reads it back in Python).
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; arr && i < info->n_classes; i++) {
+            cJSON *str = cJSON_CreateString(info->class_names[i]);
+            if (!str || !cJSON_AddItemToArray(arr, str)) {
+                cJSON_Delete(str);
+                cJSON_Delete(arr);
+                arr = NULL;
+            }
+        }
+        char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+        ok = ok && text && add_str(meta, "class_names", text);
+        cJSON_free(text);
+        cJSON_Delete(arr);
     }
     ok = ok && add_str(meta, "norm", norm_names[info->norm.kind]);
     if (info->norm.kind != DPT_NORM_NONE && !npy) {
@@ -982,6 +1082,50 @@ static enum dpt_status parse_spec(const char *path, struct header *h)
     return DPT_OK;
 }
 
+// __metadata__.class_names: a JSON array of n_classes distinct, non-empty strings.
+static enum dpt_status parse_class_names(const char *path, const char *text,
+                                         struct dpt_model_info *info)
+{
+    pthread_mutex_lock(&json_lock);
+    cJSON *arr = cJSON_Parse(text);
+    pthread_mutex_unlock(&json_lock);
+    enum dpt_status st = DPT_OK;
+    const size_t n = info->n_classes;
+    const char **names = NULL;
+    if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != n) {
+        st = dpt_error(DPT_ERR_FORMAT,
+                       "%s: __metadata__.class_names is not a JSON array of %zu strings", path, n);
+        goto cleanup;
+    }
+    names = dpt_malloc((n ? n : 1) * sizeof *names);
+    if (!names) {
+        st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    size_t i = 0;
+    for (cJSON *e = arr->child; e; e = e->next, i++) {
+        if (!cJSON_IsString(e) || strlen(e->valuestring) == 0) {
+            st = dpt_error(DPT_ERR_FORMAT,
+                           "%s: __metadata__.class_names: entry %zu is not a non-empty string",
+                           path, i);
+            goto cleanup;
+        }
+        names[i] = e->valuestring;
+    }
+    size_t at;
+    const char *why = names_problem(names, n, &at);
+    if (why) {
+        st = dpt_error(DPT_ERR_FORMAT, "%s: __metadata__.class_names: name %zu %s", path, at, why);
+        goto cleanup;
+    }
+    if ((info->class_names = names_copy(names, n)) == NULL)
+        st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
+cleanup:
+    dpt_free(names);
+    cJSON_Delete(arr);
+    return st;
+}
+
 static enum dpt_status parse_info(const char *path, struct header *h)
 {
     enum dpt_status st;
@@ -1010,10 +1154,19 @@ static enum dpt_status parse_info(const char *path, struct header *h)
         return dpt_error(DPT_ERR_FORMAT,
                          "%s: __metadata__.n_classes is %zu but the network has %zu outputs", path,
                          info->n_classes, n_out);
-    if (info->task == DPT_TASK_REGRESS && (info->n_classes != 0 || h->meta[MK_CLASS_LABELS]))
+    if (info->task == DPT_TASK_REGRESS &&
+        (info->n_classes != 0 || h->meta[MK_CLASS_LABELS] || h->meta[MK_CLASS_NAMES]))
         return dpt_error(DPT_ERR_FORMAT,
-                         "%s: __metadata__.n_classes / class_labels given for a regression model",
+                         "%s: __metadata__.n_classes / class_labels / class_names given for a "
+                         "regression model",
                          path);
+    if (h->meta[MK_CLASS_LABELS] && h->meta[MK_CLASS_NAMES])
+        return dpt_error(DPT_ERR_FORMAT,
+                         "%s: __metadata__ has both class_labels and class_names (the labels are "
+                         "numbers or names)",
+                         path);
+    if ((s = h->meta[MK_CLASS_NAMES]) != NULL && (st = parse_class_names(path, s, info)) != DPT_OK)
+        return st;
     if ((s = h->meta[MK_CLASS_LABELS]) != NULL) {
         char tok[64];
         size_t n = count_items(s);

@@ -16,10 +16,11 @@
 #include "dptrain/io.h"
 #include "io/file_impl.h"
 #include "io/model_impl.h"
+#include "io/npy_impl.h"
 
 // NumPy itself refuses headers beyond 10000 bytes by default; allow more, but bound it.
 #define NPY_HEADER_MAX (1u << 20)
-#define NPY_MAX_DIMS   32
+#define NPY_MAX_DIMS   DPT_NPY_MAX_DIMS
 #define CHUNK_FLOATS   16384
 
 static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -229,15 +230,6 @@ enum dpt_status dpt_model_export_npy(const struct dpt_net *net, const char *dir)
 
 // ---- import: the header dict ----
 
-// What an NPY header says.
-struct npy_header {
-    char descr[16];
-    int fortran;
-    size_t ndim;
-    size_t shape[NPY_MAX_DIMS];
-    int have_descr, have_fortran, have_shape;
-};
-
 struct cursor {
     const char *p, *end;
 };
@@ -312,10 +304,11 @@ static int read_size(struct cursor *c, size_t *out)
 }
 
 // Parses "{'descr': ..., 'fortran_order': ..., 'shape': (...), }"; on failure *why says what.
-static int parse_dict(const char *s, size_t n, struct npy_header *h, const char **why)
+static int parse_dict(const char *s, size_t n, struct dpt_npy_header *h, const char **why)
 {
     struct cursor c = {s, s + n};
     char key[32];
+    int have_descr = 0, have_fortran = 0, have_shape = 0;
     memset(h, 0, sizeof *h);
     *why = "the header is not a Python dict";
     if (!accept(&c, '{'))
@@ -323,13 +316,13 @@ static int parse_dict(const char *s, size_t n, struct npy_header *h, const char 
     while (!accept(&c, '}')) {
         if (!read_str(&c, key, sizeof key) || !accept(&c, ':'))
             return 0;
-        if (strcmp(key, "descr") == 0 && !h->have_descr) {
+        if (strcmp(key, "descr") == 0 && !have_descr) {
             if (!read_str(&c, h->descr, sizeof h->descr)) {
                 *why = "'descr' is not a simple dtype string";
                 return 0;
             }
-            h->have_descr = 1;
-        } else if (strcmp(key, "fortran_order") == 0 && !h->have_fortran) {
+            have_descr = 1;
+        } else if (strcmp(key, "fortran_order") == 0 && !have_fortran) {
             if (read_word(&c, "True"))
                 h->fortran = 1;
             else if (read_word(&c, "False"))
@@ -338,8 +331,8 @@ static int parse_dict(const char *s, size_t n, struct npy_header *h, const char 
                 *why = "'fortran_order' is not True or False";
                 return 0;
             }
-            h->have_fortran = 1;
-        } else if (strcmp(key, "shape") == 0 && !h->have_shape) {
+            have_fortran = 1;
+        } else if (strcmp(key, "shape") == 0 && !have_shape) {
             if (!accept(&c, '('))
                 return 0;
             while (!accept(&c, ')')) {
@@ -353,7 +346,7 @@ static int parse_dict(const char *s, size_t n, struct npy_header *h, const char 
                     return 0;
                 }
             }
-            h->have_shape = 1;
+            have_shape = 1;
         } else {
             *why = "unexpected or repeated key (expected descr, fortran_order and shape)";
             return 0;
@@ -369,14 +362,14 @@ static int parse_dict(const char *s, size_t n, struct npy_header *h, const char 
         *why = "unexpected text after the dict";
         return 0;
     }
-    if (!h->have_descr || !h->have_fortran || !h->have_shape) {
+    if (!have_descr || !have_fortran || !have_shape) {
         *why = "missing descr, fortran_order or shape";
         return 0;
     }
     return 1;
 }
 
-static void format_shape(char *out, size_t cap, const size_t *shape, size_t ndim)
+void dpt_npy_format_shape(char *out, size_t cap, const size_t *shape, size_t ndim)
 {
     size_t len = 0;
     len += (size_t)snprintf(out, cap, "(");
@@ -388,19 +381,63 @@ static void format_shape(char *out, size_t cap, const size_t *shape, size_t ndim
 
 // ---- import ----
 
+enum dpt_status dpt_npy_read_header(FILE *fp, const char *path, uint64_t file_size,
+                                    struct dpt_npy_header *h)
+{
+    enum dpt_status st = DPT_OK;
+    unsigned char pre[12];
+    const char *why;
+    char *dict = NULL;
+    size_t hlen, pre_len;
+
+    memset(h, 0, sizeof *h);
+    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, npy_magic, 6) != 0)
+        return dpt_error(DPT_ERR_FORMAT, "%s: not an NPY file (no \\x93NUMPY magic at byte 0)",
+                         path);
+    if (pre[6] == 1) {
+        pre_len = 10;
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    } else if (pre[6] == 2 || pre[6] == 3) {
+        if (fread(pre + 10, 1, 2, fp) != 2)
+            return dpt_error(DPT_ERR_FORMAT, "%s: truncated in the header length (byte 8)", path);
+        pre_len = 12;
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    } else {
+        return dpt_error(DPT_ERR_UNSUPPORTED, "%s: NPY format version %u.%u is not supported", path,
+                         (unsigned)pre[6], (unsigned)pre[7]);
+    }
+    if (hlen > NPY_HEADER_MAX || hlen > file_size - pre_len)
+        return dpt_error(DPT_ERR_FORMAT, "%s: header length %zu at byte 8 is %s", path, hlen,
+                         hlen > NPY_HEADER_MAX ? "over the limit" : "beyond the end of the file");
+    dict = dpt_malloc(hlen + 1);
+    if (!dict)
+        return dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
+    if (fread(dict, 1, hlen, fp) != hlen) {
+        st = dpt_error(DPT_ERR_FORMAT, "%s: truncated in the header", path);
+        goto cleanup;
+    }
+    dict[hlen] = '\0';
+    if (!parse_dict(dict, hlen, h, &why)) {
+        st = dpt_error(DPT_ERR_FORMAT, "%s: bad header (bytes %zu to %zu): %s", path, pre_len,
+                       pre_len + hlen, why);
+        goto cleanup;
+    }
+    h->data_off = pre_len + hlen;
+cleanup:
+    dpt_free(dict);
+    return st;
+}
+
 // Reads one NPY file into dst (count floats), checking its header against the expected shape.
 static enum dpt_status read_npy(const char *path, const char *name, float *dst, size_t ndim,
                                 const size_t shape[2], unsigned char *buf)
 {
     enum dpt_status st = DPT_OK;
     char ebuf[128], got[160], want[64];
-    unsigned char pre[12];
-    struct npy_header h;
+    struct dpt_npy_header h;
     struct stat sb;
-    const char *why;
-    char *dict = NULL;
     FILE *fp;
-    size_t hlen, pre_len, count, itemsize, data_off, need;
+    size_t count, itemsize, data_off, need;
     int is_f8;
 
     fp = fopen(path, "rb");
@@ -411,44 +448,9 @@ static enum dpt_status read_npy(const char *path, const char *name, float *dst, 
         st = dpt_error(DPT_ERR_IO, "%s: not a regular file", path);
         goto cleanup;
     }
-    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, npy_magic, 6) != 0) {
-        st = dpt_error(DPT_ERR_FORMAT, "%s: not an NPY file (no \\x93NUMPY magic at byte 0)", path);
+    st = dpt_npy_read_header(fp, path, (uint64_t)sb.st_size, &h);
+    if (st != DPT_OK)
         goto cleanup;
-    }
-    if (pre[6] == 1) {
-        pre_len = 10;
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, fp) != 2) {
-            st = dpt_error(DPT_ERR_FORMAT, "%s: truncated in the header length (byte 8)", path);
-            goto cleanup;
-        }
-        pre_len = 12;
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-    } else {
-        st = dpt_error(DPT_ERR_UNSUPPORTED, "%s: NPY format version %u.%u is not supported", path,
-                       (unsigned)pre[6], (unsigned)pre[7]);
-        goto cleanup;
-    }
-    if (hlen > NPY_HEADER_MAX || hlen > (size_t)sb.st_size - pre_len) {
-        st = dpt_error(DPT_ERR_FORMAT, "%s: header length %zu at byte 8 is %s", path, hlen,
-                       hlen > NPY_HEADER_MAX ? "over the limit" : "beyond the end of the file");
-        goto cleanup;
-    }
-    dict = dpt_malloc(hlen + 1);
-    if (!dict) {
-        st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
-        goto cleanup;
-    }
-    if (fread(dict, 1, hlen, fp) != hlen) {
-        st = dpt_error(DPT_ERR_FORMAT, "%s: truncated in the header", path);
-        goto cleanup;
-    }
-    dict[hlen] = '\0';
-    if (!parse_dict(dict, hlen, &h, &why)) {
-        st = dpt_error(DPT_ERR_FORMAT, "%s: bad header: %s", path, why);
-        goto cleanup;
-    }
     if (strcmp(h.descr, "<f4") == 0 || strcmp(h.descr, "<f8") == 0) {
         is_f8 = h.descr[2] == '8';
     } else {
@@ -458,8 +460,8 @@ static enum dpt_status read_npy(const char *path, const char *name, float *dst, 
         goto cleanup;
     }
     if (h.ndim != ndim || h.shape[0] != shape[0] || (ndim == 2 && h.shape[1] != shape[1])) {
-        format_shape(got, sizeof got, h.shape, h.ndim);
-        format_shape(want, sizeof want, shape, ndim);
+        dpt_npy_format_shape(got, sizeof got, h.shape, h.ndim);
+        dpt_npy_format_shape(want, sizeof want, shape, ndim);
         st = dpt_error(DPT_ERR_FORMAT, "%s: shape %s, expected %s for %s", path, got, want, name);
         goto cleanup;
     }
@@ -472,7 +474,7 @@ static enum dpt_status read_npy(const char *path, const char *name, float *dst, 
     }
     count = ndim == 2 ? shape[0] * shape[1] : shape[0];
     itemsize = is_f8 ? 8 : 4;
-    data_off = pre_len + hlen;
+    data_off = h.data_off;
     need = count * itemsize; // count <= 2^31 from a checked spec: no overflow
     if ((uint64_t)sb.st_size != (uint64_t)data_off + need) {
         st = dpt_error(DPT_ERR_FORMAT, "%s: %s: %llu data bytes at byte %zu, expected %zu", path,
@@ -510,7 +512,6 @@ static enum dpt_status read_npy(const char *path, const char *name, float *dst, 
         i += k;
     }
 cleanup:
-    dpt_free(dict);
     fclose(fp);
     return st;
 }

@@ -37,6 +37,72 @@ Test(data, csv_survives_every_failed_allocation, .init = tmp_setup, .fini = tmp_
     cr_assert_geq(alloc_walk("csv regression", try_spec, spec, DPT_ERR_NOMEM), 2);
 }
 
+Test(data, csv_text_labels_survive_every_failed_allocation, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char path[512], spec[600];
+    // Quoted cells, a header name, text labels (the name table grows past its first size), and
+    // the warning for an unnamed first column.
+    FILE *f = fopen(write_text(path, "t.csv", ""), "w");
+    cr_assert_not_null(f);
+    fprintf(f, ",\"x, 1\",species\n");
+    for (int i = 0; i < 80; i++)
+        fprintf(f, "%d,%d.5,\"kind \"\"%d\"\"\"\n", i, i, i % 40);
+    cr_assert_eq(fclose(f), 0);
+    snprintf(spec, sizeof spec, "csv:%s,label=species", path);
+    cr_assert_geq(alloc_walk("csv text labels", try_spec, spec, DPT_ERR_NOMEM), 6);
+}
+
+static enum dpt_status try_match(void *arg)
+{
+    struct dpt_dataset **sets = arg, *copy = NULL;
+    size_t idx[2] = {0, 1};
+    enum dpt_status st = dpt_dataset_subset(sets[1], idx, 2, &copy);
+    if (st == DPT_OK)
+        st = dpt_dataset_match_classes(copy, sets[0]);
+    dpt_dataset_destroy(copy);
+    return st;
+}
+
+Test(data, class_names_survive_every_failed_allocation, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char path[512], spec[600];
+    struct dpt_dataset *sets[2] = {NULL, NULL};
+    write_text(path, "a.csv", "1,2,ant\n3,4,bee\n5,6,cow\n");
+    snprintf(spec, sizeof spec, "csv:%s,label=last", path);
+    cr_assert_eq(dpt_data_load(spec, 0, &sets[0]), DPT_OK, "%s", dpt_last_error());
+    write_text(path, "b.csv", "1,2,cow\n3,4,bee\n");
+    cr_assert_eq(dpt_data_load(spec, 0, &sets[1]), DPT_OK, "%s", dpt_last_error());
+    cr_assert_geq(alloc_walk("subset + match_classes by name", try_match, sets, DPT_ERR_NOMEM), 4);
+    dpt_dataset_destroy(sets[0]);
+    dpt_dataset_destroy(sets[1]);
+}
+
+Test(data, npy_survives_every_failed_allocation, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char xp[512], yp[512], spec[1100];
+    // NPY 1.0 files written by hand: X (3, 2) float32, y (3,) int64 labels 5, 9, 5.
+    static const char xh[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }";
+    static const char yh[] = "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }";
+    unsigned char buf[256];
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    const int64_t y[3] = {5, 9, 5};
+    for (int k = 0; k < 2; k++) {
+        const char *h = k ? yh : xh;
+        const size_t n = strlen(h), hlen = 128 - 10;
+        memcpy(buf, "\x93NUMPY\x01\x00", 8);
+        buf[8] = (unsigned char)hlen;
+        buf[9] = 0;
+        memset(buf + 10, ' ', hlen);
+        memcpy(buf + 10, h, n);
+        buf[127] = '\n';
+        memcpy(buf + 128, k ? (const void *)y : (const void *)x, k ? sizeof y : sizeof x);
+        write_bytes(tmp_path(k ? yp : xp, k ? "y.npy" : "x.npy"), buf,
+                    128 + (k ? sizeof y : sizeof x), 0);
+    }
+    snprintf(spec, sizeof spec, "npy:%s,%s", xp, yp);
+    cr_assert_geq(alloc_walk("npy", try_spec, spec, DPT_ERR_NOMEM), 4);
+}
+
 Test(data, libsvm_survives_every_failed_allocation, .init = tmp_setup, .fini = tmp_teardown)
 {
     char path[512], spec[600];
@@ -127,7 +193,7 @@ Test(data, split_and_norm_survive_every_failed_allocation, .init = tmp_setup, .f
     struct dpt_dataset *ds = NULL;
     // Mapped labels (5, 7): the split copies the class mapping as well.
     write_text(path, "d.csv", "1,2,5\n3,4,7\n5,6,5\n7,8,7\n9,10,5\n");
-    struct dpt_text_options opt = {DPT_TASK_CLASSIFY, DPT_CSV_LABEL_LAST, 0};
+    struct dpt_text_options opt = {.task = DPT_TASK_CLASSIFY, .label_col = DPT_CSV_LABEL_LAST};
     cr_assert_eq(dpt_data_load_csv(path, &opt, &ds), DPT_OK, "%s", dpt_last_error());
     cr_assert_geq(alloc_walk("dpt_dataset_split", try_split, ds, DPT_ERR_NOMEM), 2);
     cr_assert_geq(alloc_walk("dpt_norm_fit", try_norm, ds, DPT_ERR_NOMEM), 1);

@@ -41,7 +41,7 @@ static int dense_too_big(const uint8_t *data, size_t size)
 
 static void load(const char *path, enum dpt_task task, size_t features)
 {
-    struct dpt_text_options opt = {task, 0, features};
+    struct dpt_text_options opt = {.task = task, .features = features};
     struct dpt_dataset *ds = NULL;
     if (dpt_data_load_libsvm(path, &opt, &ds) == DPT_OK) {
         size_t n = dpt_dataset_n(ds), d = dpt_dataset_n_in(ds);

@@ -3,10 +3,11 @@
 // A spec names files, so the harness must keep the fuzzer from reading arbitrary ones (stdin,
 // /dev/zero, the real Fashion-MNIST set) or making absurd synthetic sets. Before the spec reaches
 // the library it is screened, using the parser's own split points (KIND ':' ARGS, then ','):
-//  - csv and libsvm: the PATH must be one of the placeholders @csv, @svm, @img, @lab, which the
-//    harness replaces by small fixture files it writes at start-up (in-memory files, like the
-//    inputs of the other harnesses);
-//  - idx: both paths must be placeholders;
+//  - csv and libsvm: the PATH must be one of the placeholders @csv, @svm, @img, @lab, @npx, @npy,
+//    which the harness replaces by small fixture files it writes at start-up (in-memory files,
+//    like the inputs of the other harnesses);
+//  - idx and npy: both paths must be placeholders (@npx is a 3 x 2 float32 array, @npy 3 int64
+//    labels);
 //  - synth: every n=VALUE, and libsvm: every features=VALUE, must be at most 4096: they size the
 //    data set as asked (features=666666665 is a valid request for 8 GB per 3 rows, which is what
 //    the fuzzer found first), so only the memory limit would learn anything from larger ones;
@@ -23,8 +24,22 @@
 
 #define SIZE_OPTION_MAX 4096
 
-static struct fuzz_file fixture[4];
-static const char *const placeholder[4] = {"@csv", "@svm", "@img", "@lab"};
+#define N_FIXTURES 6
+static struct fuzz_file fixture[N_FIXTURES];
+static const char *const placeholder[N_FIXTURES] = {"@csv", "@svm", "@img", "@lab", "@npx", "@npy"};
+
+// An NPY 1.0 file: magic, version, header length, the dict padded to 64 bytes, then len bytes.
+static void npy_fixture(struct fuzz_file *f, const char *dict, const void *data, size_t len)
+{
+    unsigned char buf[128];
+    const size_t n = strlen(dict);
+    memcpy(buf, "\x93NUMPY\x01\x00\x36\x00", 10);
+    memset(buf + 10, ' ', 54);
+    memcpy(buf + 10, dict, n);
+    buf[63] = '\n';
+    memcpy(buf + 64, data, len);
+    fuzz_file_set(f, buf, 64 + len);
+}
 
 // The fixtures are memfds too (see fuzz_common.h): nothing to clean up, even after a crash.
 static void setup(void)
@@ -37,12 +52,16 @@ static void setup(void)
     fuzz_file_set(&fixture[1], (const uint8_t *)svm, sizeof svm - 1);
     fuzz_file_set(&fixture[2], img, sizeof img);
     fuzz_file_set(&fixture[3], lab, sizeof lab);
+    static const float x[6] = {1, 2, 3, 4, 5, 6};
+    static const int64_t y[3] = {0, 1, 0};
+    npy_fixture(&fixture[4], "{'descr':'<f4','fortran_order':False,'shape':(3,2)}", x, sizeof x);
+    npy_fixture(&fixture[5], "{'descr':'<i8','fortran_order':False,'shape':(3,)}", y, sizeof y);
 }
 
 // The fixture path for a placeholder token [s, s + len), or NULL.
 static const char *resolve(const char *s, size_t len)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_FIXTURES; i++)
         if (strlen(placeholder[i]) == len && memcmp(s, placeholder[i], len) == 0)
             return fixture[i].path;
     return NULL;
@@ -104,6 +123,19 @@ static int screen(const char *spec, char *out)
         if (!a || !b)
             return 0;
         sprintf(out, "idx:%s,%s", a, b);
+        return 1;
+    }
+    if (args && KIND_IS("npy")) { // npy:X,Y[,options]: the options are the parser's
+        const char *comma = strchr(args, ',');
+        if (!comma)
+            return 0;
+        const char *rest = strchr(comma + 1, ',');
+        const size_t ylen = rest ? (size_t)(rest - comma - 1) : strlen(comma + 1);
+        const char *a = resolve(args, (size_t)(comma - args));
+        const char *b = resolve(comma + 1, ylen);
+        if (!a || !b)
+            return 0;
+        sprintf(out, "npy:%s,%s%s", a, b, rest ? rest : "");
         return 1;
     }
     if (args && KIND_IS("synth") && option_too_big(args, "n"))

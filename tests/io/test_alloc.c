@@ -185,3 +185,40 @@ Test(io, npy_survives_every_failed_allocation)
     dpt_net_destroy(c.back);
     io_test_rmtree(c.dir);
 }
+
+// A model with text class names (issue 15): saving and loading them fails cleanly at every
+// allocation, cJSON's included.
+static enum dpt_status try_names(void *arg)
+{
+    struct save_case *c = arg;
+    struct dpt_net *net = NULL;
+    struct dpt_model_info info;
+    enum dpt_status st = dpt_model_save(c->path, c->net, &c->info);
+    if (st == DPT_OK)
+        st = dpt_model_load(c->path, &net, &info);
+    if (st == DPT_OK) {
+        cr_assert_str_eq(info.class_names[1], "dog, big");
+    } else {
+        cr_assert_null(net, "*net must be NULL on error");
+        cr_assert_null(info.class_names, "info must be in its init state on error");
+    }
+    dpt_model_info_cleanup(&info);
+    dpt_net_destroy(net);
+    return st;
+}
+
+Test(io, model_class_names_survive_every_failed_allocation, .init = json_hooks_setup)
+{
+    struct save_case c;
+    static const char *const names[2] = {"cat", "dog, big"};
+    io_test_tmpdir(c.dir, sizeof c.dir);
+    snprintf(c.path, sizeof c.path, "%s/model.safetensors", c.dir);
+    c.net = io_test_net(12);
+    dpt_model_info_init(&c.info);
+    c.info.n_classes = 2;
+    cr_assert_eq(dpt_model_info_set_class_names(&c.info, names, 2), DPT_OK);
+    cr_assert_geq(alloc_walk("model with class names", try_names, &c, DPT_OK), 10);
+    dpt_model_info_cleanup(&c.info);
+    dpt_net_destroy(c.net);
+    io_test_rmtree(c.dir);
+}

@@ -103,6 +103,7 @@ static void expect_load_fails(const char *path, enum dpt_status want, const char
               dpt_last_error());
     // On error the info is left empty, so cleanup is safe.
     cr_assert_null(info.class_labels);
+    cr_assert_null(info.class_names);
     cr_assert_null(info.provenance);
     dpt_model_info_cleanup(&info);
 }
@@ -849,4 +850,123 @@ Test(io, save_removes_temporaries_left_by_killed_writers)
     close(held_fd);
     dpt_net_destroy(net);
     io_test_rmtree(dir);
+}
+
+// ---- text class labels (issue 15) ----
+
+static void edit_names_not_json(cJSON *root)
+{
+    set_meta(root, "class_names", "cat,dog");
+}
+static void edit_names_count(cJSON *root)
+{
+    set_meta(root, "class_names", "[\"cat\"]");
+}
+static void edit_names_twice(cJSON *root)
+{
+    set_meta(root, "class_names", "[\"cat\",\"cat\"]");
+}
+static void edit_names_empty(cJSON *root)
+{
+    set_meta(root, "class_names", "[\"cat\",\"\"]");
+}
+static void edit_names_number(cJSON *root)
+{
+    set_meta(root, "class_names", "[\"cat\",3]");
+}
+static void edit_names_control(cJSON *root)
+{
+    set_meta(root, "class_names", "[\"c\\u001bat\",\"dog\"]");
+}
+static void edit_names_and_labels(cJSON *root)
+{
+    set_meta(root, "class_labels", "1,2");
+}
+static void edit_names_regression(cJSON *root)
+{
+    set_meta(root, "task", "regress");
+    set_meta(root, "n_classes", "0");
+}
+
+// A classifier trained on text labels keeps their names: a JSON array of strings in
+// __metadata__.class_names (names may hold commas and quotes), read back and validated.
+Test(io, class_names_round_trip_and_are_validated)
+{
+    struct fixture f;
+    struct dpt_net *net = io_test_net(7), *back = NULL;
+    struct dpt_model_info info, got;
+    static const char *const names[2] = {"cat \"felis\"", "dog, big"};
+    fixture_setup(&f);
+    dpt_model_info_init(&info);
+    info.n_classes = 2;
+    cr_assert_eq(dpt_model_info_set_class_names(&info, names, 2), DPT_OK);
+    cr_assert_eq(dpt_model_save(f.path, net, &info), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(dpt_model_load(f.path, &back, &got), DPT_OK, "%s", dpt_last_error());
+    cr_assert_eq(got.n_classes, 2);
+    cr_assert_null(got.class_labels);
+    cr_assert_not_null(got.class_names);
+    cr_assert_str_eq(got.class_names[0], names[0]);
+    cr_assert_str_eq(got.class_names[1], names[1]);
+    dpt_model_info_cleanup(&got);
+    dpt_net_destroy(back);
+    // Read back independently: the metadata value is a JSON array (json.loads in Python).
+    size_t len;
+    uint64_t hlen;
+    unsigned char *buf = io_test_read(f.path, &len);
+    cJSON *root = read_header(buf, len, &hlen);
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    cJSON *arr = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(meta, "class_names")->valuestring);
+    cr_assert(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == 2);
+    cr_assert_str_eq(cJSON_GetArrayItem(arr, 1)->valuestring, "dog, big");
+    cJSON_Delete(arr);
+    cJSON_Delete(root);
+    free(buf);
+
+    // Refused on save: repeats, empty names, control characters, broken UTF-8, names and
+    // numbers at once, names on a regression model.
+    static const char *const bad[][2] = {
+        {"cat", "cat"}, {"cat", ""}, {"cat", "d\nog"}, {"cat", "d\xC3og"}};
+    static const char *const why[] = {"name 0 appears twice", "name 1 is empty",
+                                      "name 1 holds a control character",
+                                      "name 1 is not valid UTF-8"};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(dpt_model_info_set_class_names(&info, bad[i], 2), DPT_OK);
+        cr_assert_eq(dpt_model_save(f.path, net, &info), DPT_ERR_INVALID, "case %zu", i);
+        cr_assert(strstr(dpt_last_error(), why[i]), "%s", dpt_last_error());
+    }
+    cr_assert_eq(dpt_model_info_set_class_names(&info, names, 2), DPT_OK);
+    int32_t labels[2] = {1, 2};
+    info.class_labels = labels;
+    cr_assert_eq(dpt_model_save(f.path, net, &info), DPT_ERR_INVALID);
+    cr_assert(strstr(dpt_last_error(), "both set"), "%s", dpt_last_error());
+    info.class_labels = NULL;
+    // The key is the model's own: no checkpoint extra may use it.
+    const char *key = "class_names", *value = "[]";
+    struct dpt_model_extra extra = {0, NULL, NULL, NULL, 1, &key, &value};
+    cr_assert_eq(dpt_model_save_ex(f.path, net, &info, &extra), DPT_ERR_INVALID);
+    dpt_model_info_cleanup(&info);
+
+    // Refused on load, naming the field.
+    static void (*const edits[])(cJSON *) = {
+        edit_names_not_json, edit_names_count,   edit_names_twice,      edit_names_empty,
+        edit_names_number,   edit_names_control, edit_names_and_labels, edit_names_regression};
+    static const char *const load_why[] = {"not a JSON array of 2 strings",
+                                           "not a JSON array of 2 strings",
+                                           "name 0 appears twice",
+                                           "entry 1 is not a non-empty string",
+                                           "entry 1 is not a non-empty string",
+                                           "name 0 holds a control character",
+                                           "both class_labels and class_names",
+                                           "given for a regression model"};
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        dpt_model_info_init(&info);
+        info.n_classes = 2;
+        cr_assert_eq(dpt_model_info_set_class_names(&info, names, 2), DPT_OK);
+        cr_assert_eq(dpt_model_save(f.path, net, &info), DPT_OK, "%s", dpt_last_error());
+        dpt_model_info_cleanup(&info);
+        edit_header(f.path, edits[i]);
+        expect_load_fails(f.path, DPT_ERR_FORMAT, load_why[i]);
+    }
+    dpt_net_destroy(net);
+    io_test_rmtree(f.dir);
 }
