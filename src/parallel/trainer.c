@@ -153,6 +153,42 @@ static void ftz_leave(unsigned csr)
 
 // ---- set-up job: each worker allocates and first-touches its own buffers ----
 
+// Sliced mode on a machine with several NUMA nodes: worker ith's rows of the parameters and of
+// the gradient vector (the rows it forms and updates at every step, and nobody else writes) move
+// to its own node (hwloc_set_area_membind with MIGRATE; the network's parameters were allocated,
+// and first touched, by whoever created it). Page granular, so a page shared by two workers' rows
+// goes to one of them; best effort: a refusal (no permission, no support) changes nothing else.
+static void home_rows(struct dpt_trainer *tr, size_t ith)
+{
+    hwloc_topology_t hw = dpt_topo_hwloc(tr->topo);
+    if (tr->pu[ith] < 0)
+        return;
+    hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(hw, (unsigned)tr->pu[ith]);
+    if (!pu || !pu->nodeset)
+        return;
+    const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
+    const size_t L = spec->n_layers, page = (size_t)sysconf(_SC_PAGESIZE);
+    float *const vecs[2] = {dpt_net_params(tr->net), tr->gsum};
+    for (size_t l = 1; l <= L; l++) {
+        const size_t lo = tr->row_lo[ith * (L + 1) + l], hi = tr->row_hi[ith * (L + 1) + l];
+        size_t w;
+        if (hi <= lo || dpt_net_layer_offsets(tr->net, l, &w, NULL) != DPT_OK)
+            continue;
+        for (size_t v = 0; v < 2; v++) {
+            if (!vecs[v])
+                continue;
+            // The whole pages inside this worker's rows of W_l.
+            uintptr_t a = (uintptr_t)(vecs[v] + w + lo * spec->sizes[l - 1]);
+            uintptr_t e = (uintptr_t)(vecs[v] + w + hi * spec->sizes[l - 1]);
+            a = (a + page - 1) / page * page;
+            e = e / page * page;
+            if (e > a)
+                (void)hwloc_set_area_membind(hw, (void *)a, e - a, pu->nodeset, HWLOC_MEMBIND_BIND,
+                                             HWLOC_MEMBIND_MIGRATE | HWLOC_MEMBIND_BYNODESET);
+        }
+    }
+}
+
 static void alloc_job(void *arg, size_t ith, size_t nth)
 {
     struct dpt_trainer *tr = arg;
@@ -178,6 +214,10 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
     if (slot->status == DPT_OK &&
         dpt_workspace_create(tr->net, tr->ws_rows, &tr->ws[ith]) != DPT_OK)
         slot->status = DPT_ERR_NOMEM;
+    // DPT_TEST_HOME_ROWS=1 runs it on a single node too (tests/parallel/stress_train.c), where
+    // it moves nothing but runs the same calls.
+    if (tr->sliced && (tr->numa_nodes > 1 || tr->test_home_rows))
+        home_rows(tr, ith);
 }
 
 // ---- the epoch job ----
@@ -559,6 +599,9 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     const size_t cores = dpt_topo_n_cores(tr->topo);
     tr->nth = params->threads ? params->threads : (cores ? cores : 1);
     tr->oversubscribed = tr->nth > cores;
+    tr->numa_nodes = (size_t)hwloc_get_nbobjs_by_type(dpt_topo_hwloc(tr->topo), HWLOC_OBJ_NUMANODE);
+    const char *home = getenv("DPT_TEST_HOME_ROWS");
+    tr->test_home_rows = home && strcmp(home, "1") == 0;
     if (tr->nth > cores)
         add_warning(tr,
                     "%zu threads on %zu usable cores: oversubscribed (the barrier blocks instead "

@@ -51,6 +51,8 @@ struct dpt_trainer {
     int *pu;            // nth PU OS indexes (-1 unbound)
     unsigned *group_of; // nth: each worker's barrier group (pthreads engine)
     size_t n_groups;    // barrier groups: 1 = a flat barrier
+    size_t numa_nodes;  // in the topology
+    int test_home_rows; // test hook: home_rows on one NUMA node too
     struct dpt_pool *pool;
     struct dpt_team team;
     char warnings[1024];

@@ -80,6 +80,10 @@ int main(void)
             bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
             unsetenv("DPT_STEP");
             bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            setenv("DPT_TEST_HOME_ROWS", "1", 1); // rows moved to their workers' nodes
+            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
+            unsetenv("DPT_TEST_HOME_ROWS");
+            bad |= memcmp(got, again, np * sizeof(float)) != 0;
             setenv("DPT_TEST_STAND_DOWN", "1", 1);
             bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
             unsetenv("DPT_TEST_STAND_DOWN");
