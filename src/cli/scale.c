@@ -302,17 +302,7 @@ static void csv_field(FILE *f, const char *s, bool comma)
 {
     if (comma)
         fputc(',', f);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    cli_csv_cell(f, s);
 }
 
 static void csv_num(FILE *f, double v)

@@ -192,3 +192,23 @@ void dpt_free(void *p)
     uncount(p);
     free(p);
 }
+
+char **dpt_strings_copy(const char *const *src, size_t n, size_t *bytes)
+{
+    size_t total = n * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        total += strlen(src[i]) + 1;
+    char **names = dpt_malloc(total ? total : 1);
+    if (!names)
+        return NULL;
+    char *text = (char *)(names + n);
+    for (size_t i = 0; i < n; i++) {
+        const size_t len = strlen(src[i]) + 1;
+        memcpy(text, src[i], len);
+        names[i] = text;
+        text += len;
+    }
+    if (bytes)
+        *bytes = total;
+    return names;
+}

@@ -40,6 +40,9 @@ void dpt_free_aligned(void *p);
 // Library allocation goes through these (so tests can inject failures later). Same contracts as
 // malloc/calloc/realloc/free; dpt_calloc also checks n * size for overflow.
 void *dpt_malloc(size_t bytes);
+// n strings copied into one dpt_malloc'd block (freed with one dpt_free): the n pointers, then the
+// text they point to. *bytes (may be NULL) gets the block's size. NULL when out of memory.
+char **dpt_strings_copy(const char *const *src, size_t n, size_t *bytes);
 void *dpt_calloc(size_t n, size_t size);
 void *dpt_realloc(void *p, size_t bytes);
 void dpt_free(void *p);

@@ -217,22 +217,8 @@ static enum dpt_status dup_names(const char *const *src, size_t n, char ***out, 
     *bytes = 0;
     if (!src)
         return DPT_OK;
-    size_t total = n * sizeof(char *);
-    for (size_t i = 0; i < n; i++)
-        total += strlen(src[i]) + 1;
-    char **names = dpt_malloc(total);
-    if (!names)
-        return dpt_error(DPT_ERR_NOMEM, "class names: out of memory");
-    char *text = (char *)(names + n);
-    for (size_t i = 0; i < n; i++) {
-        const size_t len = strlen(src[i]) + 1;
-        memcpy(text, src[i], len);
-        names[i] = text;
-        text += len;
-    }
-    *out = names;
-    *bytes = total;
-    return DPT_OK;
+    *out = dpt_strings_copy(src, n, bytes);
+    return *out ? DPT_OK : dpt_error(DPT_ERR_NOMEM, "class names: out of memory");
 }
 
 enum dpt_status dpt_data_set_names(struct dpt_dataset *ds, const char *const *names, size_t n)

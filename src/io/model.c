@@ -293,25 +293,6 @@ void dpt_model_info_cleanup(struct dpt_model_info *info)
     dpt_model_info_init(info);
 }
 
-// n strings copied into one allocation: the pointers, then the text (freed with one dpt_free).
-static char **names_copy(const char *const *src, size_t n)
-{
-    size_t total = n * sizeof(char *);
-    for (size_t i = 0; i < n; i++)
-        total += strlen(src[i]) + 1;
-    char **names = dpt_malloc(total ? total : 1);
-    if (!names)
-        return NULL;
-    char *text = (char *)(names + n);
-    for (size_t i = 0; i < n; i++) {
-        const size_t len = strlen(src[i]) + 1;
-        memcpy(text, src[i], len);
-        names[i] = text;
-        text += len;
-    }
-    return names;
-}
-
 enum dpt_status dpt_model_info_set_class_names(struct dpt_model_info *info,
                                                const char *const *names, size_t n)
 {
@@ -322,7 +303,7 @@ enum dpt_status dpt_model_info_set_class_names(struct dpt_model_info *info,
             return dpt_error(DPT_ERR_INVALID, "dpt_model_info_set_class_names: name %zu is NULL",
                              i);
     char **copy = NULL;
-    if (names && (copy = names_copy(names, n)) == NULL)
+    if (names && (copy = dpt_strings_copy(names, n, NULL)) == NULL)
         return dpt_error(DPT_ERR_NOMEM, "class names: out of memory");
     dpt_free(info->class_names);
     info->class_names = copy;
@@ -1118,7 +1099,7 @@ static enum dpt_status parse_class_names(const char *path, const char *text,
         st = dpt_error(DPT_ERR_FORMAT, "%s: __metadata__.class_names: name %zu %s", path, at, why);
         goto cleanup;
     }
-    if ((info->class_names = names_copy(names, n)) == NULL)
+    if ((info->class_names = dpt_strings_copy(names, n, NULL)) == NULL)
         st = dpt_error(DPT_ERR_NOMEM, "%s: out of memory", path);
 cleanup:
     dpt_free(names);
