@@ -184,6 +184,9 @@ DPT_API enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr);
 // The pthreads engine's barrier: 1 when flat, else the number of groups of a two-level barrier
 // (workers grouped by L3 cache, NUMA node or package, the innermost level that splits them).
 DPT_API size_t dpt_trainer_barrier_groups(const struct dpt_trainer *tr);
+// Times a worker of the dynamic sliced step stood down so far because another process kept it
+// off its core (0 for other strategies): a sign of a busy machine.
+DPT_API uint64_t dpt_trainer_stand_downs(const struct dpt_trainer *tr);
 // How a step's work is shared among the workers: "private", "reproducible", "sliced" (lockstep
 // phases with barriers) or "sliced (dynamic)" (the step's work as items that any worker may take,
 // so that a worker another process keeps off its core does not hold the others up). Static string.

@@ -41,6 +41,7 @@ struct run {
     bool show_lr;                     // the schedule changes the rate: a column for it
     bool header_done;                 // the epoch table's header is printed
     const struct dpt_schedule *sched; // the rate in force, for the log and the table
+    const struct dpt_trainer *tr;     // for its counters (stand-downs) in the log
     uint64_t last_epoch;
     struct dpt_epoch_stats last_st; // the last complete epoch (NAN figures before the first)
     struct train_cmd *cmd;          // for checkpoints written between epochs
@@ -221,6 +222,8 @@ static void json_epoch(struct run *r, const struct dpt_epoch_stats *st)
     cli_json_num(f, "wait_s", st->time.wait_s);
     cli_json_num(f, "reduce_s", st->time.reduce_s);
     cli_json_num(f, "update_s", st->time.update_s);
+    if (r->tr)
+        fprintf(f, ",\"stand_downs\":%llu", (unsigned long long)dpt_trainer_stand_downs(r->tr));
     fputs("}\n", f);
     log_flush(r);
 }
@@ -640,6 +643,7 @@ static int build_trainer(struct train_cmd *c)
     p.user = run;
     if ((st = dpt_trainer_create(c->net, c->sched, &p, &c->tr)) != DPT_OK)
         return cli_fail(st, "trainer");
+    run->tr = c->tr;
     if (c->resume_path && (rc = cli_checkpoint_restore(&c->ck, c->net, c->sched, c->tr)))
         return rc;
 

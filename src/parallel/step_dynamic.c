@@ -263,8 +263,12 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
     const int oversubscribed = tr->oversubscribed;
     const int forced = d->force_stand_down && ith + 1 == tr->nth;
     const double backoff_min = forced ? 0.0005 : BACKOFF_MIN_S;
-    double backoff = backoff_min;
-    double wall0 = dpt_trainer_now(), cpu0 = thread_cpu_s();
+    // The back-off carries over from the previous epoch: a machine that was busy then is
+    // likely busy now.
+    atomic_ulong *saved = &d->backoff[ith].seq;
+    const unsigned long saved_us = atomic_load_explicit(saved, memory_order_relaxed);
+    double backoff = saved_us && !forced ? 1e-6 * (double)saved_us : backoff_min;
+    double wall0 = dpt_trainer_now(), cpu0 = thread_cpu_s(), clean_since = wall0;
     unsigned long k = 0; // steps of this job this thread has gone through
     struct step s;
     if (tr->split_first) {
@@ -293,11 +297,16 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
                     break;
                 // Rejoin at the step being run now (earlier ones are published and done).
                 k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
-                wall0 = dpt_trainer_now();
+                wall0 = clean_since = dpt_trainer_now();
                 cpu0 = thread_cpu_s();
                 continue;
             }
-            if (!preempted)
+            // The back-off falls back to its shortest only after the thread has kept its core
+            // for as long as it last stood down: a thread coming back from a stand-down runs at
+            // once (the scheduler owes it time), which says nothing about the other process.
+            if (preempted)
+                clean_since = wall;
+            else if (wall - clean_since >= backoff)
                 backoff = backoff_min;
             wall0 = wall;
             cpu0 = cpu;
@@ -313,6 +322,7 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
         if (atomic_load_explicit(&d->steps, memory_order_acquire) & 1)
             break;
     }
+    atomic_store_explicit(saved, (unsigned long)(backoff * 1e6), memory_order_relaxed);
 }
 
 const struct dpt_step_strategy dpt_step_dynamic = {

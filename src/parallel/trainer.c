@@ -659,7 +659,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         if (dynamic) {
             tr->dyn = dpt_alloc_aligned(sizeof *tr->dyn);
             if (!tr->dyn ||
-                !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim))) {
+                !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim)) ||
+                !(tr->dyn->backoff = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->backoff))) {
                 st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
                 goto cleanup;
             }
@@ -772,8 +773,10 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
         dpt_free_aligned(tr->xbuf[t]);
     dpt_free(tr->xbuf);
     dpt_free_aligned((void *)tr->xrows);
-    if (tr->dyn)
+    if (tr->dyn) {
         dpt_free_aligned(tr->dyn->claim);
+        dpt_free_aligned(tr->dyn->backoff);
+    }
     dpt_free_aligned(tr->dyn);
     dpt_free(tr->row_lo);
     dpt_free(tr->row_hi);
@@ -809,6 +812,11 @@ enum dpt_grad_mode dpt_trainer_grad_mode(const struct dpt_trainer *tr)
 size_t dpt_trainer_barrier_groups(const struct dpt_trainer *tr)
 {
     return tr->n_groups ? tr->n_groups : 1;
+}
+
+uint64_t dpt_trainer_stand_downs(const struct dpt_trainer *tr)
+{
+    return tr->dyn ? atomic_load_explicit(&tr->dyn->retired, memory_order_relaxed) : 0;
 }
 
 const char *dpt_trainer_step_name(const struct dpt_trainer *tr)

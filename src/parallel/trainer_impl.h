@@ -40,6 +40,8 @@ struct dpt_dyn {
     atomic_ulong retired;           // times a thread stood down (statistics, and the tests)
     int force_stand_down;           // test hook: the last thread stands down at every check
     struct dpt_dyn_claim *claim;    // nth: one per logical worker's item
+    struct dpt_dyn_claim *backoff;  // nth: each thread's next stand-down in microseconds (0: the
+                                    // shortest), kept across epochs; only its thread touches it
 };
 
 struct dpt_trainer {
