@@ -14,16 +14,17 @@
 // A thread that another process keeps taking its core from (over a window of at least 2 ms, its
 // CPU time, CLOCK_THREAD_CPUTIME_ID, falls more than a quarter short of the wall time: it was
 // runnable all along, since it never blocks, but not running) stands down for a while: it claims
-// nothing and sleeps, so that it is never descheduled in the middle of an item the others then wait
-// for, and comes back after a back-off that doubles while the preemption goes on (at least one
-// thread always stays). The phases of one step, numbered from the start of the job (seq):
-//   prologue (split_first, once per job)   every logical worker's rows of layer 1 for the first
-//   step phase 1                                shard t: forward, loss and deltas phase 2 rows t:
-//   gradient (fused: update); else, when the
-//                                          schedule needs no norm, their update; split_first:
-//                                          the next step's layer 1 for rows t
-//   phase 3 (schedules needing the norm)   rows t: update with the global norm; split_first: as
-//   above
+// nothing and sleeps, so that it is never descheduled in the middle of an item the others then
+// wait for, and comes back after a back-off that grows while the preemption goes on (at least one
+// thread always stays).
+//
+// The phases of one step, numbered from the start of the job (seq):
+//   prologue   split_first, once per job: every logical worker's rows of layer 1, first step
+//   phase 1    shard t: forward, loss and deltas
+//   phase 2    rows t: gradient (fused: the update); when the schedule needs no norm, their
+//              update; split_first: the next step's layer 1 for rows t
+//   phase 3    schedules that need the norm: rows t updated with the global norm; split_first:
+//              as above
 // The thread completing a step's last item does the step's bookkeeping (worker 0's part in the
 // barrier version) and publishes the step; the next step starts when it is published.
 #include <math.h>
@@ -53,9 +54,12 @@
 #define OFF_CPU_MAX 0.25
 // Steps between two forced stand-downs (the test hook).
 #define FORCED_EVERY 8
-// The first stand-down, and the longest.
-#define BACKOFF_MIN_S 0.02
-#define BACKOFF_MAX_S 1.0
+// The first stand-down, the factor of each next one while the preemption goes on, and the
+// longest. A stand-down costs at most its length of one thread's work where the core was free
+// after all; coming back costs one wait for an item the thread may be preempted in.
+#define BACKOFF_MIN_S  0.05
+#define BACKOFF_GROWTH 4
+#define BACKOFF_MAX_S  1.0
 
 // Spins with a pause, then yields, until (*v >> shift) >= want (acquire).
 static void wait_at_least(atomic_ulong *v, int shift, unsigned long want, int oversubscribed)
@@ -291,7 +295,8 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
                                                         memory_order_relaxed)) {
                 atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
                 const int alive = stand_down(tr, wall + backoff, tm);
-                backoff = backoff * 2 < BACKOFF_MAX_S ? backoff * 2 : BACKOFF_MAX_S;
+                backoff = backoff * BACKOFF_GROWTH < BACKOFF_MAX_S ? backoff * BACKOFF_GROWTH
+                                                                   : BACKOFF_MAX_S;
                 atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
                 if (!alive)
                     break;
