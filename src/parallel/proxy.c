@@ -55,6 +55,7 @@ struct dpt_proxy {
     struct dpt_rng rng;
     struct dpt_workspace *ws; // every simulated worker's own workspace (one core)
     uint64_t step;            // schedule steps taken
+    double clock_s;           // what reading the thread's CPU clock adds to a timed interval
 };
 
 // One thread count's buffers: what the trainer allocates for T workers, once each (the simulated
@@ -87,6 +88,19 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// CPU time of the calling thread: a worker's phase is timed by it, so that the time other
+// processes take this core from the proxy (on a shared machine, most of the spread of wall-clock
+// times) is not counted as the worker's. The model assumes a core per worker. Reading this clock
+// is a system call (about 1 us in a KVM guest), so what it adds to an interval is measured once
+// (clock_cost) and taken off every phase.
+static double thread_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return now_s();
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static inline size_t split(size_t n, size_t t, size_t nth)
 {
     return (size_t)(((unsigned long long)n * t) / nth);
@@ -103,6 +117,18 @@ static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// The median of what an empty interval measures on the thread's CPU clock.
+static double clock_cost(void)
+{
+    enum { N = 63 };
+    double v[N];
+    for (size_t i = 0; i < N; i++) {
+        const double a = thread_s();
+        v[i] = thread_s() - a;
+    }
+    return median(v, N);
 }
 
 struct dpt_proxy_params dpt_proxy_params_default(void)
@@ -194,6 +220,7 @@ enum dpt_status dpt_proxy_create(const struct dpt_net_spec *spec, const char *sc
     }
     px->steps_per_epoch = p->samples / p->batch;
     dpt_blas_single_thread(); // as the trainer: one BLAS thread per worker
+    px->clock_s = clock_cost();
     const size_t mb = p->batch < PROXY_MICRO_MAX ? p->batch : PROXY_MICRO_MAX;
     if ((st = dpt_workspace_create(px->net, mb, &px->ws)) != DPT_OK)
         goto fail;
@@ -711,10 +738,10 @@ static void one_step(struct dpt_proxy *px, struct run *r, double *t1, double *t2
             cold_ranges(px, r, u, 1, ws, flush_range, NULL);
             fence();
         }
-        const double a = timed ? now_s() : 0.0;
+        const double a = timed ? thread_s() : 0.0;
         phase1(px, r, u, rows);
         if (timed)
-            t1[r->kind[u]] = now_s() - a;
+            t1[r->kind[u]] = fmax(thread_s() - a - px->clock_s, 0.0);
     }
     for (size_t u = 0; u < r->T; u++) {
         const int timed = t2 && r->rep[r->kind[u]] == u;
@@ -722,10 +749,10 @@ static void one_step(struct dpt_proxy *px, struct run *r, double *t1, double *t2
             cold_ranges(px, r, u, 2, ws, flush_range, NULL);
             fence();
         }
-        const double a = timed ? now_s() : 0.0;
+        const double a = timed ? thread_s() : 0.0;
         phase2(px, r, u, next);
         if (timed)
-            t2[r->kind[u]] = now_s() - a;
+            t2[r->kind[u]] = fmax(thread_s() - a - px->clock_s, 0.0);
     }
     px->step++;
     next_step(px);
