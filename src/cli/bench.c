@@ -22,7 +22,14 @@
 
 #include "cli_impl.h"
 
-static const char synopsis[] = "[--workload S|M|L|all] [--threads-list T,...] [--json] [options]";
+static const char synopsis[] =
+    "[--workload S|M|L|all] [--threads-list T,...] [--json] [options]\n"
+    "       dptrain bench --proxy [--workload W,... | --layers N0,...,NL [--batch B]\n"
+    "              [--schedule SPEC]] [--threads-list T,...] [--mem-bw GB/s] [--barrier-ns NS]\n"
+    "              [--node-cores C] [--numa-factor F] [--csv FILE] [--json]\n\n"
+    "--proxy predicts the rate at each thread count T from one core: it runs the work of each\n"
+    "worker of a T-thread step with the data it would read cold evicted first, times the\n"
+    "busiest, and adds a memory and a barrier term (docs/benchmarks.md, \"Scaling proxy\").";
 
 // ---- workloads ----
 
@@ -831,6 +838,78 @@ static int parse_threads(const char *text, size_t cores, size_t **out, size_t *n
     return 0;
 }
 
+// ---- the scaling proxy (proxy.c) ----
+
+// Flags only the proxy reads, and flags of the runs that do not apply to it.
+static const char *const proxy_only[] = {
+    "layers",      "batch",      "schedule", "steps",         "mem-bw", "barrier-ns", "node-cores",
+    "numa-factor", "core-speed", "rate1",    "allcore-speed", "cores",  "no-flush",   "csv"};
+static const char *const not_proxy[] = {"warmup", "max-seconds", "data",
+                                        "engine", "pin",         "sgemm-n"};
+
+// `dptrain bench --proxy`: the networks (the workloads, or --layers), the thread counts (default
+// 1, 2, 4, ..., 64) and the repeats, then cli_proxy_run.
+static int bench_proxy(const struct cli_flag *flags, int argc, char **argv)
+{
+    struct cli_proxy_work works[N_WORKLOADS];
+    size_t n_works = 0, n_threads = 0, repeat = 3, *threads = NULL;
+    const char *v;
+    for (size_t i = 0; i < sizeof not_proxy / sizeof not_proxy[0]; i++)
+        if (cli_get(flags, not_proxy[i]))
+            return cli_error("--%s does not apply to --proxy (it trains nothing)", not_proxy[i]);
+    if ((v = cli_get(flags, "repeat")) && cli_size("repeat", v, 1, 1000, &repeat))
+        return CLI_USAGE;
+    if ((v = cli_get(flags, "layers"))) {
+        if (cli_get(flags, "workload"))
+            return cli_error("--layers and --workload exclude each other (--layers names the "
+                             "network to predict for)");
+        struct cli_proxy_work *w = &works[n_works++];
+        const struct cli_net_flags nf = {.layers = v};
+        const struct cli_net_needs needs = {.classify = 1};
+        if (cli_build_spec(&nf, &needs, &w->spec))
+            return CLI_USAGE;
+        w->name = "net";
+        w->batch = 64;
+        w->schedule = "adam:lr=1e-3";
+        if ((v = cli_get(flags, "batch")) && cli_size("batch", v, 1, (size_t)1 << 20, &w->batch))
+            return CLI_USAGE;
+        if ((v = cli_get(flags, "schedule"))) {
+            struct dpt_schedule *sched = NULL;
+            enum dpt_status st = dpt_schedule_parse(v, &sched);
+            dpt_schedule_destroy(sched);
+            if (st != DPT_OK)
+                return cli_fail(st, "--schedule");
+            w->schedule = v;
+        }
+    } else {
+        if (cli_get(flags, "batch") || cli_get(flags, "schedule"))
+            return cli_error("--%s needs --layers (the workloads S, M and L fix their own)",
+                             cli_get(flags, "batch") ? "batch" : "schedule");
+        const struct workload *wl[N_WORKLOADS];
+        if (parse_workloads((v = cli_get(flags, "workload")) ? v : "all", wl, &n_works))
+            return CLI_USAGE;
+        for (size_t i = 0; i < n_works; i++) {
+            struct dpt_net_spec spec = dpt_net_spec_default();
+            spec.n_layers = wl[i]->n_layers;
+            for (size_t l = 0; l <= wl[i]->n_layers; l++)
+                spec.sizes[l] = wl[i]->sizes[l];
+            for (size_t l = 0; l < wl[i]->n_layers; l++)
+                spec.act[l] = l + 1 == wl[i]->n_layers ? DPT_ACT_SOFTMAX : DPT_ACT_RELU;
+            spec.loss = DPT_LOSS_XENT;
+            spec.reduction = DPT_REDUCTION_MEAN;
+            works[i] = (struct cli_proxy_work){wl[i]->name, spec, wl[i]->batch, wl[i]->schedule};
+        }
+    }
+    if (parse_threads((v = cli_get(flags, "threads-list")) ? v : "1,2,4,8,16,32,64", 0, &threads,
+                      &n_threads)) {
+        free(threads);
+        return CLI_USAGE;
+    }
+    const int rc = cli_proxy_run(works, n_works, threads, n_threads, repeat, flags, argc, argv);
+    free(threads);
+    return rc;
+}
+
 // `dptrain bench`: measures the sgemm limit, runs every (repeat, workload, threads) in a child
 // process, measures the limit again, then prints the table or the JSON lines. Also the entry point
 // of those children (--internal-child).
@@ -840,18 +919,42 @@ int cli_bench(int argc, char **argv)
         return child_main(argc, argv);
     struct cli_flag flags[] = {
         {"workload", "W,...", "S, M, L, a comma list of them, or all (default all)", 0},
-        {"threads-list", "T,...", "thread counts to run (default 1..usable cores)", 0},
-        {"repeat", "R", "runs of each configuration, each in a fresh process; medians (3)", 0},
+        {"threads-list", "T,...",
+         "thread counts to run (default 1..usable cores; --proxy: 1,2,4,...,64)", 0},
+        {"repeat", "R",
+         "runs of each configuration, each in a fresh process; medians (3; --proxy: sweeps)", 0},
         {"warmup", "N", "samples at the start of the epoch left out of the timing (6000)", 0},
-        {"samples", "N", "train on the first N samples only, for quick runs (default all)", 0},
+        {"samples", "N",
+         "train on the first N samples only, for quick runs (default all; --proxy: rows of its "
+         "synthetic data set, 60000)",
+         0},
         {"max-seconds", "S", "cut a run's epoch S seconds after the warm-up (default: never)", 0},
-        {"seed", "S", "initialisation and shuffling seed of run 1; run r uses S + r - 1 (1)", 0},
+        {"seed", "S",
+         "initialisation and shuffling seed of run 1; run r uses S + r - 1 (1; --proxy: of every "
+         "sweep)",
+         0},
         {"data", "DIR", "Fashion-MNIST directory (default " DPT_FASHION_MNIST_DIR ")", 0},
         {"engine", "E", "pthreads (default) or openmp", 0},
         {"pin", "P", "compact (default), scatter or none", 0},
         {"grad", "G", "gradient mode: auto (default), private or sliced", 0},
         {"sgemm-n", "N", "size of the square sgemm that measures the limit (default 2048)", 0},
         {"json", NULL, "print one JSON object per line instead of the table", 0},
+        {"proxy", NULL, "predict the rate at each T from one core (the scaling proxy)", 0},
+        {"layers", "N0,...,NL", "--proxy: this network (ReLU, softmax, xent), not a workload", 0},
+        {"batch", "B", "--proxy with --layers: samples per step (64)", 0},
+        {"schedule", "SPEC", "--proxy with --layers: update schedule (adam:lr=1e-3)", 0},
+        {"steps", "N", "--proxy: timed steps per thread count and repeat, medians (20)", 0},
+        {"mem-bw", "GB/s", "--proxy: memory bandwidth of one NUMA node (100)", 0},
+        {"barrier-ns", "NS", "--proxy: one cache-line transfer between cores (measured here)", 0},
+        {"node-cores", "C", "--proxy: cores per NUMA node (default: all on one node)", 0},
+        {"numa-factor", "F", "--proxy: a transfer between NUMA nodes in local ones (3)", 0},
+        {"core-speed", "F", "--proxy: the target's cores are F times this one's (1)", 0},
+        {"rate1", "R,...",
+         "--proxy: the target's 1-thread samples/s, per network: sets the core speed", 0},
+        {"allcore-speed", "F", "--proxy: a core's speed with all cores busy, in one's (1)", 0},
+        {"cores", "C", "--proxy: the target's cores, for --allcore-speed (largest T)", 0},
+        {"no-flush", NULL, "--proxy: evict nothing (to see what cold data costs)", 0},
+        {"csv", "FILE", "--proxy: also write every repeat and the medians as CSV (atomic)", 0},
         {NULL, NULL, NULL, NULL},
     };
     const char *pos[1];
@@ -861,6 +964,11 @@ int cli_bench(int argc, char **argv)
         return CLI_OK;
     if (rc)
         return rc;
+    if (cli_get(flags, "proxy"))
+        return bench_proxy(flags, argc, argv);
+    for (size_t i = 0; i < sizeof proxy_only / sizeof proxy_only[0]; i++)
+        if (cli_get(flags, proxy_only[i]))
+            return cli_error("--%s needs --proxy", proxy_only[i]);
 
     struct dpt_topo *topo = NULL;
     size_t *threads = NULL;

@@ -330,4 +330,21 @@ int cli_export(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_bench(int argc, char **argv); // bench.c
 
+// ---- the scaling proxy (proxy.c, `dptrain bench --proxy`) ----
+
+// A network, batch and schedule to predict for.
+struct cli_proxy_work {
+    const char *name; // "S", "M", "L", or "net" for --layers
+    struct dpt_net_spec spec;
+    size_t batch;
+    const char *schedule;
+};
+
+// Measures every work at every thread count (1 added, sorted) `repeat` times, reads the proxy's
+// flags (--steps, --samples, --seed, --grad, --mem-bw, --barrier-ns, --node-cores,
+// --numa-factor, --no-flush, --csv, --json) and prints the predictions. Returns an exit code.
+int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size_t *threads,
+                  size_t n_threads, size_t repeat, const struct cli_flag *flags, int argc,
+                  char **argv);
+
 #endif
