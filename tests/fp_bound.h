@@ -54,6 +54,48 @@ static inline double dpt_gemm_entry_bound(size_t k, double alpha, double mag, do
     return dpt_gamma(k + 2) * (fabs(alpha) * mag + fabs(beta * c_old));
 }
 
+// ---- bf16 products (DPT_PRECISION_BF16) ----
+//
+// A bf16 value has 8 significant bits, so rounding a float to the nearest bf16 (ties to even) has
+// relative error at most u_b = 2^-8 (no underflow: every value checked is far above 2^-126).
+// With a^ = a (1 + e_a), b^ = b (1 + e_b), |e_a|, |e_b| <= u_b, the product of the rounded
+// operands is exact in float (8 + 8 significant bits <= 24) and
+//     |a^ b^ - a b| = |a b| |e_a + e_b + e_a e_b| <= (2 u_b + u_b^2) |a b|.
+// The k exact products are then summed in float in some order (vdpbf16ps adds two per lane and
+// instruction, the blocked kernel adds k blocks): any summation tree of depth <= k, so the fp32
+// part is gamma_{k+2} of the rounded operands' magnitudes, as for an fp32 product (alpha and
+// beta C add their roundings: dpt_gemm_entry_bound). Against the exact product of the UNROUNDED
+// operands:
+//     |C_ij - exact| <= |alpha| (2 u_b + u_b^2) sum_p |a_p b_p|
+//                       + gamma_{k+2} (|alpha| (1 + u_b)^2 sum_p |a_p b_p| + |beta c_old|).
+// The first term, about 2^-7 of sum |a b|, dominates: it is k terms each off by up to 2^-7 of
+// itself, which is loose enough to hide a dropped term when k is large. So the tests also check
+// the product against the exact product of the operands rounded by dpt_bf16_round (nearest even,
+// as vcvtne2ps2bf16 rounds): that differs only by the fp32 part, gamma_{k+2} (...), which a
+// wrong rounding, a dropped, doubled or misplaced term, or an fp32 product would all exceed.
+#define DPT_U_BF16 0x1p-8 // unit roundoff of bf16
+
+// x rounded to the nearest bf16 value (ties to even), as a float; for finite x (the tests' values).
+static inline float dpt_bf16_round(float x)
+{
+    unsigned int u;
+    memcpy(&u, &x, sizeof u);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+// The bound above, against the exact product of the unrounded operands: mag = sum_p |a_p b_p|
+// (unrounded), c_old = C0_ij.
+static inline double dpt_gemm_bf16_entry_bound(size_t k, double alpha, double mag, double beta,
+                                               double c_old)
+{
+    const double ub = DPT_U_BF16;
+    return fabs(alpha) * (2.0 * ub + ub * ub) * mag +
+           dpt_gamma(k + 2) * (fabs(alpha) * (1.0 + ub) * (1.0 + ub) * mag + fabs(beta * c_old));
+}
+
 // ---- a double reference of a network's forward pass, loss and backprop, with bounds ----
 //
 // dpt_ref_run() evaluates in double, from the float parameters and inputs, what dpt_net_evaluate
@@ -187,12 +229,23 @@ static inline double dpt_ref_act_grad(enum dpt_act act, double slope, double z, 
     return g * d;
 }
 
+// The relative bound of a k-term product's error against mag = sum_p |a_p| |b_p| (magnitudes of
+// the float operands, their own error included): gamma_k in fp32; with bf16 operands (a kernel
+// that rounds both operands to bf16, then sums in fp32: "bf16 products" above)
+// (2 u_b + u_b^2) + gamma_k (1 + u_b)^2.
+static inline double dpt_ref_product_rel(size_t k, int bf16)
+{
+    const double ub = DPT_U_BF16;
+    return bf16 ? 2.0 * ub + ub * ub + dpt_gamma(k) * (1.0 + ub) * (1.0 + ub) : dpt_gamma(k);
+}
+
 // Runs the reference over rows idx[0..n) of x (or the first n when idx is NULL) with targets t.
 // With want_grad, also the gradient of scale x (summed loss) and its bounds (n_params entries,
-// padding zero).
-static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const size_t *idx,
-                               size_t n, const struct dpt_targets *t, float scale, int want_grad,
-                               struct dpt_ref *r)
+// padding zero). bf16: the bounds of a kernel whose products (forward, weight gradient, deltas)
+// take bf16 operands (dpt_ref_product_rel); everything else as in fp32.
+static inline void dpt_ref_run_prec(const struct dpt_net *net, const float *x, const size_t *idx,
+                                    size_t n, const struct dpt_targets *t, float scale,
+                                    int want_grad, int bf16, struct dpt_ref *r)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(net);
     const float *p = dpt_net_params_const(net);
@@ -230,7 +283,7 @@ static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const 
                     mag += (fabs(av) + e) * fabs(w);
                     prop += e * fabs(w);
                 }
-                const double zz = s + b[j], e0 = dpt_gamma(ni) * mag + prop;
+                const double zz = s + b[j], e0 = dpt_ref_product_rel(ni, bf16) * mag + prop;
                 z[l][i * no + j] = zz;
                 ez[l][i * no + j] = e0 + DPT_U * (fabs(zz) + e0);
                 if (l < L || spec->loss == DPT_LOSS_SQUARED)
@@ -350,7 +403,7 @@ static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const 
                         prop += e * fabs(av) + fabs(dv) * eav + e * eav;
                     }
                     r->grad[wo[l] + j * ni + q] = s;
-                    r->grad_err[wo[l] + j * ni + q] = dpt_gamma(n + 1) * mag + prop;
+                    r->grad_err[wo[l] + j * ni + q] = dpt_ref_product_rel(n + 1, bf16) * mag + prop;
                 }
                 double s = 0, mag = 0, prop = 0;
                 for (size_t i = 0; i < n; i++) {
@@ -379,7 +432,8 @@ static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const 
                     const size_t k = i * ni + q;
                     nd[k] = dpt_ref_act_grad(spec->act[l - 2], slope, z[l - 1][k], ez[l - 1][k],
                                              a[l - 1][k], ea[l - 1][k], s,
-                                             dpt_gamma(no) * mag + prop, &ned[k], &r->kinks);
+                                             dpt_ref_product_rel(no, bf16) * mag + prop, &ned[k],
+                                             &r->kinks);
                 }
             free(d);
             free(ed);
@@ -395,6 +449,14 @@ static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const 
         free(a[l]);
         free(ea[l]);
     }
+}
+
+// The reference of fp32 products.
+static inline void dpt_ref_run(const struct dpt_net *net, const float *x, const size_t *idx,
+                               size_t n, const struct dpt_targets *t, float scale, int want_grad,
+                               struct dpt_ref *r)
+{
+    dpt_ref_run_prec(net, x, idx, n, t, scale, want_grad, 0, r);
 }
 
 #endif

@@ -88,6 +88,27 @@ DPT_API const char *dpt_isa_name(void);
 // buffer, valid until the next call on the same thread. Thread-safe.
 DPT_API const char *dpt_isa_check(void);
 
+// ---- precision of the products ----
+
+// The arithmetic of the training step's matrix products (forward, weight gradients, deltas).
+// Parameters, gradients' reduction, loss, softmax and the schedule step are fp32 either way.
+enum dpt_precision {
+    DPT_PRECISION_FP32 = 0, // fp32 operands and accumulation (the default)
+    DPT_PRECISION_BF16,     // operands rounded to bf16 (nearest even), fp32 accumulation: mixed
+                            // precision on CPUs with AVX512_BF16 (twice the multiply-adds per
+                            // instruction); docs/architecture.md
+};
+
+// "fp32", "bf16" ("?" for other values); the parser takes those names and returns
+// DPT_ERR_INVALID with a message for others. Thread-safe.
+DPT_API const char *dpt_precision_name(enum dpt_precision p);
+DPT_API enum dpt_status dpt_precision_parse(const char *name, enum dpt_precision *out);
+
+// NULL when this process runs products in precision p (fp32 always; bf16 on a CPU with
+// AVX512_BF16 while the avx512 kernel level is in use). Otherwise one line saying why not.
+// Borrowed: a per-thread buffer, valid until the next call on the same thread. Thread-safe.
+DPT_API const char *dpt_precision_check(enum dpt_precision p);
+
 // ---- activations, losses ----
 
 enum dpt_act {

@@ -161,6 +161,11 @@ struct dpt_train_params {
     void *user;
     struct dpt_comm *comm; // processes training together (borrowed), or NULL: this process alone
     enum dpt_grad_mode grad_mode; // default auto
+    // Arithmetic of the training step's products (default fp32). DPT_PRECISION_BF16: bf16
+    // operands, fp32 accumulation; parameters, reduction, loss and schedule stay fp32, and
+    // evaluation (dpt_trainer_evaluate, the epoch's validation and test figures) runs in fp32.
+    // Refused with DPT_ERR_UNSUPPORTED where dpt_precision_check says no.
+    enum dpt_precision precision;
 };
 
 DPT_API struct dpt_train_params dpt_train_params_default(void);
@@ -191,6 +196,8 @@ DPT_API uint64_t dpt_trainer_stand_downs(const struct dpt_trainer *tr);
 // phases with barriers) or "sliced (dynamic)" (the step's work as items that any worker may take,
 // so that a worker another process keeps off its core does not hold the others up). Static string.
 DPT_API const char *dpt_trainer_step_name(const struct dpt_trainer *tr);
+// The precision of the training step's products (train_params.precision).
+DPT_API enum dpt_precision dpt_trainer_precision(const struct dpt_trainer *tr);
 // Nonzero when the schedule's step is folded into the gradient product (sliced mode with a
 // schedule flagged DPT_SCHEDULE_LINEAR): then update_s is part of compute_s.
 DPT_API int dpt_trainer_fused_step(const struct dpt_trainer *tr);

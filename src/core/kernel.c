@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "error_impl.h"
+#include "gemm_bf16.h"
 #include "gemm_impl.h"
 #include "net_impl.h"
 #include "sliced_impl.h"
@@ -42,27 +43,30 @@ static size_t layer_floats(const struct dpt_net_spec *spec, size_t rows, size_t 
 }
 
 // The GEMMs' packing buffer: only where a product can take the packed path (gemm_impl.h), i.e. some
-// layer has at least 32 units.
-static size_t pack_floats(const struct dpt_net_spec *spec)
+// layer has at least 32 units; in bf16 always (every bf16 product is packed).
+static size_t pack_floats(const struct dpt_net_spec *spec, enum dpt_precision prec)
 {
-    return max_width(spec) >= 32 || spec->sizes[0] >= 32 ? dpt_gemm_pack_floats() : 0;
+    return prec == DPT_PRECISION_BF16 || max_width(spec) >= 32 || spec->sizes[0] >= 32
+               ? dpt_gemm_pack_floats()
+               : 0;
 }
 
 // Floats a workspace needs (activations, two delta buffers of the widest layer, the GEMMs'
 // packing buffer), or 0 on overflow.
-static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows)
+static size_t workspace_floats(const struct dpt_net_spec *spec, size_t rows,
+                               enum dpt_precision prec)
 {
     size_t total = layer_floats(spec, rows, 1), t;
     if (total == 0 || dpt_mul_overflow(rows, max_width(spec), &t) ||
         dpt_add_overflow(total, 2 * dpt_round_floats(t), &total) ||
-        dpt_add_overflow(total, dpt_round_floats(pack_floats(spec)), &total))
+        dpt_add_overflow(total, dpt_round_floats(pack_floats(spec, prec)), &total))
         return 0;
     return total;
 }
 
 size_t dpt_workspace_bytes(const struct dpt_net *net, size_t max_rows)
 {
-    return workspace_floats(&net->spec, max_rows) * sizeof(float);
+    return workspace_floats(&net->spec, max_rows, DPT_PRECISION_FP32) * sizeof(float);
 }
 
 // A workspace struct and its block of `floats` floats for `rows` rows; the caller lays out the
@@ -89,8 +93,8 @@ static enum dpt_status workspace_alloc(const struct dpt_net *net, size_t rows, s
     return DPT_OK;
 }
 
-enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
-                                     struct dpt_workspace **out)
+enum dpt_status dpt_workspace_create_prec(const struct dpt_net *net, size_t max_rows,
+                                          enum dpt_precision prec, struct dpt_workspace **out)
 {
     if (!net || !out)
         return dpt_error(DPT_ERR_INVALID, "workspace: net or out is NULL");
@@ -99,8 +103,10 @@ enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
         return dpt_error(DPT_ERR_INVALID, "workspace: max_rows %zu is not in 1..2^24", max_rows);
     const struct dpt_net_spec *spec = &net->spec;
     struct dpt_workspace *ws;
+    if (prec != DPT_PRECISION_FP32 && dpt_precision_check(prec))
+        return dpt_error(DPT_ERR_UNSUPPORTED, "workspace: %s", dpt_precision_check(prec));
     enum dpt_status st =
-        workspace_alloc(net, max_rows, workspace_floats(spec, max_rows), "workspace", &ws);
+        workspace_alloc(net, max_rows, workspace_floats(spec, max_rows, prec), "workspace", &ws);
     if (st != DPT_OK)
         return st;
     float *p = ws->block;
@@ -115,10 +121,22 @@ enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
     ws->d[0] = p;
     ws->d[1] = p + dw;
     p += 2 * dw;
-    ws->pack_floats = pack_floats(spec);
+    ws->pack_floats = pack_floats(spec, prec);
     ws->pack = ws->pack_floats ? p : NULL;
+    ws->precision = prec;
     *out = ws;
     return DPT_OK;
+}
+
+enum dpt_status dpt_workspace_create(const struct dpt_net *net, size_t max_rows,
+                                     struct dpt_workspace **out)
+{
+    return dpt_workspace_create_prec(net, max_rows, DPT_PRECISION_FP32, out);
+}
+
+void dpt_workspace_set_precision(struct dpt_workspace *ws, enum dpt_precision p)
+{
+    ws->precision = p;
 }
 
 struct dpt_gemm_pack dpt_workspace_pack_use(const struct dpt_workspace *ws)
@@ -337,19 +355,30 @@ static void output_pass(const struct dpt_net_spec *spec, float *z, const float *
     st->n += n;
 }
 
+// A product in the workspace's precision: dpt_gemm (fp32) or dpt_gemm_bf16.
+static void gemm(enum dpt_precision prec, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                 size_t ldc)
+{
+    if (prec == DPT_PRECISION_BF16)
+        dpt_gemm_bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 // Forward through layers from..upto over n rows starting at workspace row r0 (in: the n input
 // rows of layer `from`), leaving a[l] = activations (a[upto] only z when raw != 0).
 static const float *forward_layers(const struct dpt_net *net, struct dpt_workspace *ws,
                                    const float *in, size_t r0, size_t n, size_t from, size_t upto,
-                                   int raw_last)
+                                   int raw_last, enum dpt_precision prec)
 {
     const struct dpt_net_spec *spec = &net->spec;
     const float *prev = in;
     for (size_t l = from; l <= upto; l++) {
         const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
         float *a = ws->a[l] + r0 * n_out;
-        dpt_gemm(0, 1, n, n_out, n_in, 1.0f, prev, n_in, net->params + net->w_off[l], n_in, 0.0f, a,
-                 n_out);
+        gemm(prec, 0, 1, n, n_out, n_in, 1.0f, prev, n_in, net->params + net->w_off[l], n_in, 0.0f,
+             a, n_out);
         if (!(raw_last && l == upto))
             bias_act(a, n, n_out, n_out, net->params + net->b_off[l], spec->act[l - 1],
                      spec->leaky_slope);
@@ -373,7 +402,7 @@ enum dpt_status dpt_net_forward(const struct dpt_net *net, struct dpt_workspace 
     const size_t L = net->spec.n_layers;
     const struct dpt_gemm_pack prev = dpt_workspace_pack_use(ws);
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
-    const float *a = forward_layers(net, ws, in, 0, n, 1, L, 0);
+    const float *a = forward_layers(net, ws, in, 0, n, 1, L, 0, DPT_PRECISION_FP32);
     if (out)
         memcpy(out, a, n * net->spec.sizes[L] * sizeof(float));
     dpt_gemm_pack_use(prev.buf, prev.floats);
@@ -395,7 +424,7 @@ enum dpt_status dpt_net_evaluate(const struct dpt_net *net, struct dpt_workspace
     const size_t L = net->spec.n_layers;
     const struct dpt_gemm_pack prev = dpt_workspace_pack_use(ws);
     const float *in = gather(ws, x, idx, n, net->spec.sizes[0]);
-    forward_layers(net, ws, in, 0, n, 1, L, 1);
+    forward_layers(net, ws, in, 0, n, 1, L, 1, DPT_PRECISION_FP32);
     output_pass(&net->spec, ws->a[L], net->params + net->b_off[L], n, t, idx, NULL, 1.0f, st);
     dpt_gemm_pack_use(prev.buf, prev.floats);
     return DPT_OK;
@@ -415,7 +444,7 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
     }
     const struct dpt_gemm_pack prev = dpt_workspace_pack_use(ws);
     const float *in = gather(ws, x, idx, n, spec->sizes[0]);
-    forward_layers(net, ws, in, 0, n, 1, L, 1);
+    forward_layers(net, ws, in, 0, n, 1, L, 1, ws->precision);
     int cur = 0;
     output_pass(spec, ws->a[L], net->params + net->b_off[L], n, t, idx, ws->d[cur], scale, st);
 
@@ -424,8 +453,8 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
         const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
         const float *prev = l > 1 ? ws->a[l - 1] : in;
         const float *delta = ws->d[cur];
-        dpt_gemm(1, 0, n_out, n_in, n, 1.0f, delta, n_out, prev, n_in, accumulate ? 1.0f : 0.0f,
-                 grad + net->w_off[l], n_in);
+        gemm(ws->precision, 1, 0, n_out, n_in, n, 1.0f, delta, n_out, prev, n_in,
+             accumulate ? 1.0f : 0.0f, grad + net->w_off[l], n_in);
         float *restrict gb = grad + net->b_off[l];
         if (!accumulate)
             memset(gb, 0, n_out * sizeof(float));
@@ -438,8 +467,8 @@ void dpt_net_backprop(const struct dpt_net *net, struct dpt_workspace *ws, const
         if (l == 1)
             break;
         float *next = ws->d[1 - cur];
-        dpt_gemm(0, 0, n, n_in, n_out, 1.0f, delta, n_out, net->params + net->w_off[l], n_in, 0.0f,
-                 next, n_in);
+        gemm(ws->precision, 0, 0, n, n_in, n_out, 1.0f, delta, n_out, net->params + net->w_off[l],
+             n_in, 0.0f, next, n_in);
         mul_act_grad(next, ws->a[l - 1], n, n_in, spec->act[l - 2], spec->leaky_slope);
         cur = 1 - cur;
     }
@@ -539,10 +568,12 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         return;
     float *z = ws->a[l] + j0;
     const float *w = net->params + net->w_off[l] + j0 * n_in;
-    if (in_rows)
+    if (in_rows && ws->precision == DPT_PRECISION_BF16)
+        dpt_gemm_bf16_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
+    else if (in_rows)
         dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else
-        dpt_gemm(0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
+        gemm(ws->precision, 0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
     bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],
              spec->leaky_slope);
 }
@@ -565,15 +596,15 @@ void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t 
     } else {
         in = ws->a[from - 1] + r0 * spec->sizes[from - 1];
     }
-    forward_layers(net, ws, in, r0, n, from, L, 1);
+    forward_layers(net, ws, in, r0, n, from, L, 1, ws->precision);
     output_pass(spec, ws->a[L] + r0 * spec->sizes[L], net->params + net->b_off[L], n, t, idx,
                 ws->dl[L] + r0 * spec->sizes[L], scale, st);
     // Backward: Delta_(l-1) = (Delta_l W_l) .* act'(A_(l-1)), down to layer 1.
     for (size_t l = L; l >= 2; l--) {
         const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
         float *next = ws->dl[l - 1] + r0 * n_in;
-        dpt_gemm(0, 0, n, n_in, n_out, 1.0f, ws->dl[l] + r0 * n_out, n_out,
-                 net->params + net->w_off[l], n_in, 0.0f, next, n_in);
+        gemm(ws->precision, 0, 0, n, n_in, n_out, 1.0f, ws->dl[l] + r0 * n_out, n_out,
+             net->params + net->w_off[l], n_in, 0.0f, next, n_in);
         mul_act_grad(next, ws->a[l - 1] + r0 * n_in, n, n_in, spec->act[l - 2], spec->leaky_slope);
     }
 }
@@ -587,11 +618,14 @@ void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *w
     if (j1 <= j0)
         return;
     const float *delta = ws->dl[l];
-    if (l == 1 && x_rows) {
+    if (l == 1 && x_rows && ws->precision == DPT_PRECISION_BF16) {
+        dpt_gemm_bf16_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
+    } else if (l == 1 && x_rows) {
         dpt_gemm_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
     } else {
         const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
-        dpt_gemm(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta, w, n_in);
+        gemm(ws->precision, 1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta, w,
+             n_in);
     }
     // Bias: column sums of Delta_l over the batch, a block of columns at a time in L1.
     float acc[BLOCK];

@@ -27,6 +27,9 @@ struct dpt_workspace {
     // workspace (gemm_impl.h), pack_floats long; NULL (0) where the packed GEMM is not built.
     float *pack;
     size_t pack_floats;
+    // The arithmetic of the products of a training step on this workspace (gemm_bf16.h);
+    // evaluation and dpt_net_forward run in fp32 whatever it says.
+    enum dpt_precision precision;
     float *block; // one allocation holding all of the above
 };
 

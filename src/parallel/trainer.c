@@ -53,6 +53,7 @@
 #endif
 
 #include "core/error_impl.h"
+#include "core/gemm_bf16.h"
 #include "core/gemm_impl.h"
 #include "core/sliced_impl.h"
 #include "pool_impl.h"
@@ -212,7 +213,7 @@ static void alloc_job(void *arg, size_t ith, size_t nth)
             slot->status = DPT_ERR_NOMEM;
     }
     if (slot->status == DPT_OK &&
-        dpt_workspace_create(tr->net, tr->ws_rows, &tr->ws[ith]) != DPT_OK)
+        dpt_workspace_create_prec(tr->net, tr->ws_rows, tr->p.precision, &tr->ws[ith]) != DPT_OK)
         slot->status = DPT_ERR_NOMEM;
     // DPT_TEST_HOME_ROWS=1 runs it on a single node too (tests/parallel/stress_train.c), where
     // it moves nothing but runs the same calls.
@@ -557,6 +558,11 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         return dpt_error(DPT_ERR_INVALID, "engine: invalid value %d", (int)params->engine);
     if ((unsigned)params->grad_mode > DPT_GRAD_SLICED)
         return dpt_error(DPT_ERR_INVALID, "grad_mode: invalid value %d", (int)params->grad_mode);
+    if ((unsigned)params->precision > DPT_PRECISION_BF16)
+        return dpt_error(DPT_ERR_INVALID, "precision: invalid value %d", (int)params->precision);
+    if (dpt_precision_check(params->precision))
+        return dpt_error(DPT_ERR_UNSUPPORTED, "precision: %s",
+                         dpt_precision_check(params->precision));
     if ((unsigned)params->pin > DPT_PIN_NONE)
         return dpt_error(DPT_ERR_INVALID, "pin: invalid value %d", (int)params->pin);
     if (params->threads > 1024)
@@ -668,6 +674,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         }
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
             goto cleanup;
+        dpt_workspace_set_precision(tr->bws, params->precision); // the twin copies it
         if (tr->split_first &&
             (st = dpt_batch_workspace_twin(net, tr->bws, 1, &tr->bws2)) != DPT_OK)
             goto cleanup;
@@ -822,6 +829,11 @@ uint64_t dpt_trainer_stand_downs(const struct dpt_trainer *tr)
 const char *dpt_trainer_step_name(const struct dpt_trainer *tr)
 {
     return tr->strategy->name;
+}
+
+enum dpt_precision dpt_trainer_precision(const struct dpt_trainer *tr)
+{
+    return tr->p.precision;
 }
 
 int dpt_trainer_fused_step(const struct dpt_trainer *tr)
