@@ -307,7 +307,8 @@ static int step_progress(uint64_t epoch, size_t step, size_t steps, void *user)
 // the test set. Fills *res; prints errors.
 static int run_workload(const struct workload *w, size_t nth, size_t warmup, size_t samples,
                         double max_seconds, uint64_t seed, const char *dir, enum dpt_engine engine,
-                        enum dpt_pin pin, enum dpt_grad_mode grad, struct run_result *res)
+                        enum dpt_pin pin, enum dpt_grad_mode grad, enum dpt_precision prec,
+                        struct run_result *res)
 {
     struct dpt_dataset *train = NULL, *test = NULL, *sub = NULL;
     struct dpt_net *net = NULL;
@@ -377,6 +378,7 @@ static int run_workload(const struct workload *w, size_t nth, size_t warmup, siz
     p.engine = engine;
     p.pin = pin;
     p.grad_mode = grad;
+    p.precision = prec;
     p.on_progress = step_progress;
     p.progress_every = 1;
     p.user = &clock;
@@ -435,12 +437,12 @@ cleanup:
 }
 
 // The child: `dptrain bench --internal-child FD W T WARMUP SAMPLES MAX_SECONDS SEED DIR ENGINE
-// PIN GRAD`. Writes one struct run_result to FD. Not a user interface: the parent builds these
-// arguments.
+// PIN GRAD PRECISION`. Writes one struct run_result to FD. Not a user interface: the parent builds
+// these arguments.
 static int child_main(int argc, char **argv)
 {
-    if (argc != 14)
-        return cli_error("bench: --internal-child: expected 11 arguments");
+    if (argc != 15)
+        return cli_error("bench: --internal-child: expected 12 arguments");
     const int fd = atoi(argv[3]);
     const struct workload *w = find_workload(argv[4]);
     const size_t nth = (size_t)strtoull(argv[5], NULL, 10);
@@ -452,13 +454,16 @@ static int child_main(int argc, char **argv)
     enum dpt_engine engine;
     enum dpt_pin pin;
     enum dpt_grad_mode grad;
+    enum dpt_precision prec;
     if (fd < 0 || !w || nth == 0 || !(max_seconds >= 0) ||
         dpt_engine_parse(argv[11], &engine) != DPT_OK || dpt_pin_parse(argv[12], &pin) != DPT_OK ||
-        dpt_grad_mode_parse(argv[13], &grad) != DPT_OK)
+        dpt_grad_mode_parse(argv[13], &grad) != DPT_OK ||
+        dpt_precision_parse(argv[14], &prec) != DPT_OK)
         return cli_error("bench: --internal-child: bad arguments");
     struct run_result res;
     memset(&res, 0, sizeof res);
-    int rc = run_workload(w, nth, warmup, samples, max_seconds, seed, dir, engine, pin, grad, &res);
+    int rc = run_workload(w, nth, warmup, samples, max_seconds, seed, dir, engine, pin, grad, prec,
+                          &res);
     if (rc != CLI_OK)
         return rc;
     const char *p = (const char *)&res;
@@ -488,7 +493,7 @@ struct bench_opts {
 // Runs one configuration in a fresh process and collects its result. Returns CLI_OK or an exit
 // code after printing why.
 static int run_child(const struct bench_opts *o, const struct workload *w, size_t nth,
-                     uint64_t seed, struct run_result *res)
+                     const char *prec, uint64_t seed, struct run_result *res)
 {
     int pfd[2];
     if (pipe(pfd) != 0)
@@ -500,11 +505,22 @@ static int run_child(const struct bench_opts *o, const struct workload *w, size_
     snprintf(a_samples, sizeof a_samples, "%zu", o->samples);
     snprintf(a_max, sizeof a_max, "%.17g", o->max_seconds);
     snprintf(a_seed, sizeof a_seed, "%llu", (unsigned long long)seed);
-    char *args[] = {"dptrain",      "bench",         "--internal-child",
-                    a_fd,           (char *)w->name, a_nth,
-                    a_warm,         a_samples,       a_max,
-                    a_seed,         (char *)o->dir,  (char *)o->engine,
-                    (char *)o->pin, (char *)o->grad, NULL};
+    char *args[] = {"dptrain",
+                    "bench",
+                    "--internal-child",
+                    a_fd,
+                    (char *)w->name,
+                    a_nth,
+                    a_warm,
+                    a_samples,
+                    a_max,
+                    a_seed,
+                    (char *)o->dir,
+                    (char *)o->engine,
+                    (char *)o->pin,
+                    (char *)o->grad,
+                    (char *)prec,
+                    NULL};
     fflush(NULL);
     const pid_t pid = fork();
     if (pid < 0) {
@@ -673,23 +689,25 @@ static void print_header(FILE *f, const struct machine *m, const size_t *threads
             "after the first %zu samples (warm-up); engine %s, pin %s, gradients %s\n\n",
             repeat, repeat == 1 ? "" : "s", o->samples ? "--samples given" : "60000 samples",
             o->warmup, o->engine, o->pin, o->grad);
-    fprintf(f, "%-4s %-17s %5s %-14s %3s %10s %8s %7s %5s %8s %9s %9s %8s %5s %6s %6s\n", "work",
-            "layers", "batch", "schedule", "T", "samples/s", "GFLOP/s", "%limit", "cpu", "test acc",
-            "peak RSS", "model", "compute", "wait", "reduce", "update");
+    fprintf(f, "%-4s %-17s %5s %-14s %3s %4s %10s %8s %7s %5s %8s %9s %9s %8s %5s %6s %6s\n",
+            "work", "layers", "batch", "schedule", "T", "prec", "samples/s", "GFLOP/s", "%limit",
+            "cpu", "test acc", "peak RSS", "model", "compute", "wait", "reduce", "update");
 }
 
 // One table row (a workload at one thread count; medians over the repeats).
-static void print_row(FILE *f, const struct workload *w, size_t nth, const struct summary *s)
+static void print_row(FILE *f, const struct workload *w, size_t nth, const char *prec,
+                      const struct summary *s)
 {
     char layers[64];
     layers_text(w, layers, sizeof layers);
     const double mib = 1.0 / (1024.0 * 1024.0);
     fprintf(f,
-            "%-4s %-17s %5zu %-14s %3zu %10.0f%c %7.1f %6.1f%% %4.0f%% %8.4f %5.0f MiB %5.0f MiB "
-            "%7.0f%% %4.0f%% %5.0f%% %5.0f%%\n",
-            w->name, layers, w->batch, w->schedule, nth, s->samples_per_s, s->truncated ? '*' : ' ',
-            s->gflops, s->pct_limit, 100.0 * s->cpu_share, s->test_acc, s->peak_rss * mib,
-            s->model_rss * mib, s->compute_pct, s->wait_pct, s->reduce_pct, s->update_pct);
+            "%-4s %-17s %5zu %-14s %3zu %4s %10.0f%c %7.1f %6.1f%% %4.0f%% %8.4f %5.0f MiB %5.0f "
+            "MiB %7.0f%% %4.0f%% %5.0f%% %5.0f%%\n",
+            w->name, layers, w->batch, w->schedule, nth, prec, s->samples_per_s,
+            s->truncated ? '*' : ' ', s->gflops, s->pct_limit, 100.0 * s->cpu_share, s->test_acc,
+            s->peak_rss * mib, s->model_rss * mib, s->compute_pct, s->wait_pct, s->reduce_pct,
+            s->update_pct);
 }
 
 // The "machine" JSON line: versions, topology and the options every result depends on.
@@ -714,8 +732,8 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
 
 // The "result" JSON line of a workload at one thread count: medians, each run's rate and accuracy,
 // the memory model's terms and the time breakdown. Names are stable: scripts/bench.sh reads them.
-static void json_row(FILE *f, const struct workload *w, size_t nth, const struct summary *s,
-                     const struct run_result *runs, size_t n, double limit)
+static void json_row(FILE *f, const struct workload *w, size_t nth, const char *prec,
+                     const struct summary *s, const struct run_result *runs, size_t n, double limit)
 {
     char layers[64];
     layers_text(w, layers, sizeof layers);
@@ -725,6 +743,7 @@ static void json_row(FILE *f, const struct workload *w, size_t nth, const struct
     json_str(f, "layers", layers);
     fprintf(f, ",\"batch\":%zu", w->batch);
     json_str(f, "schedule", w->schedule);
+    json_str(f, "precision", prec);
     fprintf(f,
             ",\"threads\":%zu,\"repeat\":%zu,\"samples\":%llu,\"warmup_steps\":%llu,"
             "\"timed_samples\":%llu",
@@ -764,6 +783,33 @@ static void json_row(FILE *f, const struct workload *w, size_t nth, const struct
     json_num(f, "reduce_pct", s->reduce_pct);
     json_num(f, "update_pct", s->update_pct);
     fprintf(f, "}\n");
+}
+
+// With two precisions: per workload and thread count, the second's speed over the first's, as
+// the median of the per-round ratios (each round ran both back to back, with the same seed) and
+// as the ratio of the medians.
+static void print_ratios(FILE *f, const struct workload *const *wl, size_t n_wl,
+                         const size_t *threads, size_t n_threads, const char *const *precs,
+                         const struct run_result *runs, size_t repeat, double *tmp)
+{
+    fprintf(f, "%s / %s, samples/s (median of the per-round ratios; ratio of the medians):\n",
+            precs[1], precs[0]);
+    for (size_t iw = 0; iw < n_wl; iw++)
+        for (size_t it = 0; it < n_threads; it++) {
+            const struct run_result *a = &runs[((iw * n_threads + it) * 2 + 0) * repeat];
+            const struct run_result *b = &runs[((iw * n_threads + it) * 2 + 1) * repeat];
+            for (size_t r = 0; r < repeat; r++)
+                tmp[r] = b[r].samples_per_s / a[r].samples_per_s;
+            const double per_round = median(tmp, repeat);
+            for (size_t r = 0; r < repeat; r++)
+                tmp[r] = a[r].samples_per_s;
+            const double ma = median(tmp, repeat);
+            for (size_t r = 0; r < repeat; r++)
+                tmp[r] = b[r].samples_per_s;
+            fprintf(f, "  %s at %zu thread%s: %.2fx (%.2fx)\n", wl[iw]->name, threads[it],
+                    threads[it] == 1 ? "" : "s", per_round, median(tmp, repeat) / ma);
+        }
+    fprintf(f, "\n");
 }
 
 // ---- the command ----
@@ -937,6 +983,8 @@ int cli_bench(int argc, char **argv)
         {"engine", "E", "pthreads (default) or openmp", 0},
         {"pin", "P", "compact (default), scatter or none", 0},
         {"grad", "G", "gradient mode: auto (default), private or sliced", 0},
+        {"precision", "P,...",
+         "fp32 (default), bf16, or fp32,bf16: both, interleaved, with a speed ratio", 0},
         {"sgemm-n", "N", "size of the square sgemm that measures the limit (default 2048)", 0},
         {"json", NULL, "print one JSON object per line instead of the table", 0},
         {"proxy", NULL, "predict the rate at each T from one core (the scaling proxy)", 0},
@@ -976,6 +1024,8 @@ int cli_bench(int argc, char **argv)
     struct run_result *runs = NULL;
     const struct workload *wl[N_WORKLOADS];
     size_t n_wl = 0, n_threads = 0, repeat = 3, sgemm_n = 2048;
+    const char *precs[2] = {"fp32", NULL};
+    size_t n_prec = 1;
     struct bench_opts o = {.warmup = 6000,
                            .samples = 0,
                            .seed = 1,
@@ -1034,6 +1084,33 @@ int cli_bench(int argc, char **argv)
         }
         o.grad = dpt_grad_mode_name(grad);
     }
+    if ((v = cli_get(flags, "precision"))) {
+        char *buf = NULL;
+        const char *parts[3];
+        const int k = cli_split(v, &buf, parts, 2);
+        enum dpt_precision pr[2];
+        int bad = k < 1;
+        for (int i = 0; i < k && !bad; i++)
+            bad = dpt_precision_parse(parts[i], &pr[i]) != DPT_OK;
+        if (!bad && k == 2 && pr[0] == pr[1]) {
+            free(buf);
+            rc = cli_error("--precision: '%s' lists %s twice", v, dpt_precision_name(pr[0]));
+            goto cleanup;
+        }
+        free(buf);
+        if (bad) {
+            rc = cli_error("--precision: '%s': expected fp32, bf16 or fp32,bf16", v);
+            goto cleanup;
+        }
+        n_prec = (size_t)k;
+        for (size_t i = 0; i < n_prec; i++) {
+            precs[i] = dpt_precision_name(pr[i]);
+            if (dpt_precision_check(pr[i])) {
+                rc = cli_error("--precision %s: %s", precs[i], dpt_precision_check(pr[i]));
+                goto cleanup;
+            }
+        }
+    }
     if ((st = dpt_topo_create(&topo)) != DPT_OK) {
         rc = cli_fail(st, "bench: topology");
         goto cleanup;
@@ -1044,7 +1121,7 @@ int cli_bench(int argc, char **argv)
     limit = calloc(n_threads, sizeof *limit);
     limit_before = calloc(n_threads, sizeof *limit_before);
     tmp = calloc(repeat, sizeof *tmp);
-    runs = calloc(n_wl * n_threads * repeat, sizeof *runs);
+    runs = calloc(n_wl * n_threads * n_prec * repeat, sizeof *runs);
     if (!limit || !limit_before || !tmp || !runs) {
         rc = cli_error("bench: out of memory");
         goto cleanup;
@@ -1058,26 +1135,30 @@ int cli_bench(int argc, char **argv)
     for (size_t i = 0; i < n_threads; i++)
         limit_before[i] = sgemm_gflops(sgemm_n, threads[i], sgemm_reps);
 
+    // Precisions innermost: both see the same stretch of a shared machine, and run r of each uses
+    // the same seed (the same initial weights and batches).
     for (size_t r = 0; r < repeat; r++) {
         for (size_t iw = 0; iw < n_wl; iw++) {
             for (size_t it = 0; it < n_threads; it++) {
-                struct run_result *res = &runs[(iw * n_threads + it) * repeat + r];
-                // Run r uses seed + r: the repeats' accuracies then sample the seed-to-seed
-                // spread (about 2 points on M after one epoch) instead of repeating one value.
-                int crc = run_child(&o, wl[iw], threads[it], o.seed + r, res);
-                if (crc != CLI_OK) {
-                    rc = crc;
-                    goto cleanup;
+                for (size_t ip = 0; ip < n_prec; ip++) {
+                    struct run_result *res =
+                        &runs[((iw * n_threads + it) * n_prec + ip) * repeat + r];
+                    // Run r uses seed + r: the repeats' accuracies then sample the seed-to-seed
+                    // spread (about 2 points on M after one epoch) instead of repeating one value.
+                    int crc = run_child(&o, wl[iw], threads[it], precs[ip], o.seed + r, res);
+                    if (crc != CLI_OK) {
+                        rc = crc;
+                        goto cleanup;
+                    }
+                    if (res->warnings[0] && r == 0)
+                        cli_warn("%s at %zu threads: %s", wl[iw]->name, threads[it], res->warnings);
+                    fprintf(stderr,
+                            "bench: %s at %zu thread%s, %s, run %zu/%zu: %.0f samples/s (CPU share "
+                            "%.0f%%), test acc %.4f%s\n",
+                            wl[iw]->name, threads[it], threads[it] == 1 ? "" : "s", precs[ip],
+                            r + 1, repeat, res->samples_per_s, 100.0 * res->cpu_share,
+                            res->test_acc, res->truncated ? " (cut short by --max-seconds)" : "");
                 }
-                if (res->warnings[0] && r == 0)
-                    cli_warn("%s at %zu threads: %s", wl[iw]->name, threads[it], res->warnings);
-                fprintf(
-                    stderr,
-                    "bench: %s at %zu thread%s, run %zu/%zu: %.0f samples/s (CPU share %.0f%%), "
-                    "test acc %.4f%s\n",
-                    wl[iw]->name, threads[it], threads[it] == 1 ? "" : "s", r + 1, repeat,
-                    res->samples_per_s, 100.0 * res->cpu_share, res->test_acc,
-                    res->truncated ? " (cut short by --max-seconds)" : "");
             }
         }
     }
@@ -1100,25 +1181,30 @@ int cli_bench(int argc, char **argv)
     int any_cut = 0;
     for (size_t iw = 0; iw < n_wl; iw++) {
         for (size_t it = 0; it < n_threads; it++) {
-            const struct run_result *rr = &runs[(iw * n_threads + it) * repeat];
-            struct summary s;
-            summarise(wl[iw], rr, repeat, limit[it], &s, tmp);
-            any_cut |= s.truncated;
-            if (json)
-                json_row(stdout, wl[iw], threads[it], &s, rr, repeat, limit[it]);
-            else
-                print_row(stdout, wl[iw], threads[it], &s);
+            for (size_t ip = 0; ip < n_prec; ip++) {
+                const struct run_result *rr = &runs[((iw * n_threads + it) * n_prec + ip) * repeat];
+                struct summary s;
+                summarise(wl[iw], rr, repeat, limit[it], &s, tmp);
+                any_cut |= s.truncated;
+                if (json)
+                    json_row(stdout, wl[iw], threads[it], precs[ip], &s, rr, repeat, limit[it]);
+                else
+                    print_row(stdout, wl[iw], threads[it], precs[ip], &s);
+            }
         }
     }
     if (!json) {
         fprintf(stdout, "\n");
+        if (n_prec == 2)
+            print_ratios(stdout, wl, n_wl, threads, n_threads, precs, runs, repeat, tmp);
         if (any_cut)
             fprintf(stdout, "* a run was cut short by --max-seconds: the rate covers the steps it "
                             "did; no accuracy\n");
         fprintf(stdout, "cpu = process CPU time / (wall time x T) over the timed steps: the share "
                         "of its cores the run got\n"
                         "model = data set + (T + 1 + schedule state vectors) x parameter bytes + "
-                        "T x workspace; GFLOP/s counts 6P - 2 n0 n1 FLOPs per sample\n");
+                        "T x workspace; GFLOP/s counts 6P - 2 n0 n1 FLOPs per sample\n"
+                        "%%limit: against the fp32 sgemm limit, also for bf16 rows\n");
     }
     fflush(stdout);
     rc = CLI_OK;

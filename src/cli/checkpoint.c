@@ -16,7 +16,7 @@
 static const char *const identity_flags[] = {
     "data",      "test",        "val-split", "layers",    "act",  "loss",
     "reduction", "schedule",    "batch",     "drop-last", "seed", "reproducible",
-    "normalize", "target-loss", "patience",  "threads",   "grad",
+    "normalize", "target-loss", "patience",  "threads",   "grad", "precision",
 };
 #define N_IDENTITY (sizeof identity_flags / sizeof identity_flags[0])
 
@@ -61,6 +61,7 @@ int cli_checkpoint_write(char *msg, size_t msg_len, const char *path, struct dpt
     META("ckpt.has_best", "%d", s.has_best);
     META("cfg.threads.effective", "%zu", dpt_trainer_threads(tr));
     META("cfg.grad.effective", "%s", dpt_grad_mode_name(dpt_trainer_grad_mode(tr)));
+    META("cfg.precision.effective", "%s", dpt_precision_name(dpt_trainer_precision(tr)));
 #undef META
     // The configuration: every identity or inherited flag that was given (values kept whole).
     char cfg_keys[N_IDENTITY + N_INHERITED][32];
@@ -150,6 +151,10 @@ int cli_checkpoint_load(const char *path, struct cli_flag *flags, struct cli_che
     const char *eff_grad = dpt_model_extra_meta(&ck->extra, "cfg.grad.effective");
     if (!eff_grad)
         eff_grad = "private";
+    // And checkpoints written before --precision existed come from fp32 runs.
+    const char *eff_precision = dpt_model_extra_meta(&ck->extra, "cfg.precision.effective");
+    if (!eff_precision)
+        eff_precision = "fp32";
     const bool repro = dpt_model_extra_meta(&ck->extra, "cfg.reproducible") != NULL;
     // Merge: a flag given now must equal the stored one; a stored one not given now is used.
     for (size_t i = 0; i < N_IDENTITY; i++) {
@@ -176,6 +181,8 @@ int cli_checkpoint_load(const char *path, struct cli_flag *flags, struct cli_che
             if (f->value && strcmp(f->value, "auto") == 0)
                 f->value = old;
         }
+        if (strcmp(name, "precision") == 0)
+            old = eff_precision; // given or not, the run's arithmetic (fp32 by default)
         if (f->value && old && strcmp(f->value, old) != 0 && !is_bool_flag(flags, name))
             return cli_error("--%s %s contradicts the checkpoint '%s' (which has --%s %s); "
                              "leave it out to continue that run",

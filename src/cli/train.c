@@ -400,6 +400,7 @@ static void json_config(struct train_cmd *c)
     cli_json_str(f, "grad", c->run.grad);
     cli_json_str(f, "step", dpt_trainer_step_name(c->tr));
     fprintf(f, ",\"barrier_groups\":%zu", dpt_trainer_barrier_groups(c->tr));
+    cli_json_str(f, "precision", dpt_precision_name(p->precision));
     fprintf(f, ",\"seed\":%llu", (unsigned long long)p->seed);
     json_bool(f, "reproducible", p->reproducible);
     fprintf(f, ",\"processes\":%d", c->comm ? c->comm->size : 1);
@@ -590,9 +591,10 @@ static void human_intro(struct train_cmd *c)
     char barrier[48] = "";
     if (groups > 1)
         snprintf(barrier, sizeof barrier, ", barrier in %zu groups", groups);
-    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s%s)", c->run.threads,
+    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s%s%s)", c->run.threads,
              c->run.threads == 1 ? "" : "s", c->run.engine, c->run.grad,
-             dynamic ? ", dynamic steps" : "", barrier);
+             dynamic ? ", dynamic steps" : "", barrier,
+             c->o.p.precision == DPT_PRECISION_BF16 ? ", bf16 products" : "");
     items[n++] = threads;
     print_wrapped(c->run.human, lead, items, n);
     char l[256];

@@ -44,6 +44,9 @@ static const struct {
     {{"pin", "P", "thread placement: compact (default), scatter or none", 0}, TRAIN_ONLY},
     {{"grad", "G", "gradient mode: auto (default), private or sliced (docs/architecture.md)", 0},
      BOTH},
+    {{"precision", "P",
+      "products in fp32 (default) or bf16 (bf16 operands, fp32 sums; CPUs with AVX512_BF16)", 0},
+     TRAIN_ONLY},
     {{"seed", "S", "seed for initialisation, shuffling and --val-split (default 1)", 0}, BOTH},
     {{"reproducible", NULL, "bitwise identical results for every thread count (slower)", 0}, BOTH},
     {{"normalize", "N", "none (default), minmax or standard, fitted on the training data", 0},
@@ -125,6 +128,13 @@ int cli_train_opts_get(const struct cli_flag *flags, bool for_scale, struct cli_
         return cli_fail(DPT_ERR_INVALID, "--pin");
     if ((v = cli_get(flags, "grad")) && dpt_grad_mode_parse(v, &p->grad_mode) != DPT_OK)
         return cli_fail(DPT_ERR_INVALID, "--grad");
+    if ((v = cli_get(flags, "precision"))) {
+        if (dpt_precision_parse(v, &p->precision) != DPT_OK)
+            return cli_fail(DPT_ERR_INVALID, "--precision");
+        // Refused before any data is loaded: one line saying why (and what to use instead).
+        if (dpt_precision_check(p->precision))
+            return cli_error("--precision %s: %s", v, dpt_precision_check(p->precision));
+    }
     if ((v = cli_get(flags, "normalize"))) {
         static const char *const names[] = {"none", "minmax", "standard"};
         int k;
