@@ -5,7 +5,7 @@
 # single-threaded with interleaved rounds; tables in Markdown (docs/benchmarks.md, "Other GEMM
 # libraries on dptrain's shapes").
 #
-#   scripts/libs_bench.sh [--rounds R] [--set L1,L2,S] [--seconds S] [--coretype NAME]
+#   scripts/libs_bench.sh [--rounds R] [--set L1,L2,S] [--seconds S] [--coretype NAME] [--bf16]
 #                         [--no-build] [--no-fma] [--install-deps] [--out DIR] [SHAPE ...]
 #
 # Packages: libopenblas-dev (required), libblis-serial-dev (or -pthread/-openmp: the first found
@@ -18,6 +18,8 @@
 # of the FMA loops. --set: shape groups of libs_bench (L1: L at 1 thread, L2: L's 2-thread shard,
 # S: small shards of S). --coretype NAME: run libs_bench a second time with OPENBLAS_CORETYPE=NAME
 # (e.g. Haswell), after the run with it unset. SHAPEs (like NT:256x1024x784) replace --set.
+# --bf16: the bf16 products instead (dpt_gemm_bf16, oneDNN's and LIBXSMM's bf16 kernels, the
+# conversion pass; a CPU with AVX512_BF16), against dpt_gemm in fp32.
 # Output: stdout and DIR (default build/libs_bench/<UTC time>): the tables, the commands, the
 # package versions and lscpu.
 set -euo pipefail
@@ -29,13 +31,14 @@ die() {
 }
 
 usage() {
-    sed -n '2,24s/^# \{0,1\}//p' "$0"
+    sed -n '2,26s/^# \{0,1\}//p' "$0"
 }
 
 rounds=7
 set_arg=L1,L2,S
 seconds=0.04
 coretype=""
+bf16=0
 build=1
 fma=1
 install=0
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --set) set_arg=${2:?}; shift 2 ;;
     --seconds) seconds=${2:?}; shift 2 ;;
     --coretype) coretype=${2:?}; shift 2 ;;
+    --bf16) bf16=1; shift ;;
     --no-build) build=0; shift ;;
     --no-fma) fma=0; shift ;;
     --install-deps) install=1; shift ;;
@@ -95,7 +99,7 @@ if [ "$build" = 1 ]; then
 fi
 dpt=()
 if [ -e build/release/libdptrain.a ]; then
-    defs+=(-DHAVE_DPT -Isrc)
+    defs+=(-DHAVE_DPT -Isrc -Iinclude)
     dpt=(build/release/libdptrain.a)
     have+=(dpt_gemm)
 fi
@@ -131,6 +135,7 @@ if [ "$fma" = 1 ]; then
     echo
 fi
 args=(--rounds "$rounds" --seconds "$seconds")
+[ "$bf16" = 1 ] && args+=(--bf16)
 if [ ${#shapes[@]} -gt 0 ]; then
     args+=("${shapes[@]}")
 else

@@ -1,7 +1,9 @@
 // The FMA peak of this machine: chains of independent fused multiply-adds on AVX-512 (zmm, 16
-// floats) and AVX2 (ymm, 8 floats) registers, single precision, 2 flops per lane per FMA. Not a
-// test, not part of the CMake build (scripts/libs_bench.sh compiles it; plain C11 + pthreads, no
-// -march flags: the kernels carry target attributes and run only where the CPU has the ISA).
+// floats) and AVX2 (ymm, 8 floats) registers, single precision, 2 flops per lane per FMA; and
+// where the CPU has AVX512_BF16, chains of vdpbf16ps (zmm: two bf16 products added to each of 16
+// fp32 lanes, 4 flops per lane), the limit of the bf16 GEMM. Not a test, not part of the CMake
+// build (scripts/libs_bench.sh compiles it; plain C11 + pthreads, no -march flags: the kernels
+// carry target attributes and run only where the CPU has the ISA).
 //
 //   fma_peak [--rounds R] [--threads-max T]
 //
@@ -52,18 +54,57 @@ FMA_LOOP(ymm8, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_p
 FMA_LOOP(ymm12, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
          _mm256_storeu_ps, 8, 12)
 
+// N accumulators acc += x . y (vdpbf16ps: per fp32 lane, two bf16 products), all independent.
+// x and y are bf16 pairs (1 - 2^-8, 2^-20): the accumulators grow slowly and never overflow.
+#define DP_LOOP(NAME, N)                                                                           \
+    __attribute__((target("avx512f,avx512bf16"), noinline)) static float NAME(long iters,          \
+                                                                              float seed)          \
+    {                                                                                              \
+        __m512 acc[N];                                                                             \
+        const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3F7F3F7F),                                \
+                       y = (__m512bh)_mm512_set1_epi32(0x35803580);                                \
+        for (int j = 0; j < N; j++)                                                                \
+            acc[j] = _mm512_set1_ps(seed + (float)j);                                              \
+        for (long i = 0; i < iters; i++) {                                                         \
+            _Pragma("GCC unroll 32") for (int j = 0; j < N; j++) acc[j] =                          \
+                _mm512_dpbf16_ps(acc[j], x, y);                                                    \
+        }                                                                                          \
+        for (int j = 1; j < N; j++)                                                                \
+            acc[0] = _mm512_add_ps(acc[0], acc[j]);                                                \
+        float out[16];                                                                             \
+        _mm512_storeu_ps(out, acc[0]);                                                             \
+        return out[0];                                                                             \
+    }
+
+DP_LOOP(bf8, 8)
+DP_LOOP(bf12, 12)
+DP_LOOP(bf16, 16)
+DP_LOOP(bf24, 24)
+
+enum isa { ISA_AVX2, ISA_AVX512, ISA_BF16 };
+
 struct kernel {
     const char *isa;
     int chains, lanes;
     float (*fn)(long, float);
-    int avx512;
+    enum isa need;
+    int flops; // per lane and instruction: 2 for an FMA, 4 for vdpbf16ps
 };
 
 static const struct kernel kernels[] = {
-    {"AVX-512 zmm", 8, 16, zmm8, 1},   {"AVX-512 zmm", 12, 16, zmm12, 1},
-    {"AVX-512 zmm", 16, 16, zmm16, 1}, {"AVX-512 zmm", 24, 16, zmm24, 1},
-    {"AVX2 ymm", 8, 8, ymm8, 0},       {"AVX2 ymm", 12, 8, ymm12, 0},
+    {"AVX-512 zmm", 8, 16, zmm8, ISA_AVX512, 2},
+    {"AVX-512 zmm", 12, 16, zmm12, ISA_AVX512, 2},
+    {"AVX-512 zmm", 16, 16, zmm16, ISA_AVX512, 2},
+    {"AVX-512 zmm", 24, 16, zmm24, ISA_AVX512, 2},
+    {"AVX2 ymm", 8, 8, ymm8, ISA_AVX2, 2},
+    {"AVX2 ymm", 12, 8, ymm12, ISA_AVX2, 2},
+    {"AVX512_BF16 zmm (vdpbf16ps)", 8, 16, bf8, ISA_BF16, 4},
+    {"AVX512_BF16 zmm (vdpbf16ps)", 12, 16, bf12, ISA_BF16, 4},
+    {"AVX512_BF16 zmm (vdpbf16ps)", 16, 16, bf16, ISA_BF16, 4},
+    {"AVX512_BF16 zmm (vdpbf16ps)", 24, 16, bf24, ISA_BF16, 4},
 };
+
+static int has[3];
 
 struct job {
     const struct kernel *k;
@@ -113,7 +154,7 @@ static double run(const struct kernel *k, long iters, int threads)
     pthread_barrier_destroy(&start);
     if (sink == 12345.678f) // never: keeps the results alive
         printf("%g\n", sink);
-    return 2.0 * k->lanes * k->chains * (double)iters * threads / worst * 1e-9;
+    return (double)k->flops * k->lanes * k->chains * (double)iters * threads / worst * 1e-9;
 }
 
 int main(int argc, char **argv)
@@ -134,10 +175,13 @@ int main(int argc, char **argv)
         return 2;
     }
     __builtin_cpu_init();
-    const int has512 = __builtin_cpu_supports("avx512f");
-    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    printf("# CPU: avx512f %s, avx2+fma %s; %d rounds, medians; fp32, 2 flops x lanes per FMA\n",
-           has512 ? "yes" : "no", has2 ? "yes" : "no", rounds);
+    has[ISA_AVX512] = __builtin_cpu_supports("avx512f");
+    has[ISA_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    has[ISA_BF16] = has[ISA_AVX512] && __builtin_cpu_supports("avx512bf16");
+    printf("# CPU: avx512f %s, avx2+fma %s, avx512_bf16 %s; %d rounds, medians; fp32 FMA: 2 flops "
+           "x lanes, vdpbf16ps: 4 flops x lanes\n",
+           has[ISA_AVX512] ? "yes" : "no", has[ISA_AVX2] ? "yes" : "no",
+           has[ISA_BF16] ? "yes" : "no", rounds);
     printf("| ISA | chains | threads | median GFLOP/s | per thread | best round GFLOP/s | "
            "per thread |\n|---|---:|---:|---:|---:|---:|---:|\n");
     const int n_kernels = (int)(sizeof kernels / sizeof kernels[0]);
@@ -146,21 +190,21 @@ int main(int argc, char **argv)
         long iters[16];
         for (int q = 0; q < n_kernels; q++) {
             const struct kernel *k = &kernels[q];
-            if (!(k->avx512 ? has512 : has2))
+            if (!has[k->need])
                 continue;
             // ~0.1 s at a guessed 4 GHz x 1 FMA per cycle; rescaled after one try.
             iters[q] = 400000000L / k->chains;
             const double g = run(k, iters[q] / 10, 1);
-            iters[q] = (long)(0.1 * g * 1e9 / (2.0 * k->lanes * k->chains));
+            iters[q] = (long)(0.1 * g * 1e9 / ((double)k->flops * k->lanes * k->chains));
         }
         // Rounds outermost, so every kernel sees the same stretch of a noisy machine.
         for (int r = 0; r < rounds; r++)
             for (int q = 0; q < n_kernels; q++)
-                if (kernels[q].avx512 ? has512 : has2)
+                if (has[kernels[q].need])
                     gf[q][r] = run(&kernels[q], iters[q], threads);
         for (int q = 0; q < n_kernels; q++) {
             const struct kernel *k = &kernels[q];
-            if (!(k->avx512 ? has512 : has2)) {
+            if (!has[k->need]) {
                 printf("| %s | %d | %d | not supported | | | |\n", k->isa, k->chains, threads);
                 continue;
             }

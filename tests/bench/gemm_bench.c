@@ -1,7 +1,10 @@
 // dpt_gemm against the BLAS's cblas_sgemm, one thread, on the products of the reference
 // workloads (or the shapes given): the evidence behind dpt_gemm's choice of path. Not a test.
 //
-//   build/release/tests/gemm_bench [--rounds R] [SHAPE ...]
+//   build/release/tests/gemm_bench [--rounds R] [--bf16] [SHAPE ...]
+//
+// --bf16: dpt_gemm (fp32) against dpt_gemm_bf16 (bf16 operands, fp32 accumulation; only on a CPU
+// with AVX512_BF16) instead of the BLAS against dpt_gemm.
 //
 // SHAPE is op(A) op(B) and m x n x k, e.g. NT:256x1024x784 (C = A B^T, A 256 x 784).
 //
@@ -15,6 +18,7 @@
 
 #include <cblas.h>
 
+#include "core/gemm_bf16.h"
 #include "core/gemm_impl.h"
 #include "bench_util.h"
 
@@ -43,13 +47,24 @@ int main(int argc, char **argv)
         "TN:512x784x256",  "NT:256x512x784",   "NT:128x512x784",   "NT:128x512x512",
         "NN:128x512x512",  "TN:512x784x128",   "TN:512x512x128",
     };
-    int rounds = 7, first = 1;
-    if (argc > 2 && strcmp(argv[1], "--rounds") == 0) {
-        rounds = atoi(argv[2]);
-        first = 3;
+    int rounds = 7, first = 1, bf16 = 0;
+    for (;;) {
+        if (argc > first + 1 && strcmp(argv[first], "--rounds") == 0) {
+            rounds = atoi(argv[first + 1]);
+            first += 2;
+        } else if (argc > first && strcmp(argv[first], "--bf16") == 0) {
+            bf16 = 1;
+            first++;
+        } else {
+            break;
+        }
     }
-    if (rounds < 1 || rounds > 99 || (argc > 1 && argv[1][0] == '-' && first == 1)) {
-        fprintf(stderr, "usage: gemm_bench [--rounds R (1-99)] [NT:MxNxK ...]\n");
+    if (rounds < 1 || rounds > 99 || (argc > first && argv[first][0] == '-')) {
+        fprintf(stderr, "usage: gemm_bench [--rounds R (1-99)] [--bf16] [NT:MxNxK ...]\n");
+        return 2;
+    }
+    if (bf16 && dpt_precision_check(DPT_PRECISION_BF16)) {
+        fprintf(stderr, "gemm_bench: --bf16: %s\n", dpt_precision_check(DPT_PRECISION_BF16));
         return 2;
     }
     const size_t n_shapes =
@@ -60,7 +75,8 @@ int main(int argc, char **argv)
     dpt_blas_single_thread();
     printf("# %s; packed GEMM %s\n", dpt_blas_info(),
            pack && dpt_gemm_rows_available() ? "available" : "not available (BLAS only)");
-    printf("%-18s %10s %10s %7s\n", "shape", "BLAS GF/s", "dpt GF/s", "ratio");
+    printf("%-18s %10s %10s %7s\n", "shape", bf16 ? "fp32 GF/s" : "BLAS GF/s",
+           bf16 ? "bf16 GF/s" : "dpt GF/s", "ratio");
     double sum_blas = 0.0, sum_dpt = 0.0;
     for (size_t s = 0; s < n_shapes; s++) {
         const char *name = argc > first ? argv[first + (int)s] : defaults[s];
@@ -86,13 +102,20 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++) {
             double t = now();
             for (int q = 0; q < calls; q++)
-                cblas_sgemm(CblasRowMajor, sh.ta ? CblasTrans : CblasNoTrans,
-                            sh.tb ? CblasTrans : CblasNoTrans, (int)sh.m, (int)sh.n, (int)sh.k,
-                            1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)sh.n);
+                if (bf16)
+                    dpt_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c, sh.n);
+                else
+                    cblas_sgemm(CblasRowMajor, sh.ta ? CblasTrans : CblasNoTrans,
+                                sh.tb ? CblasTrans : CblasNoTrans, (int)sh.m, (int)sh.n, (int)sh.k,
+                                1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)sh.n);
             tb[r] = now() - t;
             t = now();
             for (int q = 0; q < calls; q++)
-                dpt_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c, sh.n);
+                if (bf16)
+                    dpt_gemm_bf16(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c,
+                                  sh.n);
+                else
+                    dpt_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c, sh.n);
             td[r] = now() - t;
         }
         qsort(tb, (size_t)rounds, sizeof *tb, cmp_double);
