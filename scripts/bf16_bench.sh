@@ -59,7 +59,39 @@ if [[ $speed == 1 ]]; then
     echo "+ $dptrain bench --workload $speed_wl --threads-list $threads --precision fp32,bf16 --repeat $rounds" |
         tee "$out/commands.txt"
     "$dptrain" bench --workload "$speed_wl" --threads-list "$threads" --precision fp32,bf16 \
-        --repeat "$rounds" | tee "$out/speed.txt"
+        --repeat "$rounds" 2>"$out/speed_runs.txt" | tee "$out/speed.txt"
+    # Per round: both precisions ran back to back; a pair counts as quiet when both runs got at
+    # least 95% of their cores (the CPU share bench reports). The CPU-normalised rate divides a
+    # run's rate by its share: an estimate for an idle machine, not a measurement.
+    /usr/bin/python3 - "$out/speed_runs.txt" <<'EOF' | tee "$out/speed.md"
+import re, statistics, sys
+runs = {}
+pat = re.compile(r"^bench: (\w+) at (\d+) threads?, (\w+), run (\d+)/\d+: ([\d.]+) samples/s "
+                 r"\(CPU share (\d+)%\)")
+for line in open(sys.argv[1]):
+    m = pat.match(line)
+    if m:
+        w, t, p, r, rate, share = m.groups()
+        runs[(w, int(t), int(r), p)] = (float(rate), int(share) / 100.0)
+print("| workload | T | quiet rounds | fp32 samples/s (quiet, median) | bf16 samples/s (quiet, "
+      "median) | bf16 / fp32 (quiet rounds: median, range) | bf16 / fp32, CPU-normalised, all "
+      "rounds (median) |")
+print("|---|---:|---:|---:|---:|---|---:|")
+for (w, t) in sorted({(k[0], k[1]) for k in runs}, key=lambda x: ("SML".find(x[0]), x[1])):
+    rounds = sorted({k[2] for k in runs if k[0] == w and k[1] == t})
+    pairs = [(runs[(w, t, r, "fp32")], runs[(w, t, r, "bf16")]) for r in rounds
+             if (w, t, r, "fp32") in runs and (w, t, r, "bf16") in runs]
+    quiet = [(a, b) for a, b in pairs if a[1] >= 0.95 and b[1] >= 0.95]
+    norm = statistics.median(b[0] / b[1] / (a[0] / a[1]) for a, b in pairs)
+    if quiet:
+        ratios = [b[0] / a[0] for a, b in quiet]
+        q = (f"{len(quiet)} of {len(pairs)} | {statistics.median(a[0] for a, _ in quiet):.0f} | "
+             f"{statistics.median(b[0] for _, b in quiet):.0f} | {statistics.median(ratios):.2f}x "
+             f"({min(ratios):.2f}-{max(ratios):.2f})")
+    else:
+        q = f"0 of {len(pairs)} | - | - | -"
+    print(f"| {w} | {t} | {q} | {norm:.2f}x |")
+EOF
 fi
 
 # layers, batch, schedule of each workload (as dptrain bench runs them: docs/benchmarks.md)

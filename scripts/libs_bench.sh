@@ -100,7 +100,7 @@ fi
 dpt=()
 if [ -e build/release/libdptrain.a ]; then
     defs+=(-DHAVE_DPT -Isrc -Iinclude)
-    dpt=(build/release/libdptrain.a)
+    dpt=(build/release/libdptrain.a -lhwloc) # gemm.c reads the cache sizes through hwloc
     have+=(dpt_gemm)
 fi
 echo "libs_bench.sh: comparing ${have[*]} (packages: ${packages[*]})" >&2
