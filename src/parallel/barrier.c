@@ -121,7 +121,14 @@ void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t)
     pthread_mutex_unlock(&b->mu);
 }
 
-void dpt_barrier_arrive(struct dpt_barrier *b)
+void dpt_barrier_arrive(struct dpt_barrier *b, unsigned t)
 {
+    if (b->groups) {
+        // The group's last arriver arrives at the top level for the group.
+        struct dpt_barrier_group *g = &b->groups[b->group_of[t]];
+        if (atomic_fetch_add_explicit(&g->arrived, 1, memory_order_acq_rel) != g->n - 1)
+            return;
+        atomic_store_explicit(&g->arrived, 0, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel);
 }

@@ -48,10 +48,9 @@ int dpt_barrier_set_groups(struct dpt_barrier *b, unsigned n_threads, unsigned n
 // dpt_barrier_wait for thread t (its group's counter first on a two-level barrier).
 void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t);
 
-// Arrives without waiting, standing in for a thread that does not exist (flat barriers only); the
-// caller must arrive (with dpt_barrier_wait) after all its stand-ins, so a stand-in is never the
-// last arriver.
-void dpt_barrier_arrive(struct dpt_barrier *b);
+// Arrives without waiting, standing in for thread t, which does not exist; the caller must arrive
+// (with dpt_barrier_wait) after all its stand-ins, so a stand-in is never the last arriver.
+void dpt_barrier_arrive(struct dpt_barrier *b, unsigned t);
 
 // Spin budget before blocking: short but enough for a balanced step (each pause is ~36 ns on the
 // development machine, so 2000 spins ~ 70 us) when every thread has its own core; yielding when

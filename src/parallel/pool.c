@@ -129,7 +129,7 @@ void dpt_pool_destroy(struct dpt_pool *pool)
         // their quit round.
         pool->quit = 1;
         for (size_t t = pool->n_started + 1; t < pool->nth; t++)
-            dpt_barrier_arrive(&pool->barrier);
+            dpt_barrier_arrive(&pool->barrier, (unsigned)t);
         dpt_barrier_wait(&pool->barrier);
         for (size_t t = 1; t <= pool->n_started; t++)
             pthread_join(pool->workers[t].thread, NULL);
