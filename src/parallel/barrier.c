@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "barrier_impl.h"
+#include "core/error_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -39,7 +40,7 @@ int dpt_barrier_init(struct dpt_barrier *b, unsigned n, unsigned spin_limit, int
 
 void dpt_barrier_cleanup(struct dpt_barrier *b)
 {
-    free(b->groups);
+    dpt_free_aligned(b->groups);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);
 }
@@ -47,7 +48,7 @@ void dpt_barrier_cleanup(struct dpt_barrier *b)
 int dpt_barrier_set_groups(struct dpt_barrier *b, unsigned n_threads, unsigned n_groups,
                            const unsigned *group_of)
 {
-    struct dpt_barrier_group *g = aligned_alloc(64, n_groups * sizeof *g);
+    struct dpt_barrier_group *g = dpt_alloc_aligned(n_groups * sizeof *g);
     if (!g)
         return ENOMEM;
     for (unsigned i = 0; i < n_groups; i++) {
@@ -56,7 +57,7 @@ int dpt_barrier_set_groups(struct dpt_barrier *b, unsigned n_threads, unsigned n
     }
     for (unsigned t = 0; t < n_threads; t++)
         g[group_of[t]].n++;
-    free(b->groups);
+    dpt_free_aligned(b->groups);
     b->groups = g;
     b->group_of = group_of;
     b->n_groups = n_groups;
