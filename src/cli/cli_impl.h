@@ -202,6 +202,8 @@ const char *cli_class_label(const struct dpt_model_info *info, size_t c, char *b
 // Writes s as one CSV cell: as it is, or in double quotes (doubling any inside) when it holds the
 // delimiter, a quote or a line break.
 void cli_csv_cell(FILE *f, const char *s);
+// The median of v[0..n) (n >= 1); sorts v.
+double cli_median(double *v, size_t n);
 
 // Loads --data for a model (eval, predict): checks the width, applies the model's normalisation
 // and, when need_targets, checks the task and maps the classes to the model's.

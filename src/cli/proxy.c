@@ -21,18 +21,6 @@
 #define PROXY_NUMA_FACTOR  3.0
 #define PROXY_LINE_NS_NONE 50.0 // where the barrier cannot be measured (one usable core)
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int cmp_size(const void *a, const void *b)
 {
     const size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -44,17 +32,7 @@ static void csv_field(FILE *f, const char *s, bool comma)
 {
     if (comma)
         fputc(',', f);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    cli_csv_cell(f, s);
 }
 
 static void csv_num(FILE *f, double v)
@@ -96,7 +74,7 @@ static void median_meas(const struct sweep *s, size_t i, double *tmp, struct dpt
     for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++) {
         for (size_t r = 0; r < R; r++)
             memcpy(&tmp[r], (const char *)&s->meas[r * s->n_threads + i] + offs[k], sizeof *tmp);
-        *fields[k] = median(tmp, R);
+        *fields[k] = cli_median(tmp, R);
     }
 }
 

@@ -103,24 +103,12 @@ struct experiment {
 
 // ---- statistics ----
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // The median of one double field of n results (each measured quantity separately).
 static double median_field(const struct result *x, size_t n, size_t offset, double *tmp)
 {
     for (size_t r = 0; r < n; r++)
         memcpy(&tmp[r], (const char *)&x[r] + offset, sizeof *tmp);
-    return median(tmp, n);
+    return cli_median(tmp, n);
 }
 
 // Karp-Flatt experimentally determined serial fraction e = (1/S - 1/T) / (1 - 1/T). It assumes a
@@ -268,7 +256,7 @@ static void summarise(const struct experiment *x, const struct config *c, const 
 {
     const size_t n = x->repeat;
     s->sps = median_field(res, n, offsetof(struct result, sps), tmp);
-    s->sps_min = tmp[0]; // median() sorted tmp
+    s->sps_min = tmp[0]; // cli_median() sorted tmp
     s->sps_max = tmp[n - 1];
     s->seconds = median_field(res, n, offsetof(struct result, seconds), tmp);
     s->train_loss = median_field(res, n, offsetof(struct result, train_loss), tmp);
@@ -286,13 +274,13 @@ static void summarise(const struct experiment *x, const struct config *c, const 
         s->reached += res[r].reached;
     for (size_t r = 0; r < n; r++)
         tmp[r] = res[r].reached ? res[r].target_s : INFINITY;
-    s->target_s = median(tmp, n);
+    s->target_s = cli_median(tmp, n);
     for (size_t r = 0; r < n; r++)
         tmp[r] = res[r].reached ? (double)res[r].target_steps : INFINITY;
-    s->target_steps = median(tmp, n);
+    s->target_steps = cli_median(tmp, n);
     for (size_t r = 0; r < n; r++)
         tmp[r] = res[r].reached ? (double)res[r].target_epochs : INFINITY;
-    s->target_epochs = median(tmp, n);
+    s->target_epochs = cli_median(tmp, n);
 }
 
 // ---- the CSV ----

@@ -589,38 +589,6 @@ static void phase1(struct dpt_proxy *px, struct run *r, size_t u, const size_t *
     }
 }
 
-static double sq_norm(const float *restrict g, size_t lo, size_t hi)
-{
-    float sq = 0.0f;
-#pragma omp simd reduction(+ : sq)
-    for (size_t i = lo; i < hi; i++)
-        sq += g[i] * g[i];
-    return (double)sq;
-}
-
-// The trainer's reduce_chunk (trainer.c): dst[lo, hi) = the sum of the sources in order, through
-// an L1 block, so dst may be one of the sources.
-static void reduce_chunk(float *dst, const float *const *srcs, size_t n_src, size_t lo, size_t hi)
-{
-    enum { BLOCK = 512 };
-    alignas(64) float acc[BLOCK];
-    for (size_t s = lo; s < hi; s += BLOCK) {
-        const size_t len = hi - s < BLOCK ? hi - s : BLOCK;
-        const float *restrict a = srcs[0] + s;
-        const float *restrict b = srcs[1] + s;
-#pragma omp simd
-        for (size_t i = 0; i < len; i++)
-            acc[i] = a[i] + b[i];
-        for (size_t v = 2; v < n_src; v++) {
-            const float *restrict src = srcs[v] + s;
-#pragma omp simd
-            for (size_t i = 0; i < len; i++)
-                acc[i] += src[i];
-        }
-        memcpy(dst + s, acc, len * sizeof(float));
-    }
-}
-
 static void phase2(struct dpt_proxy *px, struct run *r, size_t u, const size_t *next)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(px->net);
@@ -661,8 +629,8 @@ static void phase2(struct dpt_proxy *px, struct run *r, size_t u, const size_t *
                     size_t w, b;
                     dpt_net_layer_offsets(px->net, l, &w, &b);
                     const size_t n_in = spec->sizes[l - 1];
-                    sq += sq_norm(r->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
-                    sq += sq_norm(r->gsum, b + lo[l], b + hi[l]);
+                    sq += dpt_sq_norm(r->gsum, w + lo[l] * n_in, w + hi[l] * n_in);
+                    sq += dpt_sq_norm(r->gsum, b + lo[l], b + hi[l]);
                 }
                 r->sq[u] = sq;
                 double total = 0.0; // (after a barrier in the trainer)
@@ -697,9 +665,9 @@ static void phase2(struct dpt_proxy *px, struct run *r, size_t u, const size_t *
         const size_t lo = k * PROXY_CHUNK;
         const size_t hi = lo + PROXY_CHUNK < px->n_params ? lo + PROXY_CHUNK : px->n_params;
         if (n_src > 1)
-            reduce_chunk(g, r->srcs, n_src, lo, hi);
+            dpt_trainer_reduce_chunk(g, r->srcs, n_src, lo, hi);
         if (r->needs_norm)
-            r->chunk_sq[k] = sq_norm(g, lo, hi);
+            r->chunk_sq[k] = dpt_sq_norm(g, lo, hi);
         else
             dpt_schedule_step(px->sched, &c, theta, g, lo, hi);
     }

@@ -48,7 +48,8 @@ static size_t step_sources(const struct dpt_trainer *tr, const float **srcs)
 
 // dst[lo, hi) = the sum of the sources in fixed order. dst may be one of the sources, so the sum
 // of each block is built in a local buffer (in L1) and stored once all sources are read.
-static void reduce_chunk(float *dst, const float *const *srcs, size_t n_src, size_t lo, size_t hi)
+void dpt_trainer_reduce_chunk(float *dst, const float *const *srcs, size_t n_src, size_t lo,
+                              size_t hi)
 {
     enum { BLOCK = 512 };
     alignas(64) float acc[BLOCK];
@@ -138,7 +139,7 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
                 const size_t lo = c * DPT_CHUNK;
                 const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
                 if (n_local > 1)
-                    reduce_chunk(tr->gsum, srcs, n_local, lo, hi);
+                    dpt_trainer_reduce_chunk(tr->gsum, srcs, n_local, lo, hi);
                 else if (n_local == 1)
                     memcpy(tr->gsum + lo, srcs[0] + lo, (hi - lo) * sizeof(float));
                 else
@@ -169,7 +170,7 @@ static void private_phase(struct dpt_trainer *tr, size_t ith, struct dpt_step_ct
         const size_t lo = c * DPT_CHUNK;
         const size_t hi = lo + DPT_CHUNK < tr->n_params ? lo + DPT_CHUNK : tr->n_params;
         if (n_src > 1)
-            reduce_chunk(grad, srcs, n_src, lo, hi);
+            dpt_trainer_reduce_chunk(grad, srcs, n_src, lo, hi);
         if (needs_norm) {
             tr->chunk_sq[c] = dpt_sq_norm(grad, lo, hi);
         } else {

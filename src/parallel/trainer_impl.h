@@ -235,6 +235,10 @@ void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace 
                              const struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm);
 double dpt_trainer_sliced_sq(const struct dpt_trainer *tr, size_t t);
 void dpt_trainer_sliced_update(struct dpt_trainer *tr, size_t t, const struct dpt_step_ctx *ctx);
+// dst[lo, hi) = the sum of the n_src >= 2 sources in fixed order, through a block in L1, so dst
+// may be one of the sources (private mode's reduction; the proxy runs it too).
+void dpt_trainer_reduce_chunk(float *dst, const float *const *srcs, size_t n_src, size_t lo,
+                              size_t hi);
 // Prefetches the input rows perm[lo..hi) of the training set.
 void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi);
 // The step's loss and correct count, summed over the logical workers in fixed order.
