@@ -1,5 +1,18 @@
 // The spin-then-block barrier (an arrival counter plus a generation counter, as in ggml, with a
 // condition-variable fallback so oversubscribed runs do not collapse).
+//
+// Memory ordering, written for weakly ordered CPUs (arm64) and not only x86's: every ordering the
+// barrier relies on is an explicit acquire, release or seq_cst in the C11 model, none comes from
+// x86's strong ordering. A thread's writes before the barrier reach the last arriver through the
+// acq_rel increments of `arrived` (a release sequence), and every waiter through the last
+// arriver's release store of `generation` and the waiter's acquire load of it; the reset of
+// `arrived` is ordered before that store, so no thread of the next round can increment before the
+// reset. The sleepers handshake is seq_cst on both sides (store/load and RMW/load pairs that
+// release-acquire alone would let pass each other). ThreadSanitizer (preset tsan) checks this:
+// it tracks C11 happens-before, so a missing acquire or release shows as a data race whatever the
+// CPU. stress_barrier and stress_train also run the arm64 build under qemu-user (preset arm64);
+// on an x86-64 host the emulated CPU is as strongly ordered as the host, so that checks the arm64
+// code (LDAR/STLR, LDAXR/STLXR, YIELD), not weak ordering itself.
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -11,6 +24,11 @@
 static inline void cpu_relax(void)
 {
     _mm_pause();
+}
+#elif defined(__aarch64__)
+static inline void cpu_relax(void)
+{
+    __asm__ __volatile__("yield"); // the spin-wait hint (as in step_dynamic.c)
 }
 #else
 static inline void cpu_relax(void) {}
