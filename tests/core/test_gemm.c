@@ -95,7 +95,7 @@ static size_t levels(enum dpt_isa out[DPT_ISA_LAST + 1])
 // Every product dpt_gemm takes, in all four transposition cases, with no packing buffer on the
 // thread (so the small kernels or, for large products, the BLAS): every m tail of the blocks
 // (nt: 4 x 4 or 2 x 4; bcast: 4 rows), n tails of the nt blocks and of bcast's 16- to 64-column
-// blocks and their masks, k tails of the vectors (8 or 16 lanes; 15, 17, 31 masked), the 1-8-row
+// blocks and their masks, k tails of the vectors (4, 8 or 16 lanes; 15, 17, 31 masked), the 1-8-row
 // shards of an oversubscribed run (S: 784-128-10, batch 64 over 8-64 workers), strided operands,
 // alpha and beta (beta = 0 never reads C).
 static void all_products(void)
