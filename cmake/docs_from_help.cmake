@@ -4,11 +4,11 @@
 #   MODE=man:        OUT = the man page, by help2man (HELP2MAN) from `dptrain --help`, with one
 #                    section per command holding its `dptrain COMMAND --help`.
 #   cmake -DMODE=completion|man -DDPTRAIN=<exe> -DOUT=<file> [-DHELP2MAN=<exe> -DVERSION=<x.y.z>]
-#         -P docs_from_help.cmake
+#         [-DEMULATOR=<what runs exe: a cross build's qemu>] -P docs_from_help.cmake
 cmake_minimum_required(VERSION 3.25)
 
 function(help_of out)
-  execute_process(COMMAND "${DPTRAIN}" ${ARGN} --help OUTPUT_VARIABLE text RESULT_VARIABLE rc
+  execute_process(COMMAND ${EMULATOR} "${DPTRAIN}" ${ARGN} --help OUTPUT_VARIABLE text RESULT_VARIABLE rc
     ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     list(JOIN ARGN " " what)

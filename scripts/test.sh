@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (scripts/setup.sh), then builds and tests dptrain in
-# five configurations (CMakePresets.json), stopping at the first failure:
+# six configurations (CMakePresets.json), stopping at the first failure:
 #   release  optimised, -Werror; every criterion suite (allocation-failure walks included), the
 #            core, optim and parallel suites again at each vector level (DPT_ISA=avx512, avx2,
 #            generic) and the core suite on an emulated CPU without AVX-512 (qemu-x86_64 -cpu
@@ -14,9 +14,13 @@
 #            (two at a time: about 3 minutes)
 #   mpi      Release with -DDPT_MPI=ON (Open MPI, installed by scripts/setup.sh --with-mpi): the
 #            mpi-labelled tests, 1-3 ranks under mpirun (about 30 s after the build)
+#   arm64    Release cross-built for arm64 (Debian's gcc-aarch64-linux-gnu and arm64 packages,
+#            installed by scripts/setup.sh --with-arm64); the release tests under qemu-aarch64,
+#            a few left out (docs/reliability.md), and an x86-64 model checked on arm64 and back
+#            (after release, whose dptrain it uses; about 9 minutes on 2 idle cores)
 # docs/reliability.md describes each.
 #
-#   scripts/test.sh              # all five
+#   scripts/test.sh              # all six
 #   scripts/test.sh asan tsan    # only these presets, in this order
 # Prints a one-line summary at the end; exits non-zero when anything failed.
 set -euo pipefail
@@ -24,7 +28,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 presets=("$@")
 if ((${#presets[@]} == 0)); then
-    presets=(release asan tsan fuzz mpi)
+    presets=(release asan tsan fuzz mpi arm64)
 fi
 
 start=$SECONDS
@@ -36,7 +40,9 @@ elapsed() {
 setup_args=()
 for preset in "${presets[@]}"; do
     if [[ "$preset" == mpi ]]; then
-        setup_args=(--with-mpi)
+        setup_args+=(--with-mpi)
+    elif [[ "$preset" == arm64 ]]; then
+        setup_args+=(--with-arm64)
     fi
 done
 if ! scripts/setup.sh "${setup_args[@]}"; then

@@ -1,16 +1,16 @@
 // The GEMM shim: every matrix product of the forward and backward passes goes through here, to the
-// built-in kernels of the CPU's vector level (isa/: AVX-512 or AVX2 + FMA, one source compiled per
-// level) or to the CBLAS (OpenBLAS by default; any CBLAS through the DPT_BLAS CMake option), which
-// is the fallback on other CPUs and the reference.
+// built-in kernels of the CPU's vector level (isa/: AVX-512 or AVX2 + FMA on x86-64, NEON on arm64,
+// one source compiled per level) or to the CBLAS (OpenBLAS by default; any CBLAS through the
+// DPT_BLAS CMake option), which is the fallback on other CPUs and the reference.
 //
-// The level is chosen once, from the CPU's features; DPT_ISA=avx512|avx2|generic in the
+// The level is chosen once, from the CPU's features; DPT_ISA=avx512|avx2|neon|generic in the
 // environment forces one (generic: the BLAS only), for tests and benchmarks. Which product takes
 // which kernel (figures in docs/architecture.md and docs/benchmarks.md):
 //   large products (dpt_gemm_packed_pays) with a packing buffer  the packed GEMM
 //   NT (forward) otherwise                                       nt, dot products from the rows
 //   TN (weight gradient) and NN (deltas) otherwise               bcast, unpacked
 //   TT (never issued by the trainer)                             the BLAS
-// At the avx2 and avx512 levels the trainer never calls the BLAS: a thread without a packing
+// At the avx2, avx512 and neon levels the trainer never calls the BLAS: a thread without a packing
 // buffer runs the unpacked kernels.
 #include <hwloc.h>
 #include <pthread.h>
@@ -40,15 +40,21 @@ int dpt_isa_supported(enum dpt_isa level)
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && dpt_isa_supported(DPT_ISA_AVX2);
 #endif
+#ifdef DPT_HAVE_NEON_KERNELS
+    case DPT_ISA_NEON: // Advanced SIMD is part of the arm64 base architecture
+        return 1;
+#endif
     default:
         return 0;
     }
 }
 
-static const char *const level_names[] = {"generic", "avx2", "avx512"};
+static const char *const level_names[] = {"generic", "avx2", "avx512", "neon"};
 
 static enum dpt_isa best_level(void)
 {
+    if (dpt_isa_supported(DPT_ISA_NEON))
+        return DPT_ISA_NEON;
     return dpt_isa_supported(DPT_ISA_AVX512) ? DPT_ISA_AVX512
            : dpt_isa_supported(DPT_ISA_AVX2) ? DPT_ISA_AVX2
                                              : DPT_ISA_GENERIC;
@@ -62,7 +68,7 @@ static enum dpt_isa env_level(char *msg, size_t len)
     if (msg)
         msg[0] = '\0';
     if (isa && *isa) {
-        for (int l = DPT_ISA_GENERIC; l <= DPT_ISA_AVX512; l++)
+        for (int l = DPT_ISA_GENERIC; l <= DPT_ISA_LAST; l++)
             if (strcmp(isa, level_names[l]) == 0) {
                 if (dpt_isa_supported((enum dpt_isa)l))
                     return (enum dpt_isa)l;
@@ -71,7 +77,13 @@ static enum dpt_isa env_level(char *msg, size_t len)
                 return best_level();
             }
         if (msg)
-            snprintf(msg, len, "DPT_ISA='%.40s' is not one of avx512, avx2, generic", isa);
+            snprintf(msg, len, "DPT_ISA='%.40s' is not one of %s", isa,
+#ifdef DPT_HAVE_NEON_KERNELS
+                     "neon, generic"
+#else
+                     "avx512, avx2, generic"
+#endif
+            );
         return best_level();
     }
     // The older spelling of DPT_ISA=generic.
@@ -127,9 +139,12 @@ static const struct dpt_isa_kernels *kernels_of(enum dpt_isa level)
         return &dpt_isa_avx512;
     if (level == DPT_ISA_AVX2)
         return &dpt_isa_avx2;
-#else
-    (void)level;
 #endif
+#ifdef DPT_HAVE_NEON_KERNELS
+    if (level == DPT_ISA_NEON)
+        return &dpt_isa_neon;
+#endif
+    (void)level;
     return NULL;
 }
 
@@ -213,7 +228,7 @@ size_t dpt_gemm_pack_floats(void)
 {
     // Large enough for every level this CPU can run, so that a test or benchmark may switch.
     size_t f = 0;
-    for (int l = DPT_ISA_AVX2; l <= DPT_ISA_AVX512; l++)
+    for (int l = DPT_ISA_GENERIC + 1; l <= DPT_ISA_LAST; l++)
         if (dpt_isa_supported((enum dpt_isa)l) && dpt_gemm_level_pack_floats((enum dpt_isa)l) > f)
             f = dpt_gemm_level_pack_floats((enum dpt_isa)l);
     return f;

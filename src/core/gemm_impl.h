@@ -19,10 +19,12 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
 
 // ---- the vector level ----
 //
-// Chosen once from the CPU's features (the best it runs), or by DPT_ISA=avx512|avx2|generic in the
-// environment (DPT_GEMM=blas is the older spelling of generic). generic sends every product to the
-// BLAS.
-enum dpt_isa { DPT_ISA_GENERIC = 0, DPT_ISA_AVX2 = 1, DPT_ISA_AVX512 = 2 };
+// Chosen once from the CPU's features (the best it runs), or by DPT_ISA=avx512|avx2|neon|generic in
+// the environment (DPT_GEMM=blas is the older spelling of generic). generic sends every product to
+// the BLAS. Levels are numbered 0..DPT_ISA_LAST; a build has the kernels of its architecture only.
+// neon: arm64's Advanced SIMD, which every arm64 CPU has.
+enum dpt_isa { DPT_ISA_GENERIC = 0, DPT_ISA_AVX2 = 1, DPT_ISA_AVX512 = 2, DPT_ISA_NEON = 3 };
+#define DPT_ISA_LAST DPT_ISA_NEON
 // Whether this CPU (and this build) runs the level's kernels.
 int dpt_isa_supported(enum dpt_isa level);
 // The level in use.

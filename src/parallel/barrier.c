@@ -1,5 +1,26 @@
 // The spin-then-block barrier (an arrival counter plus a generation counter, as in ggml, with a
 // condition-variable fallback so oversubscribed runs do not collapse).
+//
+// Memory ordering, written for weakly ordered CPUs (arm64) and not only x86's: every ordering the
+// barrier relies on is an explicit acquire, release or seq_cst in the C11 model, none comes from
+// x86's strong ordering. A thread's writes before the barrier reach the last arriver through the
+// acq_rel increments of `arrived` (a release sequence), and every waiter through the last
+// arriver's release store of `generation` and the waiter's acquire load of it; the reset of
+// `arrived` is ordered before that store, so no thread of the next round can increment before the
+// reset. With groups, each group's acq_rel counter carries its members' writes to its last
+// arriver, which arrives at the top level for them after resetting the group's counter. The
+// sleepers handshake puts a seq_cst fence between the write and the read on both
+// sides (release-acquire alone would let each read pass the other side's write). It used seq_cst
+// operations without fences, which is as correct in C11 and on arm64 hardware (STLR then LDAR are
+// ordered), but qemu-user on an x86-64 host translates STLR;LDAR without a fence between them: the
+// releaser's read of sleepers passed its write of the generation, a waiter went to sleep unseen
+// and the barrier hung (under the arm64 preset: 2 of 19 runs of the resume tests). A fence is a DMB
+// there, which qemu honours; on x86-64 it costs what the seq_cst store's XCHG did.
+// ThreadSanitizer (preset tsan) checks the rest: it tracks C11 happens-before, so a missing
+// acquire or release shows as a data race whatever the CPU. stress_barrier, stress_train and the
+// parallel suite also run the arm64 build under qemu-user (preset arm64); on an x86-64 host the
+// emulated CPU keeps the host's ordering, so that checks the arm64 code (LDAR/STLR, LDADDAL,
+// DMB, YIELD), not arm64's weaker reorderings.
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -12,6 +33,11 @@
 static inline void cpu_relax(void)
 {
     _mm_pause();
+}
+#elif defined(__aarch64__)
+static inline void cpu_relax(void)
+{
+    __asm__ __volatile__("yield"); // the spin-wait hint (as in step_dynamic.c)
 }
 #else
 static inline void cpu_relax(void) {}
@@ -92,10 +118,13 @@ void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t)
         // Nobody can arrive for the next round before seeing the new generation, so the reset
         // is ordered before any later increment.
         atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-        // seq_cst (a release, and ordered with the sleepers load below): Dekker-style handshake
-        // with a waiter that increments sleepers and then re-reads generation.
-        atomic_store_explicit(&b->generation, gen + 1, memory_order_seq_cst);
-        if (atomic_load_explicit(&b->sleepers, memory_order_seq_cst) != 0) {
+        // Release: waiters that see the new generation see every thread's writes. Then a
+        // Dekker-style handshake with a waiter that increments sleepers and re-reads the
+        // generation: store; seq_cst fence; load on both sides, so at least one of the two loads
+        // sees the other side's write.
+        atomic_store_explicit(&b->generation, gen + 1, memory_order_release);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&b->sleepers, memory_order_relaxed) != 0) {
             pthread_mutex_lock(&b->mu);
             pthread_cond_broadcast(&b->cv);
             pthread_mutex_unlock(&b->mu);
@@ -112,11 +141,12 @@ void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t)
             cpu_relax();
     }
     pthread_mutex_lock(&b->mu);
-    // seq_cst increment then seq_cst load: either the releaser sees sleepers != 0 and
-    // broadcasts (it must take the mutex, so it cannot slip between our check and our wait),
-    // or we see the new generation here and never sleep.
-    atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_seq_cst);
-    while (atomic_load_explicit(&b->generation, memory_order_seq_cst) == gen)
+    // Increment, seq_cst fence, load (the other half of the handshake above): either the
+    // releaser sees sleepers != 0 and broadcasts (it must take the mutex, so it cannot slip
+    // between our check and our wait), or we see the new generation here and never sleep.
+    atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    while (atomic_load_explicit(&b->generation, memory_order_acquire) == gen)
         pthread_cond_wait(&b->cv, &b->mu);
     atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_relaxed);
     pthread_mutex_unlock(&b->mu);

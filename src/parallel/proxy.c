@@ -29,6 +29,8 @@
 #include <emmintrin.h>
 #include <xmmintrin.h>
 #define DPT_PROXY_X86 1
+#elif defined(__aarch64__) && defined(__GNUC__)
+#define DPT_PROXY_ARM64 1 // DC CIVAC, DMB and FPCR.FZ in place of CLFLUSH, MFENCE and MXCSR
 #endif
 
 #include "core/error_impl.h"
@@ -519,6 +521,17 @@ static void flush_range(void *ctx, const void *p, size_t bytes, long home)
     const char *end = (const char *)p + bytes;
     for (; c < end; c += 64)
         _mm_clflush(c);
+#elif defined(DPT_PROXY_ARM64)
+    // Clean and invalidate to the point of coherence, line by line (Linux lets user space do
+    // it); the smallest data cache line from CTR_EL0.DminLine.
+    unsigned long ctr;
+    __asm__ __volatile__("mrs %0, ctr_el0" : "=r"(ctr));
+    const uintptr_t line = (uintptr_t)4 << ((ctr >> 16) & 0xf);
+    const char *c = (const char *)((uintptr_t)p & ~(line - 1));
+    const char *end = (const char *)p + bytes;
+    for (; c < end; c += line)
+        __asm__ __volatile__("dc civac, %0" : : "r"(c) : "memory");
+    __asm__ __volatile__("dsb ish" : : : "memory");
 #else
     (void)p;
     (void)bytes;
@@ -690,6 +703,8 @@ static void fence(void)
 {
 #ifdef DPT_PROXY_X86
     _mm_mfence();
+#elif defined(DPT_PROXY_ARM64)
+    __asm__ __volatile__("dsb ish" : : : "memory");
 #endif
 }
 
@@ -754,6 +769,10 @@ enum dpt_status dpt_proxy_measure(struct dpt_proxy *px, size_t threads, struct d
 #ifdef DPT_PROXY_X86
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040u); // flush denormals, as the trainer's jobs do
+#elif defined(DPT_PROXY_ARM64)
+    unsigned long fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr | (1ul << 24))); // FZ, as the trainer's jobs
 #endif
     const struct dpt_gemm_pack pack = dpt_workspace_pack_use(px->ws);
     // split_first: the first step's layer 1 (the trainer's epoch start, before a barrier).
@@ -767,6 +786,8 @@ enum dpt_status dpt_proxy_measure(struct dpt_proxy *px, size_t threads, struct d
     dpt_gemm_pack_use(pack.buf, pack.floats);
 #ifdef DPT_PROXY_X86
     _mm_setcsr(csr);
+#elif defined(DPT_PROXY_ARM64)
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
 #endif
 
     out->threads = threads;

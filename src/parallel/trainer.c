@@ -50,6 +50,8 @@
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define DPT_HAVE_MXCSR 1
+#elif defined(__aarch64__) && defined(__GNUC__)
+#define DPT_HAVE_FPCR 1
 #endif
 
 #include "core/error_impl.h"
@@ -131,13 +133,36 @@ struct dpt_train_params dpt_train_params_default(void)
 
 // Flush-to-zero and denormals-are-zero for the duration of a job: denormal operands in the
 // backward pass can slow a GEMM by orders of magnitude. Returns the previous state to restore
-// (the calling thread is worker 0 and belongs to the user).
+// (the calling thread is worker 0 and belongs to the user). x86: MXCSR FTZ (bit 15) and DAZ
+// (bit 6). arm64: FPCR.FZ (bit 24), which flushes denormal inputs and results alike, in scalar
+// and Advanced SIMD arithmetic (the same effect as FTZ + DAZ); FPCR's bits 32-63 are reserved
+// (zero), so the state fits an unsigned.
+#define DPT_FPCR_FZ (1u << 24)
+
+#ifdef DPT_HAVE_FPCR
+static unsigned long long fpcr_get(void)
+{
+    unsigned long long v;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(v));
+    return v;
+}
+
+static void fpcr_set(unsigned long long v)
+{
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(v));
+}
+#endif
+
 static unsigned ftz_enter(void)
 {
 #ifdef DPT_HAVE_MXCSR
     unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040u);
     return csr;
+#elif defined(DPT_HAVE_FPCR)
+    const unsigned fpcr = (unsigned)fpcr_get();
+    fpcr_set(fpcr | DPT_FPCR_FZ);
+    return fpcr;
 #else
     return 0;
 #endif
@@ -147,6 +172,8 @@ static void ftz_leave(unsigned csr)
 {
 #ifdef DPT_HAVE_MXCSR
     _mm_setcsr(csr);
+#elif defined(DPT_HAVE_FPCR)
+    fpcr_set(csr);
 #else
     (void)csr;
 #endif

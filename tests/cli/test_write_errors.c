@@ -6,11 +6,13 @@
 #include "cli_test.h"
 
 // Runs `dptrain ARGS...` through /bin/sh with standard output on /dev/full; returns the exit
-// code, stderr in err_path.
+// code, stderr in err_path. Under emulation (a cross build) the shell starts the emulator
+// (DPT_CLI_SHELL_PREFIX, tests/CMakeLists.txt).
 static int run_stdout_full(const char *args, const char *err_path)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "exec '%s' %s >/dev/full 2>'%s'", DPT_CLI_PATH, args, err_path);
+    char cmd[1536];
+    snprintf(cmd, sizeof cmd, "exec %s'%s' %s >/dev/full 2>'%s'", DPT_CLI_SHELL_PREFIX,
+             DPT_CLI_PATH, args, err_path);
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {

@@ -83,10 +83,10 @@ static void check_product(int packed, int ta, int tb, size_t m, size_t n, size_t
 }
 
 // The levels this CPU runs, generic (the BLAS) first; each test runs its shapes at every one.
-static size_t levels(enum dpt_isa out[3])
+static size_t levels(enum dpt_isa out[DPT_ISA_LAST + 1])
 {
     size_t n = 0;
-    for (int l = DPT_ISA_GENERIC; l <= DPT_ISA_AVX512; l++)
+    for (int l = DPT_ISA_GENERIC; l <= DPT_ISA_LAST; l++)
         if (dpt_isa_supported((enum dpt_isa)l))
             out[n++] = (enum dpt_isa)l;
     return n;
@@ -95,7 +95,7 @@ static size_t levels(enum dpt_isa out[3])
 // Every product dpt_gemm takes, in all four transposition cases, with no packing buffer on the
 // thread (so the small kernels or, for large products, the BLAS): every m tail of the blocks
 // (nt: 4 x 4 or 2 x 4; bcast: 4 rows), n tails of the nt blocks and of bcast's 16- to 64-column
-// blocks and their masks, k tails of the vectors (8 or 16 lanes; 15, 17, 31 masked), the 1-8-row
+// blocks and their masks, k tails of the vectors (4, 8 or 16 lanes; 15, 17, 31 masked), the 1-8-row
 // shards of an oversubscribed run (S: 784-128-10, batch 64 over 8-64 workers), strided operands,
 // alpha and beta (beta = 0 never reads C).
 static void all_products(void)
@@ -119,7 +119,7 @@ static void all_products(void)
 
 Test(gemm, every_level_matches_a_double_reference)
 {
-    enum dpt_isa lv[3];
+    enum dpt_isa lv[DPT_ISA_LAST + 1];
     const size_t n = levels(lv);
     for (size_t i = 0; i < n; i++) {
         cr_assert(dpt_isa_force(lv[i]));
@@ -183,7 +183,7 @@ Test(gemm, blocking_follows_the_caches)
     b = dpt_gemm_blocking_from(65536, (size_t)1 << 30, 12, 32);
     cr_assert(b.nc <= 4096 && b.nc % 32 == 0);
     // What this machine's caches give, at every level it runs: multiples of 16 and of nr.
-    enum dpt_isa lv[3];
+    enum dpt_isa lv[DPT_ISA_LAST + 1];
     const size_t n = levels(lv);
     for (size_t i = 0; i < n; i++) {
         b = dpt_gemm_blocking(lv[i]);
@@ -269,7 +269,7 @@ static void rows_shapes(void)
 // the environment's level.
 static size_t at_kernel_levels(void (*fn)(void))
 {
-    enum dpt_isa lv[3];
+    enum dpt_isa lv[DPT_ISA_LAST + 1];
     const size_t n = levels(lv);
     for (size_t i = 1; i < n; i++) { // lv[0] is generic
         cr_assert(dpt_isa_force(lv[i]));

@@ -1,6 +1,6 @@
 # ctest readme_quickstart: the README's quick start must compile and run.
 #   cmake -DREADME=... -DOUT=<.c to write> -DBINARY_DIR=<build> -DCONFIG=<cfg> -DEXE=<program>
-#         -P run.cmake
+#         [-DEMULATOR=<command that runs it: a cross build's qemu>] -P run.cmake
 # Extracts the one ```c block between the lines <!-- quickstart:begin --> and
 # <!-- quickstart:end --> of README.md, writes it (with a #line directive, so compiler messages
 # point into README.md), builds the readme_quickstart target and runs it.
@@ -67,7 +67,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "readme_quickstart: the quick start of ${README} does not build (${rc})")
 endif()
 
-execute_process(COMMAND "${EXE}" RESULT_VARIABLE rc)
+execute_process(COMMAND ${EMULATOR} "${EXE}" RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "readme_quickstart: the quick start of ${README} exited with '${rc}'")
 endif()

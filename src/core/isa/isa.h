@@ -1,7 +1,8 @@
 // Private: the table of built-in kernels one instruction-set level provides, chosen once at
 // start-up (gemm.c: dpt_isa_kernels). Each level's kernels are the same source, isa/kernels.inc,
 // compiled in its own folder over that level's vector layer (isa/<level>/simd.h: the vector width,
-// masks, transposes and block shapes as parameters): isa/avx512/kernels.c and isa/avx2/kernels.c.
+// masks, transposes and block shapes as parameters): isa/avx512/kernels.c and isa/avx2/kernels.c
+// on x86-64, isa/neon/kernels.c on arm64.
 // The generic level has no table: every product goes to the BLAS, which is also the reference the
 // tests hold the kernels to.
 #ifndef DPT_ISA_H
@@ -17,7 +18,7 @@ struct dpt_gemm_blocking {
 };
 
 struct dpt_isa_kernels {
-    const char *name; // "avx512", "avx2"
+    const char *name; // "avx512", "avx2", "neon"
     size_t mr, nr;    // the packed micro-tile (rows of A's panels, columns of B's)
     size_t vl;        // floats a vector
     // C (m x n) = alpha A B^T + beta C; A's rows at arows[i] (k wide), B n x k (ldb). Any sizes.
@@ -46,6 +47,10 @@ static inline size_t dpt_isa_pack_floats(const struct dpt_gemm_blocking *bl, siz
 // DPT_HAVE_X86_KERNELS: the build compiled isa/avx512 and isa/avx2 (CMakeLists.txt).
 #ifdef DPT_HAVE_X86_KERNELS
 extern const struct dpt_isa_kernels dpt_isa_avx512, dpt_isa_avx2;
+#endif
+// DPT_HAVE_NEON_KERNELS: the build compiled isa/neon (arm64).
+#ifdef DPT_HAVE_NEON_KERNELS
+extern const struct dpt_isa_kernels dpt_isa_neon;
 #endif
 
 #endif
