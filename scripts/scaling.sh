@@ -49,10 +49,10 @@ L=(--data "$data" --layers 784,1024,1024,10 --act relu,relu,softmax --schedule f
 
 echo "== S: threads $threads_s, pthreads and openmp" >&2
 "$bin" scale "${S[@]}" --threads-list "$threads_s" --engines pthreads,openmp --repeat "$repeat" \
-    --csv "$out/scale_S.csv" --plot "$out/scale_S.svg"
+    --predict --csv "$out/scale_S.csv" --plot "$out/scale_S.svg"
 echo "== L: threads $threads_l" >&2
-"$bin" scale "${L[@]}" --threads-list "$threads_l" --repeat "$repeat" --csv "$out/scale_L.csv" \
-    --plot "$out/scale_L.svg"
+"$bin" scale "${L[@]}" --threads-list "$threads_l" --repeat "$repeat" --predict \
+    --csv "$out/scale_L.csv" --plot "$out/scale_L.svg"
 echo "== S and L with private gradients: threads $threads_cmp" >&2
 "$bin" scale "${S[@]}" --grad private --threads-list "$threads_cmp" --repeat "$repeat" \
     --csv "$out/scale_S_private.csv"

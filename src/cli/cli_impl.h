@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "dptrain/dptrain.h"
+#include "parallel/proxy_impl.h"
 
 // Exit codes.
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
@@ -348,5 +349,23 @@ struct cli_proxy_work {
 int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size_t *threads,
                   size_t n_threads, size_t repeat, const struct cli_flag *flags, int argc,
                   char **argv);
+
+// The model's parameters as given or measured, and where the line transfer came from.
+struct cli_proxy_model {
+    struct dpt_proxy_model m;
+    char line_source[160];
+};
+
+// The model bench --proxy uses by default, for this machine: 100 GB/s per NUMA node, one node,
+// the line transfer measured here (a barrier round on 2 cores), this machine's core speed.
+void cli_proxy_model_here(struct cli_proxy_model *mi);
+
+// The proxy's predicted samples/s for w with gradient mode grad at threads[0..n) (ascending,
+// threads[0] == 1: the model's reference), one measurement each, on one core of this machine
+// (the calling thread's binding is restored after). epoch_steps: steps per epoch for schedule
+// counts in epochs (0: none). Returns 0 or an exit code after printing.
+int cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_work *w,
+                      enum dpt_grad_mode grad, uint64_t epoch_steps, const size_t *threads,
+                      size_t n, double *sps);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "cli_impl.h"
 #include "parallel/proxy_impl.h"
+#include "parallel/topo_impl.h"
 
 // Defaults of the machine model: a NUMA node of a typical server socket (8 channels of DDR4-3200
 // give 205 GB/s in theory, about 150 measured with all cores streaming; half that per node when a
@@ -43,12 +44,6 @@ static void csv_num(FILE *f, double v)
         fputc(',', f);
 }
 
-// The model's parameters as given or measured, and where the line transfer came from.
-struct model_info {
-    struct dpt_proxy_model m;
-    char line_source[160];
-};
-
 // Everything about one workload's sweep: measurements per repeat and thread count.
 struct sweep {
     const struct cli_proxy_work *w;
@@ -78,7 +73,7 @@ static void median_meas(const struct sweep *s, size_t i, double *tmp, struct dpt
     }
 }
 
-static void csv_header(FILE *f, const struct model_info *mi, int argc, char **argv)
+static void csv_header(FILE *f, const struct cli_proxy_model *mi, int argc, char **argv)
 {
     char cpu[256], desc[512] = "(topology unavailable)", date[64] = "";
     cli_cpu_model(cpu, sizeof cpu);
@@ -120,8 +115,8 @@ static void csv_header(FILE *f, const struct model_info *mi, int argc, char **ar
           f);
 }
 
-static void csv_row(FILE *f, const struct sweep *s, const struct model_info *mi, const char *kind,
-                    const char *repeat, const struct dpt_proxy_meas *x,
+static void csv_row(FILE *f, const struct sweep *s, const struct cli_proxy_model *mi,
+                    const char *kind, const char *repeat, const struct dpt_proxy_meas *x,
                     const struct dpt_proxy_pred *y)
 {
     char num[32];
@@ -199,10 +194,27 @@ static void json_row(FILE *f, const struct sweep *s, const struct dpt_proxy_meas
     fprintf(f, ",\"kinds\":%zu,\"shard_rows\":%zu}\n", x->kinds, x->shard_rows);
 }
 
+// The line transfer measured here: the project's barrier with 2 workers on 2 cores, a round is 3
+// line transfers (two arrivals on the counter, the release read by the waiter).
+static void measure_line(struct cli_proxy_model *mi)
+{
+    double round_s;
+    if (dpt_proxy_barrier_round(2000, 15, &round_s) == DPT_OK) {
+        mi->m.line_s = round_s / 3.0;
+        snprintf(mi->line_source, sizeof mi->line_source,
+                 "measured here: a barrier round of 2 threads on 2 cores took %.3g us, / 3",
+                 round_s * 1e6);
+    } else {
+        mi->m.line_s = PROXY_LINE_NS_NONE * 1e-9;
+        snprintf(mi->line_source, sizeof mi->line_source,
+                 "assumed: fewer than 2 usable cores to measure the barrier on");
+    }
+}
+
 // Parses the proxy's own flags into the parameters and the model; measures the line transfer
 // unless --barrier-ns gives it.
 static int proxy_flags(const struct cli_flag *flags, struct dpt_proxy_params *p,
-                       struct model_info *mi)
+                       struct cli_proxy_model *mi)
 {
     const char *v;
     double gbs = PROXY_MEM_BW_GBS, ns = -1.0;
@@ -243,20 +255,59 @@ static int proxy_flags(const struct cli_flag *flags, struct dpt_proxy_params *p,
         snprintf(mi->line_source, sizeof mi->line_source, "--barrier-ns");
         return 0;
     }
-    // The project's barrier with 2 workers on 2 cores: a round is 3 line transfers (two arrivals
-    // on the counter, the release read by the waiter).
-    double round_s;
-    if (dpt_proxy_barrier_round(2000, 15, &round_s) == DPT_OK) {
-        mi->m.line_s = round_s / 3.0;
-        snprintf(mi->line_source, sizeof mi->line_source,
-                 "measured here: a barrier round of 2 threads on 2 cores took %.3g us, / 3",
-                 round_s * 1e6);
-    } else {
-        mi->m.line_s = PROXY_LINE_NS_NONE * 1e-9;
-        snprintf(mi->line_source, sizeof mi->line_source,
-                 "assumed: fewer than 2 usable cores to measure the barrier on");
-    }
+    measure_line(mi);
     return 0;
+}
+
+void cli_proxy_model_here(struct cli_proxy_model *mi)
+{
+    memset(mi, 0, sizeof *mi);
+    mi->m.mem_bw = PROXY_MEM_BW_GBS * 1e9;
+    mi->m.numa_factor = PROXY_NUMA_FACTOR;
+    mi->m.core_speed = 1.0;
+    mi->m.allcore = 1.0;
+    measure_line(mi);
+}
+
+int cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_work *w,
+                      enum dpt_grad_mode grad, uint64_t epoch_steps, const size_t *threads,
+                      size_t n, double *sps)
+{
+    struct dpt_proxy_params p = dpt_proxy_params_default();
+    p.batch = w->batch;
+    p.grad_mode = grad;
+    p.epoch_steps = epoch_steps;
+    // The synthetic rows only need to hold a few batches: each timed phase evicts them anyway.
+    p.samples = w->batch * 4 > 8192 ? w->batch * 4 : 8192;
+    struct dpt_proxy *px = NULL;
+    struct dpt_proxy_meas *meas = calloc(n, sizeof *meas);
+    struct dpt_proxy_pred *pred = calloc(n, sizeof *pred);
+    struct dpt_topo *topo = NULL;
+    struct dpt_topo_binding *saved = NULL;
+    enum dpt_status st = DPT_ERR_NOMEM;
+    if (!meas || !pred || (st = dpt_proxy_create(&w->spec, w->schedule, &p, &px)) != DPT_OK)
+        goto done;
+    // On one core, so its caches stay its own between the phases; the caller's binding is given
+    // back afterwards (the trainer's threads inherit it when unpinned).
+    int pu = -1;
+    if (dpt_topo_create(&topo) == DPT_OK && dpt_topo_binding_save(topo, &saved) == DPT_OK &&
+        dpt_topo_place(topo, DPT_PIN_COMPACT, 1, &pu) == DPT_OK)
+        (void)dpt_topo_bind_self(topo, pu); // unbound, the measurement may move between cores
+    for (size_t i = 0; i < n && st == DPT_OK; i++)
+        st = dpt_proxy_measure(px, threads[i], &meas[i]);
+    if (st == DPT_OK)
+        st = dpt_proxy_predict(&mi->m, w->batch, meas, n, pred);
+    for (size_t i = 0; i < n && st == DPT_OK; i++)
+        sps[i] = pred[i].samples_per_s;
+done:
+    if (saved && dpt_topo_binding_restore(topo, saved) != DPT_OK)
+        cli_warn("the proxy could not restore this thread's CPU binding");
+    dpt_topo_binding_destroy(saved);
+    dpt_topo_destroy(topo);
+    dpt_proxy_destroy(px);
+    free(meas);
+    free(pred);
+    return st == DPT_OK ? 0 : cli_fail(st, "the scaling proxy");
 }
 
 int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size_t *threads_in,
@@ -264,7 +315,7 @@ int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size
                   char **argv)
 {
     struct dpt_proxy_params p = dpt_proxy_params_default();
-    struct model_info mi;
+    struct cli_proxy_model mi;
     memset(&mi, 0, sizeof mi);
     int rc = proxy_flags(flags, &p, &mi);
     if (rc)

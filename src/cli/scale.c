@@ -77,7 +77,7 @@ struct result {
 // Medians over the repeats of one configuration, with the throughput's extremes.
 struct summary {
     double sps, sps_min, sps_max, seconds, train_loss, imbalance, test_acc;
-    double predicted_sps; // the proxy model's prediction: NAN until one is wired in
+    double predicted_sps; // the scaling proxy's prediction (--predict), else NAN
     struct dpt_timing t;
     size_t reached;                               // repeats that reached --target-acc
     double target_s, target_steps, target_epochs; // INFINITY when the median run did not reach it
@@ -99,6 +99,8 @@ struct experiment {
     // and the caveats on numbers they choose. The CSV says so when it is in effect.
     double fake_s[16];
     size_t n_fake;
+    bool predict;                 // --predict: the scaling proxy's rate beside each measured one
+    struct cli_proxy_model model; // its model of this machine
 };
 
 // ---- statistics ----
@@ -127,14 +129,58 @@ static double pct(double part, const struct dpt_timing *t)
     return sum > 0 ? 100.0 * part / sum : NAN;
 }
 
-// The rate the proxy model predicts for a configuration (samples/s), or NAN. The hook for the
-// `dptrain bench` proxy (issue 16): it goes to the CSV's predicted_samples_per_s column, beside
-// the measured one, to the table and to the throughput plot as a series of its own.
-static double predicted_sps(const struct experiment *x, const struct config *c)
+// --predict: the scaling proxy's rate (bench --proxy, on one core of this machine) for every
+// configuration, into predicted_sps, beside the measured one in the CSV, the table and the plot.
+// A strong series is one sweep of its thread counts; under weak scaling the batch changes with T,
+// so each thread count is a sweep of its own from 1 thread at that batch. The proxy models the
+// pthreads engine with compact placement; other engines and placements get the same prediction.
+static int predict_all(const struct experiment *x, const struct config *cfg, size_t n_cfg,
+                       struct summary *sum)
 {
-    (void)x;
-    (void)c;
-    return NAN;
+    const struct cli_train_opts *o = x->o;
+    const size_t n = dpt_dataset_n(x->d->train);
+    size_t threads[MAX_THREADS_LIST + 1];
+    double sps[MAX_THREADS_LIST + 1];
+    for (size_t i = 0; i < n_cfg; i++) {
+        const struct config *c = &cfg[i];
+        if (x->scaling == STRONG && c->base != i)
+            continue; // predicted with its series' 1-thread configuration
+        size_t k = 0;
+        threads[k++] = 1;
+        if (x->scaling == STRONG) {
+            for (size_t j = 0; j < n_cfg; j++)
+                if (cfg[j].base == i && j != i)
+                    threads[k++] = cfg[j].threads;
+        } else if (c->threads > 1)
+            threads[k++] = c->threads;
+        for (size_t a = 2; a < k; a++) // ascending, as the model needs (1 is first already)
+            for (size_t b = a; b > 1 && threads[b - 1] > threads[b]; b--) {
+                const size_t t = threads[b];
+                threads[b] = threads[b - 1];
+                threads[b - 1] = t;
+            }
+        const size_t used = o->p.drop_last && n >= c->batch ? n - n % c->batch : n;
+        const uint64_t epoch_steps = (uint64_t)((used + c->batch - 1) / c->batch);
+        const struct cli_proxy_work w = {"net", x->d->spec, c->batch, o->schedule};
+        if (!o->quiet)
+            fprintf(stderr, "scale: predicting %s %zu thread%s at batch %zu with the proxy\n",
+                    x->n_grads > 1 ? dpt_grad_mode_name(c->grad) : "", threads[k - 1],
+                    threads[k - 1] == 1 ? "" : "s", c->batch);
+        const int rc = cli_proxy_predict(&x->model, &w, c->grad, epoch_steps ? epoch_steps : 1,
+                                         threads, k, sps);
+        if (rc)
+            return rc;
+        if (x->scaling == WEAK) {
+            sum[i].predicted_sps = sps[k - 1];
+            continue;
+        }
+        for (size_t j = 0; j < n_cfg; j++)
+            if (cfg[j].base == i)
+                for (size_t t = 0; t < k; t++)
+                    if (threads[t] == cfg[j].threads)
+                        sum[j].predicted_sps = sps[t];
+    }
+    return 0;
 }
 
 // ---- one run ----
@@ -251,8 +297,8 @@ cleanup:
     return rc;
 }
 
-static void summarise(const struct experiment *x, const struct config *c, const struct result *res,
-                      struct summary *s, double *tmp)
+static void summarise(const struct experiment *x, const struct result *res, struct summary *s,
+                      double *tmp)
 {
     const size_t n = x->repeat;
     s->sps = median_field(res, n, offsetof(struct result, sps), tmp);
@@ -266,7 +312,7 @@ static void summarise(const struct experiment *x, const struct config *c, const 
     s->t.wait_s = median_field(res, n, offsetof(struct result, t.wait_s), tmp);
     s->t.reduce_s = median_field(res, n, offsetof(struct result, t.reduce_s), tmp);
     s->t.update_s = median_field(res, n, offsetof(struct result, t.update_s), tmp);
-    s->predicted_sps = predicted_sps(x, c);
+    s->predicted_sps = NAN; // predict_all() fills it with --predict
     // A run that did not reach the target counts as infinitely slow: the median reached it only
     // when more than half of the repeats did.
     s->reached = 0;
@@ -350,9 +396,17 @@ static void csv_header(FILE *f, const struct experiment *x, int argc, char **arg
     fprintf(f,
             "# kind=run rows are single runs, kind=median rows the medians over the %zu "
             "repeats (samples_per_s_min/max: the slowest and fastest repeat); speedup is over "
-            "the median of 1 thread in the same series (engine, pin, grad_flag); "
-            "predicted_samples_per_s is left empty until a proxy model fills it\n",
+            "the median of 1 thread in the same series (engine, pin, grad_flag)\n",
             x->repeat);
+    if (x->predict)
+        fprintf(f,
+                "# predicted_samples_per_s (--predict): the scaling proxy (dptrain bench --proxy) "
+                "on one core of this machine, for the pthreads engine with compact placement; "
+                "model: memory bandwidth %.4g GB/s per NUMA node, one node, line transfer %.4g ns "
+                "(%s)\n",
+                x->model.m.mem_bw * 1e-9, x->model.m.line_s * 1e9, x->model.line_source);
+    else
+        fprintf(f, "# predicted_samples_per_s is empty: run with --predict to fill it\n");
     if (!isnan(x->target_acc))
         fprintf(f,
                 "# target: test accuracy %.9g after an epoch; time_to_target_s is training "
@@ -1040,7 +1094,7 @@ static size_t usable_cores(void)
 
 int cli_scale(int argc, char **argv)
 {
-    struct cli_flag flags[48];
+    struct cli_flag flags[52];
     size_t nf = cli_train_flags(flags, 36, true);
     const struct cli_flag extra[] = {
         {"threads-list", "T,...", "thread counts to run (required; 1 is added if missing)", 0},
@@ -1054,6 +1108,10 @@ int cli_scale(int argc, char **argv)
         {"test", "SPEC", "test data for --target-acc (default: t10k for fashion-mnist)", 0},
         {"csv", "FILE", "write every run and the medians here (required; atomic)", 0},
         {"plot", "FILE", "also draw FILE.svg or FILE.png with gnuplot (skipped if missing)", 0},
+        {"predict", NULL,
+         "also predict every configuration's rate with the scaling proxy (bench --proxy) and "
+         "draw it beside the measured one",
+         0},
         {NULL, NULL, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
@@ -1109,6 +1167,7 @@ int cli_scale(int argc, char **argv)
             goto cleanup;
         x.scaling = (enum scaling)k;
     }
+    x.predict = cli_get(flags, "predict") != NULL;
     if ((v = cli_get(flags, "repeat")) && (rc = cli_size("repeat", v, 1, 1000, &x.repeat)))
         goto cleanup;
     if ((v = cli_get(flags, "spread-warn")) &&
@@ -1238,7 +1297,12 @@ int cli_scale(int argc, char **argv)
         goto cleanup;
 
     for (size_t i = 0; i < n_cfg; i++)
-        summarise(&x, &cfg[i], &res[i * x.repeat], &sum[i], tmp);
+        summarise(&x, &res[i * x.repeat], &sum[i], tmp);
+    if (x.predict) {
+        cli_proxy_model_here(&x.model);
+        if ((rc = predict_all(&x, cfg, n_cfg, sum)))
+            goto cleanup;
+    }
     print_table(&x, cfg, n_cfg, res, sum);
     if (target)
         print_target_table(&x, cfg, n_cfg, res, sum);

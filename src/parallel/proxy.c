@@ -188,7 +188,8 @@ enum dpt_status dpt_proxy_create(const struct dpt_net_spec *spec, const char *sc
     px->p = *p;
     if ((st = dpt_net_create(spec, &px->net)) != DPT_OK ||
         (st = dpt_net_init(px->net, DPT_INIT_AUTO, 0.0f, p->seed)) != DPT_OK ||
-        (st = dpt_schedule_parse(schedule, &px->sched)) != DPT_OK)
+        (st = p->epoch_steps ? dpt_schedule_parse_epochs(schedule, p->epoch_steps, &px->sched)
+                             : dpt_schedule_parse(schedule, &px->sched)) != DPT_OK)
         goto fail;
     px->n0 = spec->sizes[0];
     px->n_params = dpt_net_n_params(px->net);

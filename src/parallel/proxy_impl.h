@@ -34,9 +34,11 @@ struct dpt_proxy_params {
     size_t steps;                 // timed steps (medians over them)
     uint64_t seed;                // initialisation, data and shuffling
     int flush;                    // evict the cold data before each timed phase (1 = yes)
+    uint64_t epoch_steps; // steps per epoch for schedule counts in epochs (t_epochs=); 0: none
 };
 
-// Defaults: batch 64, auto, 60000 samples, 3 warm-up steps, 20 timed steps, seed 1, flush.
+// Defaults: batch 64, auto, 60000 samples, 3 warm-up steps, 20 timed steps, seed 1, flush, no
+// epoch counts.
 struct dpt_proxy_params dpt_proxy_params_default(void);
 
 // What the proxy measured at one thread count T (times are medians over the timed steps).

@@ -207,7 +207,7 @@ Test(cli, scale_csv_spread_and_imbalance_are_consistent, CLI_FIXTURE)
             cr_expect_eq(imb, 1.0);
         else
             cr_expect_geq(imb, 1.0 - 1e-12);
-        // The proxy model's column is there, empty until it is filled.
+        // The proxy model's column is there, empty without --predict.
         cr_expect_str_eq(str(&t, x, "predicted_samples_per_s"), "");
         if (!is_median(&t, x)) {
             cr_expect_str_eq(str(&t, x, "samples_per_s_min"), "");
@@ -232,6 +232,7 @@ Test(cli, scale_csv_spread_and_imbalance_are_consistent, CLI_FIXTURE)
         cr_expect_lt(fabs(hi - rhi), 1e-6 * rhi);
     }
     cr_expect_eq(medians, 2u);
+    cr_expect(strstr(csv, "predicted_samples_per_s is empty: run with --predict"), "%.800s", csv);
     free(csv);
 }
 
@@ -498,7 +499,7 @@ Test(cli, scale_plot_draws_spread_one_ideal_line_and_the_target, CLI_FIXTURE)
     cr_expect_eq(count(gp, "ideal: linear from the best 1-thread rate"), 1u, "%s", gp);
     cr_expect_eq(count(gp, "title 'ideal'"), 1u, "%s", gp);
     cr_expect(!strstr(gp, "notitle"), "%s", gp);
-    // No prediction yet: no series for it.
+    // No --predict: no series for it.
     cr_expect(!strstr(gp, "predicted"), "%s", gp);
     cr_expect(strstr(gp, "time to test accuracy 0.8") && strstr(gp, "layout 2,2"), "%s", gp);
     cr_expect(strstr(gp, "time breakdown"), "%s", gp);
@@ -568,4 +569,73 @@ Test(cli, plot_script_has_whole_epochs_a_log_scale_and_room_for_the_key, CLI_FIX
     const char *zargs[] = {"plot", P("z.jsonl"), "--out", P("z.png"), "--log-y", NULL};
     expect_usage_error(run_fake_gnuplot(zargs), "--log-y", NULL);
     cr_expect(!file_exists(P("z.png")));
+}
+
+// --predict: the scaling proxy's rate on every median row (strong: one sweep per series, thread
+// counts in any order; weak: one per thread count at its batch), in the table and the plot; a
+// schedule counted in epochs works as in training.
+Test(cli, scale_predict_fills_the_proxy_column, CLI_FIXTURE)
+{
+    static const char *const scalings[] = {"strong", "weak"};
+    fake_gnuplot();
+    for (int w = 0; w < 2; w++) {
+        const char *args[] = {"scale",
+                              "--data",
+                              "synth:xor,n=256",
+                              "--layers",
+                              "2,8,2",
+                              "--batch",
+                              "16",
+                              "--grad",
+                              "private,sliced",
+                              "--scaling",
+                              scalings[w],
+                              "--schedule",
+                              "cosine(adam:lr=1e-3),t_epochs=2",
+                              "--threads-list",
+                              "3,1,2",
+                              "--repeat",
+                              "2",
+                              "--predict",
+                              "--csv",
+                              P("s.csv"),
+                              "--plot",
+                              P("s.png"),
+                              "--quiet",
+                              NULL};
+        struct cli_result r = expect_ok(run_fake_gnuplot(args));
+        cr_expect(strstr(r.out, "predicted"), "%s", r.out);
+        result_free(&r);
+        struct table t;
+        char *csv = read_table(P("s.csv"), &t);
+        cr_expect(strstr(csv, "# predicted_samples_per_s (--predict): the scaling proxy"), "%.800s",
+                  csv);
+        size_t medians = 0;
+        for (size_t i = 0; i < t.n; i++) {
+            const struct row *x = &t.rows[i];
+            if (!is_median(&t, x)) {
+                cr_expect_str_eq(str(&t, x, "predicted_samples_per_s"), "");
+                continue;
+            }
+            medians++;
+            const double th = num(&t, x, "threads"), pr = num(&t, x, "predicted_samples_per_s");
+            cr_expect(isfinite(pr) && pr > 0, "%g threads: predicted %g", th, pr);
+            if (w == 1)
+                continue;
+            // Strong scaling: the model credits no superlinear speed-up over its own 1 thread.
+            for (size_t j = 0; j < t.n; j++) {
+                const struct row *y = &t.rows[j];
+                if (is_median(&t, y) && num(&t, y, "threads") == 1 &&
+                    strcmp(str(&t, y, "grad_flag"), str(&t, x, "grad_flag")) == 0)
+                    cr_expect_leq(pr, th * num(&t, y, "predicted_samples_per_s") * (1 + 1e-9),
+                                  "%g threads: %g", th, pr);
+            }
+        }
+        cr_expect_eq(medians, 6u);
+        free(csv);
+        char *gp = read_text(P("gp/plot.gp"));
+        cr_assert(gp, "no script kept");
+        cr_expect_eq(count(gp, "predicted"), 2u, "one predicted series per gradient mode: %s", gp);
+        free(gp);
+    }
 }
