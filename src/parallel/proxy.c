@@ -286,29 +286,25 @@ static void run_free(struct run *r)
 // The trainer's choice of gradient mode for T threads in one process without reproducible mode
 // (choose_grad_mode and inputs_in_place in trainer.c): sliced when the batch workspace, plus
 // split_first's second layer-1 buffer and input copies, is no larger than T private gradients;
-// layer 1 split by rows when it has at least 4 units of 16 rows per worker.
+// layer 1 split by rows as dpt_split_first says.
 static void choose_mode(const struct dpt_proxy *px, struct run *r)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(px->net);
     const size_t T = r->T, B = px->p.batch;
     r->in_place = B <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available();
-    const int split_first = T >= 2 && spec->n_layers >= 2 && (spec->sizes[1] + 15) / 16 >= 4 * T;
+    const int split = dpt_split_first(spec, T);
     size_t xbytes = 0, a1bytes = 0, copies = 0;
-    if (split_first && (dpt_mul_overflow(B, spec->sizes[1], &a1bytes) ||
-                        dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
-                        (!r->in_place && (dpt_mul_overflow(2 * T * B, px->n0, &copies) ||
-                                          dpt_mul_overflow(copies, sizeof(float), &copies))) ||
-                        dpt_add_overflow(copies, a1bytes, &xbytes)))
+    if (split && (dpt_mul_overflow(B, spec->sizes[1], &a1bytes) ||
+                  dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
+                  (!r->in_place && (dpt_mul_overflow(2 * T * B, px->n0, &copies) ||
+                                    dpt_mul_overflow(copies, sizeof(float), &copies))) ||
+                  dpt_add_overflow(copies, a1bytes, &xbytes)))
         xbytes = SIZE_MAX;
-    if (px->p.grad_mode == DPT_GRAD_SLICED) {
-        r->sliced = 1;
-    } else if (px->p.grad_mode == DPT_GRAD_AUTO) {
-        const size_t bws = dpt_batch_workspace_bytes(px->net, B);
-        size_t priv, need;
-        r->sliced = bws > 0 && !dpt_mul_overflow(T, px->n_params * sizeof(float), &priv) &&
-                    !dpt_add_overflow(bws, xbytes, &need) && need <= priv;
-    }
-    r->split_first = r->sliced && split_first;
+    size_t priv;
+    if (dpt_mul_overflow(T, px->n_params * sizeof(float), &priv))
+        priv = SIZE_MAX;
+    dpt_choose_sliced(px->p.grad_mode, split, dpt_batch_workspace_bytes(px->net, B), xbytes, priv,
+                      &r->sliced, &r->split_first);
     const unsigned f = px->sched->flags;
     r->needs_norm = (f & DPT_SCHEDULE_NEEDS_NORM) != 0;
     r->fused = r->sliced && (f & DPT_SCHEDULE_LINEAR) && !r->needs_norm && px->sched->rate != NULL;

@@ -481,26 +481,23 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
     if (g == DPT_GRAD_SLICED && (tr->p.reproducible || multi))
         return dpt_error(DPT_ERR_INVALID, "grad_mode: sliced cannot be combined with %s",
                          tr->p.reproducible ? "reproducible mode" : "several processes");
-    // Layer 1 (a hidden layer) is split by output rows when every worker gets at least 4 units
-    // of 16 rows (so the split is balanced to within 25%); each worker then needs the whole
-    // batch's inputs, for two steps at a time (two copies, counted here, unless the kernels read
-    // them in place), and layer 1's activations get a second buffer (pipelining, epoch_job).
-    const int split_first =
-        tr->nth >= 2 && spec->n_layers >= 2 && (spec->sizes[1] + 15) / 16 >= 4 * tr->nth;
+    // Layer 1 (a hidden layer) is split by output rows when every worker gets a piece of it
+    // (dpt_split_first); each worker then needs the whole batch's inputs, for two steps at a time
+    // (two copies, counted here, unless the kernels read them in place), and layer 1's
+    // activations get a second buffer (pipelining, epoch_job).
+    const int split = dpt_split_first(spec, tr->nth);
     size_t xbytes = 0, a1bytes = 0;
-    if (split_first && (dpt_mul_overflow(tr->p.batch, spec->sizes[1], &a1bytes) ||
-                        dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
-                        dpt_add_overflow(input_copy_bytes(tr), a1bytes, &xbytes)))
+    if (split && (dpt_mul_overflow(tr->p.batch, spec->sizes[1], &a1bytes) ||
+                  dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
+                  dpt_add_overflow(input_copy_bytes(tr), a1bytes, &xbytes)))
         xbytes = SIZE_MAX;
-    if (g == DPT_GRAD_SLICED) {
-        tr->sliced = 1;
-    } else if (g == DPT_GRAD_AUTO && !tr->p.reproducible && !multi) {
-        const size_t bws = dpt_batch_workspace_bytes(tr->net, tr->p.batch);
-        size_t priv, need;
-        tr->sliced = bws > 0 && !dpt_mul_overflow(tr->nth, tr->n_params * sizeof(float), &priv) &&
-                     !dpt_add_overflow(bws, xbytes, &need) && need <= priv;
-    }
-    tr->split_first = tr->sliced && split_first;
+    size_t priv;
+    if (dpt_mul_overflow(tr->nth, tr->n_params * sizeof(float), &priv))
+        priv = SIZE_MAX;
+    const enum dpt_grad_mode asked =
+        g == DPT_GRAD_AUTO && (tr->p.reproducible || multi) ? DPT_GRAD_PRIVATE : g;
+    dpt_choose_sliced(asked, split, dpt_batch_workspace_bytes(tr->net, tr->p.batch), xbytes, priv,
+                      &tr->sliced, &tr->split_first);
     const unsigned f = tr->sched->flags;
     tr->fused = tr->sliced && (f & DPT_SCHEDULE_LINEAR) && !(f & DPT_SCHEDULE_NEEDS_NORM) &&
                 tr->sched->rate != NULL;
@@ -519,14 +516,68 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
 // T = 9..16, 0.6x the 1-thread rate on a 16-core machine (docs/benchmarks.md). Pieces may share a
 // bias cache line, written once per step: far cheaper than idle workers.
 // lo/hi: nth x (L + 1), row range of worker t in layer l; zero-filled on entry.
+enum { SPLIT_UNIT = 16 };
+
+// Total gradient work (rows x fan-in over every layer) per worker.
+static double ideal_load(const struct dpt_net_spec *spec, size_t nth)
+{
+    double total = 0.0;
+    for (size_t l = 1; l <= spec->n_layers; l++)
+        total += (double)spec->sizes[l] * (double)spec->sizes[l - 1];
+    return total / (double)nth;
+}
+
+// Rows per piece of a narrow layer l: as many pieces as its share of the work calls for, at most
+// one per worker.
+static size_t narrow_rows(const struct dpt_net_spec *spec, size_t l, size_t nth, double ideal)
+{
+    const size_t n = spec->sizes[l];
+    const double want = (double)n * (double)spec->sizes[l - 1] / ideal + 0.5;
+    size_t pieces = want < 1.0 ? 1 : (size_t)want;
+    if (pieces > nth)
+        pieces = nth;
+    if (pieces > n)
+        pieces = n;
+    return (n + pieces - 1) / pieces;
+}
+
+int dpt_split_first(const struct dpt_net_spec *spec, size_t nth)
+{
+    if (nth < 2 || spec->n_layers < 2)
+        return 0;
+    const size_t n = spec->sizes[1];
+    if ((n + SPLIT_UNIT - 1) / SPLIT_UNIT >= 4 * nth)
+        return 1; // whole units, at least 4 each
+    const size_t rows = narrow_rows(spec, 1, nth, ideal_load(spec, nth));
+    return rows >= 8 && (n + rows - 1) / rows == nth && n - (nth - 1) * rows >= 8 ? 2 : 0;
+}
+
+void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t xbytes, size_t priv,
+                       int *sliced, int *split_first)
+{
+    size_t need;
+    const int fits = bws > 0 && bws <= priv;
+    const int fits_split = bws > 0 && !dpt_add_overflow(bws, xbytes, &need) && need <= priv;
+    if (asked == DPT_GRAD_SLICED) {
+        *sliced = 1;
+        *split_first = split != 0;
+    } else if (asked == DPT_GRAD_AUTO && split == 1) {
+        *sliced = fits_split;
+        *split_first = *sliced;
+    } else if (asked == DPT_GRAD_AUTO) {
+        *sliced = fits;
+        *split_first = split == 2 && fits_split;
+    } else {
+        *sliced = 0;
+        *split_first = 0;
+    }
+}
+
 void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
 {
-    enum { UNIT = 16 };
+    enum { UNIT = SPLIT_UNIT };
     const size_t L = spec->n_layers, L1 = L + 1;
-    double total = 0.0;
-    for (size_t l = 1; l <= L; l++)
-        total += (double)spec->sizes[l] * (double)spec->sizes[l - 1];
-    const double ideal = total / (double)nth;
+    const double ideal = ideal_load(spec, nth);
     for (size_t l = 1; l <= L; l++) {
         const size_t n = spec->sizes[l], units = (n + UNIT - 1) / UNIT;
         if (units >= 4 * nth) {
@@ -537,13 +588,7 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
             }
             continue;
         }
-        const double want = (double)n * (double)spec->sizes[l - 1] / ideal + 0.5;
-        size_t pieces = want < 1.0 ? 1 : (size_t)want;
-        if (pieces > nth)
-            pieces = nth;
-        if (pieces > n)
-            pieces = n;
-        const size_t rows = (n + pieces - 1) / pieces;
+        const size_t rows = narrow_rows(spec, l, nth, ideal);
         for (size_t r0 = 0; r0 < n; r0 += rows) {
             size_t best = nth;
             double best_load = 0.0;

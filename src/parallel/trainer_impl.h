@@ -140,6 +140,23 @@ struct dpt_trainer {
 // layer l. Exposed for the tests.
 void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi);
 
+// Whether sliced mode can compute layer 1 by output rows (split_first): 1 where dpt_split_rows
+// deals layer 1 out in whole 16-row units, at least 4 per worker; 2 where it cuts a narrower
+// layer 1 into one piece per worker of at least 8 rows each (half a cache line of its bias: at
+// most two workers share a line); 0 otherwise. Each worker's piece of W_1 then stays in its own
+// cache from its gradient rows to the next step's forward rows, instead of every worker reading
+// all of W_1 for its few samples (at T = 16, workload S's 32 samples are 2 per worker).
+int dpt_split_first(const struct dpt_net_spec *spec, size_t nth);
+
+// The choice of sliced mode and split_first (trainer and proxy alike) from the mode asked (auto
+// only where it may choose: DPT_GRAD_PRIVATE otherwise), dpt_split_first's answer, the bytes of
+// the batch workspace, of split_first's extra buffers and of T private gradients. Explicit
+// sliced: split_first wherever possible. Auto: sliced when the workspace (plus split_first's
+// buffers for whole units) is no larger than the private gradients; a narrow split_first only
+// where its buffers fit under the same bound as well.
+void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t xbytes, size_t priv,
+                       int *sliced, int *split_first);
+
 // ---- step strategies (one file each: step_private.c, step_sliced.c, step_dynamic.c) ----
 
 // Floats per reduce/update chunk of private mode (16 KiB): small enough that the summed chunk is

@@ -663,6 +663,122 @@ Test(trainer, sliced_mode_matches_private_mode)
     dpt_dataset_destroy(ds);
 }
 
+// A layer 1 narrower than 4 units of 16 rows per worker, but wide enough for one piece of at least
+// 8 rows each, is split by rows too (dpt_split_first answers 2): the same step as private mode, as
+// above. Network 96-64-3: layer 1 is dealt out as 2 x 32, 4 x 16 and 8 x 8 rows at T = 2, 4 and
+// 8 (at T = 7 its last piece would have 4 rows: not split). Random inputs in [0, 1), labels from
+// the largest of three feature sums, so the loss falls and the gradients are not negligible.
+Test(trainer, narrow_split_first_matches_private_mode)
+{
+    enum { N = 203, IN = 96 };
+    struct dpt_dataset *ds = NULL;
+    cr_assert_eq(dpt_dataset_create(DPT_TASK_CLASSIFY, N, IN, 3, &ds), DPT_OK, "%s",
+                 dpt_last_error());
+    float *x = dpt_dataset_x_mut(ds);
+    int32_t *y = dpt_dataset_labels_mut(ds);
+    uint64_t r = 7;
+    for (size_t i = 0; i < N; i++) {
+        double sum[3] = {0};
+        for (size_t j = 0; j < IN; j++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            x[i * IN + j] = (float)((r >> 40) * 0x1p-24);
+            sum[j % 3] += x[i * IN + j];
+        }
+        y[i] = sum[0] > sum[1] ? (sum[0] > sum[2] ? 0 : 2) : (sum[1] > sum[2] ? 1 : 2);
+    }
+    static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
+                                         "clip(fixed:lr=0.05),max_norm=0.5"};
+    static const size_t batches[] = {10, 64}, ts[] = {2, 4, 8};
+    struct dpt_net_spec spec = dpt_net_spec_default();
+    spec.n_layers = 2;
+    spec.sizes[0] = IN;
+    spec.sizes[1] = 64;
+    spec.sizes[2] = 3;
+    cr_assert_eq(dpt_split_first(&spec, 2), 2);
+    cr_assert_eq(dpt_split_first(&spec, 8), 2);
+    cr_assert_eq(dpt_split_first(&spec, 7), 0);
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t i = 0; i < 2; i++) {
+            struct setup s = {"", {IN, 64, 3}, 2, DPT_ACT_TANH, scheds[k], batches[i]};
+            struct result ref =
+                train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_PRIVATE);
+            // Training moved the parameters by 10x the tolerance below or more.
+            struct dpt_net *init = make_net(&s, 11);
+            double num = 0, den = 0;
+            for (size_t j = 0; j < ref.n_params; j++) {
+                const double a = ref.params[j], b = dpt_net_params(init)[j];
+                num += (a - b) * (a - b);
+                den += b * b;
+            }
+            dpt_net_destroy(init);
+            cr_assert_gt(sqrt(num / den), 1e-3, "%s, batch %zu: the parameters hardly moved",
+                         scheds[k], batches[i]);
+            for (size_t t = 0; t < 3; t++) {
+                // The split is in use: with sliced mode asked, and chosen by auto at batch 10 (at
+                // 64 and T = 2 the batch workspace outgrows the private gradients: private mode).
+                for (int g = 0; g < (s.batch == 10 ? 2 : 1); g++) {
+                    struct dpt_net *net = make_net(&s, 11);
+                    struct dpt_schedule *sched;
+                    cr_assert_eq(dpt_schedule_parse(s.schedule, &sched), DPT_OK);
+                    struct dpt_train_params p = dpt_train_params_default();
+                    p.batch = s.batch;
+                    p.threads = ts[t];
+                    p.grad_mode = g ? DPT_GRAD_AUTO : DPT_GRAD_SLICED;
+                    struct dpt_trainer *tr = NULL;
+                    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s",
+                                 dpt_last_error());
+                    cr_expect(tr->sliced && tr->split_first, "%s, batch %zu, T=%zu",
+                              g ? "auto" : "sliced", s.batch, ts[t]);
+                    dpt_trainer_destroy(tr);
+                    dpt_schedule_destroy(sched);
+                    dpt_net_destroy(net);
+                }
+                struct result res =
+                    train_mode(&s, ds, ts[t], DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_SLICED);
+                const double d = rel_diff(&res, &ref);
+                cr_assert(d < 1e-4, "96-64-3, %s, batch %zu, T=%zu: relative difference %g",
+                          scheds[k], batches[i], ts[t], d);
+                free(res.params);
+            }
+            free(ref.params);
+        }
+    }
+    dpt_dataset_destroy(ds);
+}
+
+// dpt_split_first: the reference networks' choices (S: whole units at T = 2, one piece each at T
+// = 8 and 16, 8 rows each at 16; M: pieces too uneven at T = 16; L: whole units up to T = 16), and
+// wherever it says yes, dpt_split_rows gives every worker at least 8 rows of layer 1.
+Test(trainer, split_first_gives_every_worker_rows_of_layer_1)
+{
+    const size_t nets[][4] = {
+        {784, 128, 10, 0}, {784, 512, 512, 10}, {784, 1024, 1024, 10}, {96, 64, 3, 0}};
+    const int want[][3] = {{1, 2, 2}, {1, 1, 0}, {1, 1, 1}, {2, 2, 0}}; // at T = 2, 8, 16
+    for (size_t k = 0; k < 4; k++) {
+        struct dpt_net_spec spec = dpt_net_spec_default();
+        spec.n_layers = nets[k][3] ? 3 : 2;
+        for (size_t l = 0; l <= spec.n_layers; l++)
+            spec.sizes[l] = nets[k][l];
+        cr_expect_eq(dpt_split_first(&spec, 2), want[k][0], "net %zu, T=2", k);
+        cr_expect_eq(dpt_split_first(&spec, 8), want[k][1], "net %zu, T=8", k);
+        cr_expect_eq(dpt_split_first(&spec, 16), want[k][2], "net %zu, T=16", k);
+        cr_expect_eq(dpt_split_first(&spec, 1), 0, "net %zu, one worker", k);
+        const size_t L1 = spec.n_layers + 1;
+        for (size_t T = 2; T <= 64; T++) {
+            if (!dpt_split_first(&spec, T))
+                continue;
+            size_t *lo = calloc(T * L1, sizeof *lo), *hi = calloc(T * L1, sizeof *hi);
+            cr_assert(lo && hi);
+            dpt_split_rows(&spec, T, lo, hi);
+            for (size_t t = 0; t < T; t++)
+                cr_expect_geq(hi[t * L1 + 1] - lo[t * L1 + 1], 8u, "net %zu, T=%zu, worker %zu", k,
+                              T, t);
+            free(lo);
+            free(hi);
+        }
+    }
+}
+
 // Sliced mode's row split: every row of every layer belongs to exactly one worker, and the
 // gradient work (rows x fan-in) is spread evenly enough that no worker carries much more than
 // its share, also when a hidden layer has fewer 16-row units than there are workers (S's 128-wide
