@@ -196,6 +196,11 @@ DPT_API uint64_t dpt_trainer_stand_downs(const struct dpt_trainer *tr);
 // phases with barriers) or "sliced (dynamic)" (the step's work as items that any worker may take,
 // so that a worker another process keeps off its core does not hold the others up). Static string.
 DPT_API const char *dpt_trainer_step_name(const struct dpt_trainer *tr);
+// How sliced mode splits a step's products: "by samples" (each worker its shard of the batch
+// through every layer), "layer 1 by features" (layer 1 by its output rows, the rest by samples)
+// or "hidden layers by features" (every hidden layer's forward and delta by output rows, the
+// output layer by samples). Private and reproducible modes split by samples. Static string.
+DPT_API const char *dpt_trainer_decomposition(const struct dpt_trainer *tr);
 // The precision of the training step's products (train_params.precision).
 DPT_API enum dpt_precision dpt_trainer_precision(const struct dpt_trainer *tr);
 // Nonzero when the schedule's step is folded into the gradient product (sliced mode with a

@@ -108,7 +108,8 @@ static void csv_header(FILE *f, const struct cli_proxy_model *mi, int argc, char
     fprintf(f, "# kind=run rows apply the model to one repeat's measurements, kind=median rows to "
                "the medians over the repeats; speedup is over the 1-thread prediction\n");
     free(cmd);
-    fputs("kind,workload,layers,batch,schedule,grad,split_first,fused,threads,nodes,repeat,"
+    fputs("kind,workload,layers,batch,schedule,grad,split_first,split_all,fused,threads,nodes,"
+          "repeat,"
           "samples_per_s,speedup,efficiency,step_s,compute_s,phase1_s,phase2_s,memory_s,"
           "barrier_s,envelope_s,barriers,cold_bytes,imbalance,kinds,shard_rows,mem_bw_gbs,line_ns,"
           "node_cores,numa_factor,core_speed,allcore_speed,cores\n",
@@ -127,7 +128,7 @@ static void csv_row(FILE *f, const struct sweep *s, const struct cli_proxy_model
     csv_field(f, num, true);
     csv_field(f, s->w->schedule, true);
     csv_field(f, x->sliced ? "sliced" : "private", true);
-    fprintf(f, ",%d,%d,%zu,%zu", x->split_first, x->fused, y->threads, y->nodes);
+    fprintf(f, ",%d,%d,%d,%zu,%zu", x->split_first, x->split_all, x->fused, y->threads, y->nodes);
     csv_field(f, repeat, true);
     csv_num(f, y->samples_per_s);
     csv_num(f, y->speedup);
@@ -159,8 +160,11 @@ static void print_row(FILE *f, const struct sweep *s, const struct dpt_proxy_mea
             "%-4s %-17s %5zu %-14s %-7s %3zu %10.0f %7.2f %4.0f%% %9.1f %8.1f %8.1f %9.1f %6.2f "
             "%8.2f\n",
             s->w->name, s->layers, s->w->batch, s->w->schedule,
-            x->sliced ? (x->split_first ? "sliced1" : "sliced") : "private", y->threads,
-            y->samples_per_s, y->speedup, 100.0 * y->efficiency, y->compute_s * 1e6,
+            x->sliced ? (x->split_all     ? "slicedH"
+                         : x->split_first ? "sliced1"
+                                          : "sliced")
+                      : "private",
+            y->threads, y->samples_per_s, y->speedup, 100.0 * y->efficiency, y->compute_s * 1e6,
             y->memory_s * 1e6, y->barrier_s * 1e6, y->step_s * 1e6, y->imbalance,
             (x->cold_shared_bytes + x->cold_private_bytes) / 1048576.0);
 }
@@ -174,9 +178,10 @@ static void json_row(FILE *f, const struct sweep *s, const struct dpt_proxy_meas
     fprintf(f, ",\"batch\":%zu", s->w->batch);
     cli_json_str(f, "schedule", s->w->schedule);
     cli_json_str(f, "grad", x->sliced ? "sliced" : "private");
-    fprintf(f, ",\"split_first\":%s,\"fused\":%s,\"threads\":%zu,\"nodes\":%zu,\"repeats\":%zu",
-            x->split_first ? "true" : "false", x->fused ? "true" : "false", y->threads, y->nodes,
-            s->repeat);
+    fprintf(f, ",\"split_first\":%s,\"split_all\":%s", x->split_first ? "true" : "false",
+            x->split_all ? "true" : "false");
+    fprintf(f, ",\"fused\":%s,\"threads\":%zu,\"nodes\":%zu,\"repeats\":%zu",
+            x->fused ? "true" : "false", y->threads, y->nodes, s->repeat);
     cli_json_num(f, "samples_per_s", y->samples_per_s);
     cli_json_num(f, "speedup", y->speedup);
     cli_json_num(f, "efficiency", y->efficiency);
@@ -525,11 +530,12 @@ int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size
     }
     free(med);
     if (!json)
-        fprintf(
-            stdout,
-            "\ngrad: sliced1 = sliced with layer 1 split by rows; compute = the busiest worker's "
-            "phase 1 + phase 2;\nmemory = cold MiB/step at the memory bandwidth; imbal = "
-            "busiest / mean worker\n");
+        fprintf(stdout,
+                "\ngrad: sliced1 = sliced with layer 1 split by rows, slicedH = every hidden layer "
+                "split "
+                "by rows;\ncompute = the busiest worker's "
+                "phase 1 + phase 2;\nmemory = cold MiB/step at the memory bandwidth; imbal = "
+                "busiest / mean worker\n");
     for (size_t iw = 0; iw < n_rate1 && !json; iw++)
         fprintf(stdout,
                 "--rate1 %s: %.9g samples/s at 1 thread: the target's core speed is %.4g x "

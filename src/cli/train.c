@@ -399,6 +399,7 @@ static void json_config(struct train_cmd *c)
     cli_json_str(f, "pin", dpt_pin_name(p->pin));
     cli_json_str(f, "grad", c->run.grad);
     cli_json_str(f, "step", dpt_trainer_step_name(c->tr));
+    cli_json_str(f, "split", dpt_trainer_decomposition(c->tr));
     fprintf(f, ",\"barrier_groups\":%zu", dpt_trainer_barrier_groups(c->tr));
     cli_json_str(f, "precision", dpt_precision_name(p->precision));
     fprintf(f, ",\"seed\":%llu", (unsigned long long)p->seed);
@@ -571,7 +572,7 @@ static void print_wrapped(FILE *f, const char *lead, const char *const *items, s
 // trained (each wrapped within 80 columns).
 static void human_intro(struct train_cmd *c)
 {
-    char lead[64], train[64], val[48], test[48], threads[128], net[320], sched[300], batch[48],
+    char lead[64], train[64], val[48], test[48], threads[192], net[320], sched[300], batch[48],
         epochs[48];
     const char *items[4];
     size_t n = 0;
@@ -591,8 +592,11 @@ static void human_intro(struct train_cmd *c)
     char barrier[48] = "";
     if (groups > 1)
         snprintf(barrier, sizeof barrier, ", barrier in %zu groups", groups);
-    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s%s%s)", c->run.threads,
-             c->run.threads == 1 ? "" : "s", c->run.engine, c->run.grad,
+    char split[48] = "";
+    if (dpt_trainer_grad_mode(c->tr) == DPT_GRAD_SLICED && c->run.threads > 1)
+        snprintf(split, sizeof split, ", %s", dpt_trainer_decomposition(c->tr));
+    snprintf(threads, sizeof threads, "%zu thread%s (%s, %s gradients%s%s%s%s)", c->run.threads,
+             c->run.threads == 1 ? "" : "s", c->run.engine, c->run.grad, split,
              dynamic ? ", dynamic steps" : "", barrier,
              c->o.p.precision == DPT_PRECISION_BF16 ? ", bf16 products" : "");
     items[n++] = threads;

@@ -568,6 +568,8 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         return;
     float *z = ws->a[l] + j0;
     const float *w = net->params + net->w_off[l] + j0 * n_in;
+    if (!in && !in_rows)
+        in = l > 1 ? ws->a[l - 1] : ws->x;
     if (in_rows && ws->precision == DPT_PRECISION_BF16)
         dpt_gemm_bf16_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else if (in_rows)
@@ -607,6 +609,35 @@ void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t 
              net->params + net->w_off[l], n_in, 0.0f, next, n_in);
         mul_act_grad(next, ws->a[l - 1] + r0 * n_in, n, n_in, spec->act[l - 2], spec->leaky_slope);
     }
+}
+
+void dpt_net_output_deltas(const struct dpt_net *net, struct dpt_workspace *ws, const size_t *idx,
+                           size_t r0, size_t n, const struct dpt_targets *t, float scale,
+                           struct dpt_block_stats *st)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t L = spec->n_layers;
+    memset(st, 0, sizeof *st);
+    if (n == 0)
+        return;
+    forward_layers(net, ws, ws->a[L - 1] + r0 * spec->sizes[L - 1], r0, n, L, L, 1, ws->precision);
+    output_pass(spec, ws->a[L] + r0 * spec->sizes[L], net->params + net->b_off[L], n, t, idx,
+                ws->dl[L] + r0 * spec->sizes[L], scale, st);
+}
+
+void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l, size_t m,
+                           size_t j0, size_t j1)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t n = spec->sizes[l], n_next = spec->sizes[l + 1];
+    if (j1 <= j0 || m == 0)
+        return;
+    // Delta_l[:, j0:j1] = Delta_(l+1) W_(l+1)[:, j0:j1], then times act'(A_l) row by row.
+    gemm(ws->precision, 0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next,
+         net->params + net->w_off[l + 1] + j0, n, 0.0f, ws->dl[l] + j0, n);
+    for (size_t i = 0; i < m; i++)
+        mul_act_grad(ws->dl[l] + i * n + j0, ws->a[l] + i * n + j0, 1, j1 - j0, spec->act[l - 1],
+                     spec->leaky_slope);
 }
 
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,

@@ -35,7 +35,8 @@ void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, con
 
 // Output columns j0 .. j1 of hidden layer l (not the output layer) for all m rows of the batch:
 // a_l[:, j0:j1] = act(in W_l[j0:j1]^T + b_l[j0:j1]), in: m x n_(l-1), or its rows at in_rows[i]
-// when in_rows is non-NULL (only where dpt_gemm_rows_available()). Reads only rows j0 .. j1 of
+// when in_rows is non-NULL (only where dpt_gemm_rows_available()), or the workspace's own
+// activations of layer l - 1 (its inputs for l = 1) when both are NULL. Reads only rows j0 .. j1 of
 // W_l, so a worker that owns those rows keeps them in its cache.
 void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l,
                           const float *in, const float *const *in_rows, size_t m, size_t j0,
@@ -49,6 +50,20 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
 void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
                     const float *x, const size_t *idx, size_t r0, size_t n,
                     const struct dpt_targets *t, float scale, struct dpt_block_stats *st);
+
+// The hidden layers split by output rows as well (split_all, trainer.c): the output layer's
+// forward pass, loss and delta for batch rows r0 .. r0 + n (samples idx[i]: their targets), from
+// the activations of layer L - 1 in those rows, which must be in place. As dpt_net_deltas with
+// from = L, but no deltas below the output layer.
+void dpt_net_output_deltas(const struct dpt_net *net, struct dpt_workspace *ws, const size_t *idx,
+                           size_t r0, size_t n, const struct dpt_targets *t, float scale,
+                           struct dpt_block_stats *st);
+
+// Columns j0 .. j1 of hidden layer l's delta for all m rows of the batch:
+// Delta_l[:, j0:j1] = (Delta_(l+1) W_(l+1)[:, j0:j1]) .* act'(A_l[:, j0:j1]). Needs every column
+// of Delta_(l+1) and the activations A_l[:, j0:j1] in place; reads columns j0 .. j1 of W_(l+1).
+void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l, size_t m,
+                           size_t j0, size_t j1);
 
 // Rows j0 .. j1 of layer l's gradient over batch rows 0 .. m (m >= 1) of a filled batch workspace:
 //   w = alpha * Delta_l[:, j0:j1]^T A_(l-1) + beta * w     ((j1 - j0) x n_(l-1), row-major)

@@ -65,7 +65,7 @@ struct dpt_proxy {
 // the same data, such as split_first's inputs, are shared).
 struct run {
     size_t T, L, m;
-    int sliced, split_first, fused, in_place, needs_norm;
+    int sliced, split_first, split_all, fused, in_place, needs_norm;
     size_t *row_lo, *row_hi;          // sliced: T x (L + 1)
     struct dpt_workspace *bws, *bws2; // sliced: the batch workspace and its twin (split_first)
     float *xbuf[2];                   // split_first, inputs not read in place: by step parity
@@ -292,7 +292,10 @@ static void choose_mode(const struct dpt_proxy *px, struct run *r)
     const struct dpt_net_spec *spec = dpt_net_spec(px->net);
     const size_t T = r->T, B = px->p.batch;
     r->in_place = B <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available();
-    const int split = dpt_split_first(spec, T);
+    const int all = dpt_split_all(spec, T, B, dpt_split_all_env());
+    int split = dpt_split_first(spec, T);
+    if (all && !split)
+        split = 2;
     size_t xbytes = 0, a1bytes = 0, copies = 0;
     if (split && (dpt_mul_overflow(B, spec->sizes[1], &a1bytes) ||
                   dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
@@ -305,6 +308,7 @@ static void choose_mode(const struct dpt_proxy *px, struct run *r)
         priv = SIZE_MAX;
     dpt_choose_sliced(px->p.grad_mode, split, dpt_batch_workspace_bytes(px->net, B), xbytes, priv,
                       &r->sliced, &r->split_first);
+    r->split_all = r->split_first && all;
     const unsigned f = px->sched->flags;
     r->needs_norm = (f & DPT_SCHEDULE_NEEDS_NORM) != 0;
     r->fused = r->sliced && (f & DPT_SCHEDULE_LINEAR) && !r->needs_norm && px->sched->rate != NULL;
@@ -391,7 +395,10 @@ static enum dpt_status run_setup(struct dpt_proxy *px, size_t T, struct run *r)
         r->sq = dpt_calloc(T, sizeof *r->sq);
         if (!r->row_lo || !r->row_hi || !r->sq)
             return dpt_error(DPT_ERR_NOMEM, "out of memory in the proxy");
-        dpt_split_rows(spec, T, r->row_lo, r->row_hi);
+        if (r->split_all)
+            dpt_split_rows_even(spec, T, r->row_lo, r->row_hi);
+        else
+            dpt_split_rows(spec, T, r->row_lo, r->row_hi);
         if ((st = dpt_batch_workspace_create(px->net, B, &r->bws)) != DPT_OK)
             return st;
         if (r->split_first) {
@@ -455,9 +462,55 @@ static void other_rows(const float *a, size_t w, size_t m, size_t r0, size_t r1,
             fn(ctx, a + i * w + j0, (j1 - j0) * sizeof(float), -1);
 }
 
-// Everything worker u reads cold in phase `phase` (1 or 2) of a step whose batch workspace is ws.
+// split_all's phase 1 is 2L - 2 parts between barriers: the forward pass of hidden layers 2 ..
+// L - 1 by columns, the output layer by samples, the deltas of hidden layers L - 1 .. 1 by
+// columns (layer 1's forward pass by columns comes at the end of the previous phase 2).
+static size_t phase1_parts(const struct run *r)
+{
+    return r->split_all ? 2 * r->L - 2 : 1;
+}
+
+// What worker u reads cold in part k of split_all's phase 1 (phase1_parts).
+static void cold_split_all(const struct dpt_proxy *px, const struct run *r, size_t u, size_t k,
+                           const struct dpt_workspace *ws, range_fn fn, void *ctx)
+{
+    const struct dpt_net_spec *spec = dpt_net_spec(px->net);
+    const size_t T = r->T, L = r->L, L1 = L + 1, m = r->m;
+    const size_t r0 = split(m, u, T), r1 = split(m, u + 1, T);
+    const size_t *lo = r->row_lo + u * L1, *hi = r->row_hi + u * L1;
+    const float *theta = dpt_net_params_const(px->net);
+    if (k + 2 < L) { // forward of layer k + 2: the others' columns of layer k + 1
+        const size_t l = k + 2;
+        outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, lo[l - 1], hi[l - 1], fn, ctx);
+    } else if (k + 2 == L) { // the output layer for rows r0 .. r1
+        if (r1 == r0)
+            return;
+        outside_cols(ws->a[L - 1], spec->sizes[L - 1], r0, r1, lo[L - 1], hi[L - 1], fn, ctx);
+        size_t w, b;
+        dpt_net_layer_offsets(px->net, L, &w, &b);
+        const size_t n_in = spec->sizes[L - 1];
+        outside_cols(theta + w, spec->sizes[L] * n_in, 0, 1, lo[L] * n_in, hi[L] * n_in, fn, ctx);
+        outside_cols(theta + b, spec->sizes[L], 0, 1, lo[L], hi[L], fn, ctx);
+    } else { // delta of layer l: Delta_(l+1) but what this worker wrote, W_(l+1)[:, lo:hi]
+        const size_t l = 2 * L - 2 - k, n = spec->sizes[l], n_next = spec->sizes[l + 1];
+        if (hi[l] <= lo[l])
+            return;
+        if (l + 1 == L)
+            other_rows(ws->dl[L], n_next, m, r0, r1, 0, n_next, fn, ctx);
+        else
+            outside_cols(ws->dl[l + 1], n_next, 0, m, lo[l + 1], hi[l + 1], fn, ctx);
+        size_t w;
+        dpt_net_layer_offsets(px->net, l + 1, &w, NULL);
+        for (size_t i = 0; i < n_next; i++)
+            if (i < lo[l + 1] || i >= hi[l + 1])
+                fn(ctx, theta + w + i * n + lo[l], (hi[l] - lo[l]) * sizeof(float), -1);
+    }
+}
+
+// Everything worker u reads cold in phase `phase` (1 or 2; part k of phase 1, phase1_parts) of a
+// step whose batch workspace is ws.
 static void cold_ranges(const struct dpt_proxy *px, const struct run *r, size_t u, int phase,
-                        const struct dpt_workspace *ws, range_fn fn, void *ctx)
+                        size_t k, const struct dpt_workspace *ws, range_fn fn, void *ctx)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(px->net);
     const size_t T = r->T, L1 = r->L + 1, m = r->m;
@@ -465,7 +518,23 @@ static void cold_ranges(const struct dpt_proxy *px, const struct run *r, size_t 
     const float *theta = dpt_net_params_const(px->net);
     if (T == 1)
         return;
-    if (r->sliced && phase == 1) {
+    if (r->split_all && phase == 1) {
+        cold_split_all(px, r, u, k, ws, fn, ctx);
+    } else if (r->split_all) {
+        // Its own columns of every hidden delta are its own; the output delta's other rows and
+        // the others' columns of the activations are cold (they were read in phase 1, but by
+        // now much else has passed through this core's caches).
+        for (size_t l = 1; l <= r->L; l++) {
+            const size_t lo = r->row_lo[u * L1 + l], hi = r->row_hi[u * L1 + l];
+            if (hi <= lo)
+                continue;
+            if (l == r->L)
+                other_rows(ws->dl[l], spec->sizes[l], m, r0, r1, lo, hi, fn, ctx);
+            if (l >= 2)
+                outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, r->row_lo[u * L1 + l - 1],
+                             r->row_hi[u * L1 + l - 1], fn, ctx);
+        }
+    } else if (r->sliced && phase == 1) {
         if (r1 == r0)
             return;
         const size_t from = r->split_first ? 2 : 1;
@@ -577,7 +646,27 @@ static void first_layer(const struct dpt_proxy *px, struct run *r, size_t u, siz
     }
 }
 
-static void phase1(struct dpt_proxy *px, struct run *r, size_t u, const size_t *rows)
+// Part k of worker u's phase 1 (phase1_parts), as step_sliced.c's split_all_phase1 runs it.
+static void phase1_split_all(struct dpt_proxy *px, struct run *r, size_t u, size_t k,
+                             const size_t *rows, float scale)
+{
+    const struct dpt_targets tg = {.labels = px->labels, .values = NULL};
+    const size_t L = r->L, L1 = L + 1, m = r->m;
+    const size_t *lo = r->row_lo + u * L1, *hi = r->row_hi + u * L1;
+    struct dpt_workspace *ws = (px->step & 1) ? r->bws2 : r->bws;
+    struct dpt_block_stats st;
+    if (k + 2 < L) {
+        dpt_net_forward_cols(px->net, ws, k + 2, NULL, NULL, m, lo[k + 2], hi[k + 2]);
+    } else if (k + 2 == L) {
+        const size_t r0 = split(m, u, r->T), r1 = split(m, u + 1, r->T);
+        dpt_net_output_deltas(px->net, ws, rows + r0, r0, r1 - r0, &tg, scale, &st);
+    } else {
+        const size_t l = 2 * L - 2 - k;
+        dpt_net_backward_cols(px->net, ws, l, m, lo[l], hi[l]);
+    }
+}
+
+static void phase1(struct dpt_proxy *px, struct run *r, size_t u, size_t k, const size_t *rows)
 {
     const struct dpt_targets tg = {.labels = px->labels, .values = NULL};
     const size_t T = r->T, m = r->m;
@@ -586,7 +675,9 @@ static void phase1(struct dpt_proxy *px, struct run *r, size_t u, const size_t *
     const float scale =
         dpt_net_spec(px->net)->reduction == DPT_REDUCTION_MEAN ? 1.0f / (float)m : 1.0f;
     struct dpt_block_stats st;
-    if (r->sliced) {
+    if (r->split_all) {
+        phase1_split_all(px, r, u, k, rows, scale);
+    } else if (r->sliced) {
         struct dpt_workspace *ws = r->split_first && (px->step & 1) ? r->bws2 : r->bws;
         for (size_t s = lo; s < hi; s += mb)
             dpt_net_deltas(px->net, ws, r->split_first ? 2 : 1, px->x, rows + s, s,
@@ -712,21 +803,27 @@ static void one_step(struct dpt_proxy *px, struct run *r, double *t1, double *t2
     const size_t *rows = batch_rows(px, 0), *next = batch_rows(px, 1);
     const int flush = px->p.flush;
     const struct dpt_workspace *ws = r->split_first && (px->step & 1) ? r->bws2 : r->bws;
-    for (size_t u = 0; u < r->T; u++) {
-        const int timed = t1 && r->rep[r->kind[u]] == u;
-        if (timed && flush) {
-            cold_ranges(px, r, u, 1, ws, flush_range, NULL);
-            fence();
+    // Phase 1 part by part (split_all: all workers' part k before any part k + 1, as the
+    // barriers between them order it); a kind's time is the sum over the parts.
+    for (size_t k = 0; t1 && k < r->n_kinds; k++)
+        t1[k] = 0.0;
+    for (size_t k = 0; k < phase1_parts(r); k++) {
+        for (size_t u = 0; u < r->T; u++) {
+            const int timed = t1 && r->rep[r->kind[u]] == u;
+            if (timed && flush) {
+                cold_ranges(px, r, u, 1, k, ws, flush_range, NULL);
+                fence();
+            }
+            const double a = timed ? thread_s() : 0.0;
+            phase1(px, r, u, k, rows);
+            if (timed)
+                t1[r->kind[u]] += fmax(thread_s() - a - px->clock_s, 0.0);
         }
-        const double a = timed ? thread_s() : 0.0;
-        phase1(px, r, u, rows);
-        if (timed)
-            t1[r->kind[u]] = fmax(thread_s() - a - px->clock_s, 0.0);
     }
     for (size_t u = 0; u < r->T; u++) {
         const int timed = t2 && r->rep[r->kind[u]] == u;
         if (timed && flush) {
-            cold_ranges(px, r, u, 2, ws, flush_range, NULL);
+            cold_ranges(px, r, u, 2, 0, ws, flush_range, NULL);
             fence();
         }
         const double a = timed ? thread_s() : 0.0;
@@ -790,9 +887,10 @@ enum dpt_status dpt_proxy_measure(struct dpt_proxy *px, size_t threads, struct d
     out->threads = threads;
     out->sliced = r.sliced;
     out->split_first = r.split_first;
+    out->split_all = r.split_all;
     out->fused = r.fused;
     out->kinds = r.n_kinds;
-    out->barriers = r.needs_norm ? 3 : 2;
+    out->barriers = (r.needs_norm ? 3 : 2) + phase1_parts(&r) - 1;
     out->shard_rows = (px->p.batch + threads - 1) / threads;
     double sum = 0.0;
     for (size_t k = 0; k < r.n_kinds; k++) {
@@ -812,8 +910,9 @@ enum dpt_status dpt_proxy_measure(struct dpt_proxy *px, size_t threads, struct d
     // read once from memory per step whoever reads them.
     struct byte_count bc = {0.0, 0.0};
     for (size_t u = 0; u < r.T; u++) {
-        cold_ranges(px, &r, u, 1, r.bws, count_range, &bc);
-        cold_ranges(px, &r, u, 2, r.bws, count_range, &bc);
+        for (size_t k = 0; k < phase1_parts(&r); k++)
+            cold_ranges(px, &r, u, 1, k, r.bws, count_range, &bc);
+        cold_ranges(px, &r, u, 2, 0, r.bws, count_range, &bc);
     }
     bc.shared += (double)px->p.batch * (double)px->n0 * sizeof(float);
     out->cold_shared_bytes = bc.shared;

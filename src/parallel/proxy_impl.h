@@ -46,13 +46,15 @@ struct dpt_proxy_meas {
     size_t threads;
     int sliced;      // the gradient mode in use at this T (auto resolved)
     int split_first; // sliced mode computes layer 1 by output rows
+    int split_all;   // and every hidden layer's forward and delta (a barrier after each)
     int fused;       // the schedule's step is folded into the gradient product
     size_t kinds;    // distinct kinds of worker (same shard and row counts), one timed each
     double phase1_s; // the busiest worker's phase 1 (forward, backprop or deltas)
     double phase2_s; // the busiest worker's phase 2 (gradient rows or reduction, update)
     double max_s;    // the busiest worker's phase 1 + phase 2
     double mean_s;   // the mean over all T workers of phase 1 + phase 2
-    size_t barriers; // per step (2, or 3 with a schedule that needs the gradient's norm)
+    size_t barriers; // per step (2, or 3 with a schedule that needs the gradient's norm; split_all:
+                     // 2 L - 3 more)
     // Bytes all T workers read per step that another core wrote since this one last read them
     // (or that no cache holds: the batch's rows of the data set), by where they live:
     double cold_shared_bytes;  // in buffers the creating thread allocated (node 0)

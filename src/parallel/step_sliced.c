@@ -1,6 +1,7 @@
 // The sliced step strategy with barriers (see the top of trainer.c): in phase 1 each worker
 // computes the forward pass, loss and deltas of its shard into its rows of one batch workspace
-// (when layer 1 is wide, layer 1 by its own rows of W_1 instead, over the whole batch); in phase 2
+// (when layer 1 is wide, layer 1 by its own rows of W_1 instead, over the whole batch; with
+// split_all every hidden layer by its rows, forward and backward, barriers between); in phase 2
 // it forms its rows of every layer's gradient over the whole batch and applies the schedule step
 // to exactly those rows. The dynamic version of the same step is step_dynamic.c.
 #include <string.h>
@@ -132,6 +133,47 @@ void dpt_trainer_first_layer(struct dpt_trainer *tr, size_t ith, size_t p, const
     }
 }
 
+// A barrier inside phase 1, its wait accounted; returns the time after it.
+static double inner_barrier(struct dpt_trainer *tr, double t0, struct dpt_timing *tm)
+{
+    const double tb0 = dpt_trainer_now();
+    tm->compute_s += tb0 - t0;
+    dpt_team_barrier(&tr->team);
+    const double tb1 = dpt_trainer_now();
+    tm->wait_s += tb1 - tb0;
+    return tb1;
+}
+
+// Phase 1 of split_all, after layer 1 (by output rows, in place): worker ith computes its columns
+// (its rows of W_l) of every further hidden layer's activations over the whole batch, then the
+// output layer's forward pass, loss and delta for its shard of samples, then its columns of every
+// hidden layer's delta, from the top down, with a barrier after each layer (each needs all of
+// the layer before). It reads its own rows of W_l, the other workers' columns of the activations
+// and deltas (batch x width, small next to the weights when the batch is small), and the columns
+// of W_(l+1) that match its rows of layer l; no worker streams whole weight matrices. Barrier A
+// follows the last delta; phase 2 (its gradient rows, over the whole batch) is sliced mode's.
+static void split_all_phase1(struct dpt_trainer *tr, size_t ith, const struct dpt_step *s,
+                             struct dpt_block_stats *acc, double t0, struct dpt_timing *tm)
+{
+    const size_t L = dpt_net_spec(tr->net)->n_layers, L1 = L + 1, m = s->m;
+    const size_t *lo = tr->row_lo + ith * L1, *hi = tr->row_hi + ith * L1;
+    struct dpt_workspace *ws = dpt_step_workspace(tr, s->b);
+    for (size_t l = 2; l < L; l++) {
+        dpt_net_forward_cols(tr->net, ws, l, NULL, NULL, m, lo[l], hi[l]);
+        t0 = inner_barrier(tr, t0, tm); // every column of layer l
+    }
+    const size_t r0 = dpt_split(m, ith, tr->nth), r1 = dpt_split(m, ith + 1, tr->nth);
+    const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
+    dpt_net_output_deltas(tr->net, ws, tr->perm + s->bs + r0, r0, r1 - r0, &tg, s->scale, acc);
+    t0 = inner_barrier(tr, t0, tm); // every row of the output delta
+    for (size_t l = L - 1; l >= 1; l--) {
+        dpt_net_backward_cols(tr->net, ws, l, m, lo[l], hi[l]);
+        if (l > 1)
+            t0 = inner_barrier(tr, t0, tm); // every column of Delta_l
+    }
+    tm->compute_s += dpt_trainer_now() - t0;
+}
+
 static void sliced_phase1(struct dpt_trainer *tr, size_t ith, const struct dpt_step *s,
                           struct dpt_timing *tm)
 {
@@ -143,20 +185,19 @@ static void sliced_phase1(struct dpt_trainer *tr, size_t ith, const struct dpt_s
         // samples. Only at a job's first step: later steps get it from the previous step's phase
         // 2, where barrier B covers it.
         dpt_trainer_first_layer(tr, ith, s->b & 1, tr->perm + s->bs, s->m);
-        const double tb0 = dpt_trainer_now();
-        tm->compute_s += tb0 - t0;
-        dpt_team_barrier(&tr->team); // every column of layer 1 is computed
-        const double tb1 = dpt_trainer_now();
-        tm->wait_s += tb1 - tb0;
-        t0 = tb1;
+        t0 = inner_barrier(tr, t0, tm); // every column of layer 1 is computed
     }
     struct dpt_block_stats acc;
-    dpt_trainer_shard_deltas(tr, dpt_step_workspace(tr, s->b), tr->split_first ? 2 : 1, tr->perm,
-                             s->bs, s->bs + dpt_split(s->m, ith, tr->nth),
-                             s->bs + dpt_split(s->m, ith + 1, tr->nth), s->scale, &acc);
+    if (tr->split_all) {
+        split_all_phase1(tr, ith, s, &acc, t0, tm);
+    } else {
+        dpt_trainer_shard_deltas(tr, dpt_step_workspace(tr, s->b), tr->split_first ? 2 : 1,
+                                 tr->perm, s->bs, s->bs + dpt_split(s->m, ith, tr->nth),
+                                 s->bs + dpt_split(s->m, ith + 1, tr->nth), s->scale, &acc);
+        tm->compute_s += dpt_trainer_now() - t0;
+    }
     slot->loss = acc.loss_sum;
     slot->correct = acc.correct;
-    tm->compute_s += dpt_trainer_now() - t0;
 }
 
 static void sliced_phase2(struct dpt_trainer *tr, size_t ith, struct dpt_step *s,

@@ -22,7 +22,9 @@
 //            workspace (inputs, activations and deltas of every sample of the step); when layer
 //            1 is wide (split_first), layer 1 is computed by worker t's rows of W_1 over the whole
 //            batch (at an epoch's first step here, followed by a barrier; at later steps at the
-//            end of the previous phase 2), and the rest by samples
+//            end of the previous phase 2), and the rest by samples; with split_all (few rows per
+//            worker) every hidden layer's forward pass and delta by its rows as well, the output
+//            layer by samples, a barrier after each layer (step_sliced.c)
 //   barrier A
 //   phase 2  worker t, for its rows j0..j1 of every layer (dpt_split_rows: about equal work each):
 //              g[W_l rows] = Delta_l[:, j0:j1]^T A_(l-1) over the whole batch, g[b_l rows] too
@@ -485,7 +487,11 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
     // (dpt_split_first); each worker then needs the whole batch's inputs, for two steps at a time
     // (two copies, counted here, unless the kernels read them in place), and layer 1's
     // activations get a second buffer (pipelining, epoch_job).
-    const int split = dpt_split_first(spec, tr->nth);
+    // Every hidden layer by output rows (split_all) includes layer 1, dealt out evenly.
+    const int all = dpt_split_all(spec, tr->nth, tr->p.batch, dpt_split_all_env());
+    int split = dpt_split_first(spec, tr->nth);
+    if (all && !split)
+        split = 2;
     size_t xbytes = 0, a1bytes = 0;
     if (split && (dpt_mul_overflow(tr->p.batch, spec->sizes[1], &a1bytes) ||
                   dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
@@ -498,6 +504,7 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
         g == DPT_GRAD_AUTO && (tr->p.reproducible || multi) ? DPT_GRAD_PRIVATE : g;
     dpt_choose_sliced(asked, split, dpt_batch_workspace_bytes(tr->net, tr->p.batch), xbytes, priv,
                       &tr->sliced, &tr->split_first);
+    tr->split_all = tr->split_first && all;
     const unsigned f = tr->sched->flags;
     tr->fused = tr->sliced && (f & DPT_SCHEDULE_LINEAR) && !(f & DPT_SCHEDULE_NEEDS_NORM) &&
                 tr->sched->rate != NULL;
@@ -573,40 +580,96 @@ void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t x
     }
 }
 
+// Layer l in pieces of `rows` rows, each to the least-loaded worker that holds none of it yet
+// (ties: the highest index, since worker 0 also publishes the step's flags).
+static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, size_t rows,
+                        size_t *lo, size_t *hi)
+{
+    const size_t L = spec->n_layers, L1 = L + 1, n = spec->sizes[l];
+    for (size_t r0 = 0; r0 < n; r0 += rows) {
+        size_t best = nth;
+        double best_load = 0.0;
+        for (size_t t = nth; t-- > 0;) {
+            if (hi[t * L1 + l] > 0)
+                continue; // already holds a piece of this layer
+            double load = 0.0;
+            for (size_t k = 1; k <= L; k++)
+                load += (double)(hi[t * L1 + k] - lo[t * L1 + k]) * (double)spec->sizes[k - 1];
+            if (best == nth || load < best_load) {
+                best = t;
+                best_load = load;
+            }
+        }
+        lo[best * L1 + l] = r0;
+        hi[best * L1 + l] = r0 + rows < n ? r0 + rows : n;
+    }
+}
+
+// Layer l evenly in whole units of `unit` rows.
+static void deal_units(const struct dpt_net_spec *spec, size_t l, size_t nth, size_t unit,
+                       size_t *lo, size_t *hi)
+{
+    const size_t L1 = spec->n_layers + 1, n = spec->sizes[l], units = (n + unit - 1) / unit;
+    for (size_t t = 0; t < nth; t++) {
+        const size_t u0 = dpt_split(units, t, nth), u1 = dpt_split(units, t + 1, nth);
+        lo[t * L1 + l] = u0 * unit < n ? u0 * unit : n;
+        hi[t * L1 + l] = u1 * unit < n ? u1 * unit : n;
+    }
+}
+
 void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
 {
-    enum { UNIT = SPLIT_UNIT };
-    const size_t L = spec->n_layers, L1 = L + 1;
     const double ideal = ideal_load(spec, nth);
-    for (size_t l = 1; l <= L; l++) {
-        const size_t n = spec->sizes[l], units = (n + UNIT - 1) / UNIT;
-        if (units >= 4 * nth) {
-            for (size_t t = 0; t < nth; t++) {
-                const size_t u0 = dpt_split(units, t, nth), u1 = dpt_split(units, t + 1, nth);
-                lo[t * L1 + l] = u0 * UNIT;
-                hi[t * L1 + l] = u1 * UNIT < n ? u1 * UNIT : n;
-            }
-            continue;
-        }
-        const size_t rows = narrow_rows(spec, l, nth, ideal);
-        for (size_t r0 = 0; r0 < n; r0 += rows) {
-            size_t best = nth;
-            double best_load = 0.0;
-            for (size_t t = nth; t-- > 0;) {
-                if (hi[t * L1 + l] > 0)
-                    continue; // already holds a piece of this layer
-                double load = 0.0;
-                for (size_t k = 1; k <= L; k++)
-                    load += (double)(hi[t * L1 + k] - lo[t * L1 + k]) * (double)spec->sizes[k - 1];
-                if (best == nth || load < best_load) {
-                    best = t;
-                    best_load = load;
-                }
-            }
-            lo[best * L1 + l] = r0;
-            hi[best * L1 + l] = r0 + rows < n ? r0 + rows : n;
-        }
+    for (size_t l = 1; l <= spec->n_layers; l++) {
+        if ((spec->sizes[l] + SPLIT_UNIT - 1) / SPLIT_UNIT >= 4 * nth)
+            deal_units(spec, l, nth, SPLIT_UNIT, lo, hi);
+        else
+            deal_pieces(spec, l, nth, narrow_rows(spec, l, nth, ideal), lo, hi);
     }
+}
+
+// ---- split_all: every hidden layer by output rows ----
+
+// Rows per worker below which a shard's products stream the weights for too few rows: the packed
+// GEMM pays from 64 rows on (dpt_gemm_packed_pays), under that every worker reads all of every
+// W_l from the cache level that holds it, for each of its forward and delta products.
+#define SPLIT_ALL_ROWS 64
+#define SPLIT_ALL_UNIT 8 // half a cache line of the bias: at most two workers share a line
+
+// A hidden layer that splits evenly among nth workers in units of 8 rows: at least 4 units each
+// (balanced to within 25%), or the same whole number each.
+static int splits_evenly(size_t n, size_t nth)
+{
+    const size_t units = (n + SPLIT_ALL_UNIT - 1) / SPLIT_ALL_UNIT;
+    return units >= 4 * nth || (n % (SPLIT_ALL_UNIT * nth) == 0 && n >= SPLIT_ALL_UNIT * nth);
+}
+
+int dpt_split_all_env(void)
+{
+    const char *v = getenv("DPT_SPLIT_ALL");
+    return v && strcmp(v, "0") == 0 ? 0 : v && strcmp(v, "1") == 0 ? 1 : -1;
+}
+
+int dpt_split_all(const struct dpt_net_spec *spec, size_t nth, size_t batch, int force)
+{
+    const size_t L = spec->n_layers;
+    if (force == 0 || nth < 2 || L < 3)
+        return 0;
+    for (size_t l = 1; l < L; l++)
+        if (!splits_evenly(spec->sizes[l], nth))
+            return 0;
+    return force == 1 || (batch + nth - 1) / nth < SPLIT_ALL_ROWS;
+}
+
+void dpt_split_rows_even(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
+{
+    const size_t L = spec->n_layers;
+    for (size_t l = 1; l < L; l++)
+        deal_units(spec, l, nth, SPLIT_ALL_UNIT, lo, hi);
+    if ((spec->sizes[L] + SPLIT_UNIT - 1) / SPLIT_UNIT >= 4 * nth)
+        deal_units(spec, L, nth, SPLIT_UNIT, lo, hi);
+    else
+        deal_pieces(spec, L, nth, narrow_rows(spec, L, nth, ideal_load(spec, nth)), lo, hi);
 }
 
 enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,
@@ -726,13 +789,17 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
             goto cleanup;
         }
-        dpt_split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
+        if (tr->split_all)
+            dpt_split_rows_even(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
+        else
+            dpt_split_rows(dpt_net_spec(net), tr->nth, tr->row_lo, tr->row_hi);
         // The dynamic step (step_dynamic.c) where threads can stand in for each other: the
-        // pthreads engine (the OpenMP one keeps its barriers), and more than one thread.
-        // DPT_STEP=barrier in the environment keeps the barrier version (tests, benchmarks).
+        // pthreads engine (the OpenMP one keeps its barriers), and more than one thread; not
+        // with split_all, whose step has a barrier per layer. DPT_STEP=barrier in the
+        // environment keeps the barrier version (tests, benchmarks).
         const char *step_env = getenv("DPT_STEP");
         const int dynamic = params->engine == DPT_ENGINE_PTHREADS && tr->nth > 1 &&
-                            !(step_env && strcmp(step_env, "barrier") == 0);
+                            !tr->split_all && !(step_env && strcmp(step_env, "barrier") == 0);
         tr->strategy = dynamic ? &dpt_step_dynamic : &dpt_step_sliced;
         if (dynamic) {
             tr->dyn = dpt_alloc_aligned(sizeof *tr->dyn);
@@ -901,6 +968,13 @@ uint64_t dpt_trainer_stand_downs(const struct dpt_trainer *tr)
 const char *dpt_trainer_step_name(const struct dpt_trainer *tr)
 {
     return tr->strategy->name;
+}
+
+const char *dpt_trainer_decomposition(const struct dpt_trainer *tr)
+{
+    return tr->split_all     ? "hidden layers by features"
+           : tr->split_first ? "layer 1 by features"
+                             : "by samples";
 }
 
 enum dpt_precision dpt_trainer_precision(const struct dpt_trainer *tr)

@@ -75,7 +75,8 @@ struct dpt_trainer {
     struct dpt_workspace *bws2; // split_first: bws's twin with its own layer-1 activations
     size_t *row_lo, *row_hi;    // sliced: nth x (L + 1) row ranges of each worker in each layer
     int split_first;            // sliced: layer 1's forward is split by output rows too
-    float **xbuf; // split_first: 2 per worker, copies of the inputs of this and the next step
+    int split_all; // split_first, and every hidden layer's forward and delta by output rows
+    float **xbuf;  // split_first: 2 per worker, copies of the inputs of this and the next step
     // split_first with the AVX-512 kernels and a batch of at most DPT_ROWS_MAX_BATCH: instead of
     // xbuf, pointers to the rows of this and the next step's inputs in the data set, 2 x batch
     // per worker (worker t, parity p at (2 t + p) x batch)
@@ -147,6 +148,18 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
 // cache from its gradient rows to the next step's forward rows, instead of every worker reading
 // all of W_1 for its few samples (at T = 16, workload S's 32 samples are 2 per worker).
 int dpt_split_first(const struct dpt_net_spec *spec, size_t nth);
+
+// Whether the sliced step splits every hidden layer by output rows, forward and backward
+// (split_all; step_sliced.c): at least two hidden layers, each splitting evenly in units of 8
+// rows, and fewer than 64 batch rows per worker (where a shard's products would stream every
+// weight matrix for a few rows). force: -1 decide, 0 never, 1 wherever the layers allow.
+int dpt_split_all(const struct dpt_net_spec *spec, size_t nth, size_t batch, int force);
+// DPT_SPLIT_ALL in the environment: "0" (0), "1" (1), else -1 (tests, benchmarks).
+int dpt_split_all_env(void);
+// split_all's row split: every hidden layer evenly in units of 8 rows, the output layer as
+// dpt_split_rows deals it. Worker t's rows of a layer are also the columns of that layer's
+// activations and deltas it computes.
+void dpt_split_rows_even(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi);
 
 // The choice of sliced mode and split_first (trainer and proxy alike) from the mode asked (auto
 // only where it may choose: DPT_GRAD_PRIVATE otherwise), dpt_split_first's answer, the bytes of

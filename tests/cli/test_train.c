@@ -118,6 +118,42 @@ Test(cli, train_quiet_and_json_to_stdout, CLI_FIXTURE)
     result_free(&r);
 }
 
+// How a sliced step splits its products, in the intro line and the JSON run record: by samples
+// (one narrow hidden layer), every hidden layer by features (two hidden layers of 16 at 2 threads,
+// 4 rows per worker), or forced off with DPT_SPLIT_ALL=0 (layer 1, of little work next to layer
+// 2, is then not split either).
+Test(cli, train_prints_how_the_step_is_split, CLI_FIXTURE)
+{
+    static const struct {
+        const char *layers, *env, *want;
+    } cases[] = {
+        {"2,8,3", NULL, "by samples"},
+        {"2,16,16,3", NULL, "hidden layers by features"},
+        {"2,16,16,3", "off", "by samples"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {
+            "train",    "--data", "synth:blobs,n=64", "--layers",   cases[i].layers,
+            "--epochs", "1",      "--threads",        "2",          "--batch",
+            "8",        "--grad", "sliced",           "--log-json", P("log.json"),
+            NULL};
+        if (cases[i].env)
+            setenv("DPT_SPLIT_ALL", "0", 1);
+        struct cli_result r = expect_ok(cli_runv(args, NULL, NULL));
+        unsetenv("DPT_SPLIT_ALL");
+        char want[96];
+        snprintf(want, sizeof want, "sliced gradients, %s", cases[i].want);
+        cr_expect(strstr(r.err, want) || strstr(r.out, want), "%s: %s%s", cases[i].layers, r.out,
+                  r.err);
+        result_free(&r);
+        char *log = read_text(P("log.json"));
+        cr_assert(log);
+        snprintf(want, sizeof want, "\"split\":\"%s\"", cases[i].want);
+        cr_expect(strstr(log, want), "%s: %.400s", cases[i].layers, log);
+        free(log);
+    }
+}
+
 Test(cli, train_regression_log_has_no_accuracy, CLI_FIXTURE)
 {
     // y = x1 - 2 x2 + 0.5 on a small grid.

@@ -59,6 +59,7 @@ Test(proxy, resolves_the_mode_as_the_trainer_does)
         {{16, 512, 64, 4}, 3, 16, "adam:lr=1e-3"},      // layer 1 split by rows up to T = 8
         {{16, 512, 64, 4}, 3, 100, "clip(sgd:lr=0.1)"}, // needs the norm: not fused
         {{12, 40, 10, 0}, 2, 3, "momentum:lr=0.1"},     // fewer samples than workers
+        {{16, 256, 128, 4}, 3, 32, "adam:lr=1e-3"},     // split_all at T = 2, 3 and 16, not 7
     };
     static const size_t threads[] = {1, 2, 3, 7, 16};
     static const enum dpt_grad_mode grads[] = {DPT_GRAD_AUTO, DPT_GRAD_PRIVATE, DPT_GRAD_SLICED};
@@ -88,8 +89,16 @@ Test(proxy, resolves_the_mode_as_the_trainer_does)
                              threads[i]);
                 cr_expect_eq(x.split_first, tr->split_first, "case %zu, grad %zu, T %zu", c, g,
                              threads[i]);
+                cr_expect_eq(x.split_all, tr->split_all, "case %zu, grad %zu, T %zu: split_all", c,
+                             g, threads[i]);
+                if (c == 6 && grads[g] != DPT_GRAD_PRIVATE)
+                    cr_expect_eq(x.split_all, threads[i] != 1 && threads[i] != 7, "T %zu",
+                                 threads[i]);
+                cr_expect_eq(x.barriers,
+                             ((sched->flags & DPT_SCHEDULE_NEEDS_NORM) ? 3u : 2u) +
+                                 (tr->split_all ? 2 * cases[c].n_layers - 3 : 0),
+                             "case %zu, T %zu: barriers", c, threads[i]);
                 cr_expect_eq(x.fused, tr->fused, "case %zu, grad %zu, T %zu", c, g, threads[i]);
-                cr_expect_eq(x.barriers, (sched->flags & DPT_SCHEDULE_NEEDS_NORM) ? 3u : 2u);
                 cr_expect(x.kinds >= 1 && x.kinds <= threads[i]);
                 cr_expect(x.phase1_s >= 0 && x.phase2_s >= 0 && x.phase1_s + x.phase2_s > 0);
                 cr_expect(x.mean_s <= x.max_s * (1 + 1e-12) && x.max_s > 0);

@@ -663,45 +663,47 @@ Test(trainer, sliced_mode_matches_private_mode)
     dpt_dataset_destroy(ds);
 }
 
-// A layer 1 narrower than 4 units of 16 rows per worker, but wide enough for one piece of at least
-// 8 rows each, is split by rows too (dpt_split_first answers 2): the same step as private mode, as
-// above. Network 96-64-3: layer 1 is dealt out as 2 x 32, 4 x 16 and 8 x 8 rows at T = 2, 4 and
-// 8 (at T = 7 its last piece would have 4 rows: not split). Random inputs in [0, 1), labels from
-// the largest of three feature sums, so the loss falls and the gradients are not negligible.
-Test(trainer, narrow_split_first_matches_private_mode)
+// Random inputs in [0, 1), labels from the largest of three feature sums (learnable, so the
+// loss falls and the gradients are not negligible).
+static struct dpt_dataset *sum_data(size_t n, size_t in)
 {
-    enum { N = 203, IN = 96 };
     struct dpt_dataset *ds = NULL;
-    cr_assert_eq(dpt_dataset_create(DPT_TASK_CLASSIFY, N, IN, 3, &ds), DPT_OK, "%s",
+    cr_assert_eq(dpt_dataset_create(DPT_TASK_CLASSIFY, n, in, 3, &ds), DPT_OK, "%s",
                  dpt_last_error());
     float *x = dpt_dataset_x_mut(ds);
     int32_t *y = dpt_dataset_labels_mut(ds);
     uint64_t r = 7;
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; i < n; i++) {
         double sum[3] = {0};
-        for (size_t j = 0; j < IN; j++) {
+        for (size_t j = 0; j < in; j++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
-            x[i * IN + j] = (float)((r >> 40) * 0x1p-24);
-            sum[j % 3] += x[i * IN + j];
+            x[i * in + j] = (float)((r >> 40) * 0x1p-24);
+            sum[j % 3] += x[i * in + j];
         }
         y[i] = sum[0] > sum[1] ? (sum[0] > sum[2] ? 0 : 2) : (sum[1] > sum[2] ? 1 : 2);
     }
+    return ds;
+}
+
+// Sliced mode with layer 1 (split_all: every hidden layer) split by rows at each of the thread
+// counts ts against private mode at T = 1, for a fused fixed-rate step, adam and a schedule that
+// needs the norm, batches 10 and 64: the same step up to the order of float additions
+// (tolerance as in sliced_mode_matches_private_mode). Also checks that the split is in use: with
+// sliced mode asked, and chosen by auto at batch 10 (at 64 and T = 2 the batch workspace can
+// outgrow the private gradients: private mode).
+static void split_matches_private(const struct dpt_dataset *ds, const size_t *sizes, size_t L,
+                                  const size_t *ts, size_t nt, bool all)
+{
     static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
                                          "clip(fixed:lr=0.05),max_norm=0.5"};
-    static const size_t batches[] = {10, 64}, ts[] = {2, 4, 8};
-    struct dpt_net_spec spec = dpt_net_spec_default();
-    spec.n_layers = 2;
-    spec.sizes[0] = IN;
-    spec.sizes[1] = 64;
-    spec.sizes[2] = 3;
-    cr_assert_eq(dpt_split_first(&spec, 2), 2);
-    cr_assert_eq(dpt_split_first(&spec, 8), 2);
-    cr_assert_eq(dpt_split_first(&spec, 7), 0);
+    static const size_t batches[] = {10, 64};
     for (size_t k = 0; k < 3; k++) {
         for (size_t i = 0; i < 2; i++) {
-            struct setup s = {"", {IN, 64, 3}, 2, DPT_ACT_TANH, scheds[k], batches[i]};
-            struct result ref =
-                train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_PRIVATE);
+            struct setup s = {"", {0}, L, DPT_ACT_TANH, scheds[k], batches[i]};
+            for (size_t l = 0; l <= L; l++)
+                s.sizes[l] = sizes[l];
+            struct result ref = train_mode(&s, (struct dpt_dataset *)ds, 1, DPT_ENGINE_PTHREADS,
+                                           false, 2, DPT_GRAD_PRIVATE);
             // Training moved the parameters by 10x the tolerance below or more.
             struct dpt_net *init = make_net(&s, 11);
             double num = 0, den = 0;
@@ -713,9 +715,7 @@ Test(trainer, narrow_split_first_matches_private_mode)
             dpt_net_destroy(init);
             cr_assert_gt(sqrt(num / den), 1e-3, "%s, batch %zu: the parameters hardly moved",
                          scheds[k], batches[i]);
-            for (size_t t = 0; t < 3; t++) {
-                // The split is in use: with sliced mode asked, and chosen by auto at batch 10 (at
-                // 64 and T = 2 the batch workspace outgrows the private gradients: private mode).
+            for (size_t t = 0; t < nt; t++) {
                 for (int g = 0; g < (s.batch == 10 ? 2 : 1); g++) {
                     struct dpt_net *net = make_net(&s, 11);
                     struct dpt_schedule *sched;
@@ -727,23 +727,117 @@ Test(trainer, narrow_split_first_matches_private_mode)
                     struct dpt_trainer *tr = NULL;
                     cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s",
                                  dpt_last_error());
-                    cr_expect(tr->sliced && tr->split_first, "%s, batch %zu, T=%zu",
-                              g ? "auto" : "sliced", s.batch, ts[t]);
+                    cr_expect(tr->sliced && tr->split_first && tr->split_all == all,
+                              "%s, batch %zu, T=%zu: sliced %d, split_first %d, split_all %d",
+                              g ? "auto" : "sliced", s.batch, ts[t], tr->sliced, tr->split_first,
+                              tr->split_all);
                     dpt_trainer_destroy(tr);
                     dpt_schedule_destroy(sched);
                     dpt_net_destroy(net);
                 }
-                struct result res =
-                    train_mode(&s, ds, ts[t], DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_SLICED);
+                struct result res = train_mode(&s, (struct dpt_dataset *)ds, ts[t],
+                                               DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_SLICED);
                 const double d = rel_diff(&res, &ref);
-                cr_assert(d < 1e-4, "96-64-3, %s, batch %zu, T=%zu: relative difference %g",
+                cr_assert(d < 1e-4, "%zu layers, %s, batch %zu, T=%zu: relative difference %g", L,
                           scheds[k], batches[i], ts[t], d);
                 free(res.params);
             }
             free(ref.params);
         }
     }
+}
+
+// A layer 1 narrower than 4 units of 16 rows per worker, but wide enough for one piece of at least
+// 8 rows each, is split by rows too (dpt_split_first answers 2). Network 96-64-3: layer 1 is dealt
+// out as 2 x 32, 4 x 16 and 8 x 8 rows at T = 2, 4 and 8 (at T = 7 its last piece would have 4
+// rows: not split).
+Test(trainer, narrow_split_first_matches_private_mode)
+{
+    struct dpt_dataset *ds = sum_data(203, 96);
+    const size_t sizes[] = {96, 64, 3}, ts[] = {2, 4, 8};
+    struct dpt_net_spec spec = dpt_net_spec_default();
+    spec.n_layers = 2;
+    for (size_t l = 0; l <= 2; l++)
+        spec.sizes[l] = sizes[l];
+    cr_assert_eq(dpt_split_first(&spec, 2), 2);
+    cr_assert_eq(dpt_split_first(&spec, 8), 2);
+    cr_assert_eq(dpt_split_first(&spec, 7), 0);
+    split_matches_private(ds, sizes, 2, ts, 3, false);
     dpt_dataset_destroy(ds);
+}
+
+// split_all: every hidden layer's forward pass and delta by output rows, with a barrier after each
+// (step_sliced.c), chosen where the batch gives each worker fewer than 64 rows; the output layer
+// by samples. Networks 96-96-48-3 and 96-48-48-48-3 (two forward parts between barriers) at T =
+// 2, 3 and 6, where every hidden layer splits evenly in units of 8 rows; the barrier strategy
+// and the OpenMP engine too (the dynamic one is not used with split_all).
+Test(trainer, split_all_matches_private_mode)
+{
+    struct dpt_dataset *ds = sum_data(203, 96);
+    const size_t net3[] = {96, 96, 48, 3}, net4[] = {96, 48, 48, 48, 3}, ts[] = {2, 3, 6};
+    split_matches_private(ds, net3, 3, ts, 3, true);
+    split_matches_private(ds, net4, 4, ts, 3, true);
+    // The OpenMP engine runs the same phases.
+    struct setup s = {"", {96, 96, 48, 3}, 3, DPT_ACT_RELU, "adam:lr=0.01", 10};
+    struct result ref = train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_PRIVATE);
+    struct result omp = train_mode(&s, ds, 3, DPT_ENGINE_OPENMP, false, 2, DPT_GRAD_SLICED);
+    cr_assert_lt(rel_diff(&omp, &ref), 1e-4);
+    free(omp.params);
+    free(ref.params);
+    dpt_dataset_destroy(ds);
+}
+
+// dpt_split_all's choices: the reference networks at 16 threads (L's 16 rows per worker and M's 8
+// call for it; S has one hidden layer, split_first covers it); not where the batch leaves 64 rows
+// per worker or more unless forced; not where a hidden layer does not split evenly; never when
+// forced off. Where it says yes, dpt_split_rows_even gives every worker rows of every hidden
+// layer (whole 8-row units but the last) and every row of every layer one owner.
+Test(trainer, split_all_choices)
+{
+    struct dpt_net_spec m = dpt_net_spec_default(), l = m, s = m, odd = m;
+    const size_t ms[] = {784, 512, 512, 10}, ls[] = {784, 1024, 1024, 10}, ss[] = {784, 128, 10},
+                 os[] = {784, 100, 100, 10};
+    m.n_layers = l.n_layers = odd.n_layers = 3;
+    s.n_layers = 2;
+    for (size_t k = 0; k <= 3; k++) {
+        m.sizes[k] = ms[k];
+        l.sizes[k] = ls[k];
+        odd.sizes[k] = os[k];
+        if (k <= 2)
+            s.sizes[k] = ss[k];
+    }
+    cr_expect_eq(dpt_split_all(&m, 16, 128, -1), 1);
+    cr_expect_eq(dpt_split_all(&l, 16, 256, -1), 1);
+    cr_expect_eq(dpt_split_all(&l, 2, 256, -1), 0, "128 rows per worker");
+    cr_expect_eq(dpt_split_all(&l, 2, 256, 1), 1, "forced");
+    cr_expect_eq(dpt_split_all(&l, 16, 256, 0), 0, "forced off");
+    cr_expect_eq(dpt_split_all(&s, 16, 32, 1), 0, "one hidden layer");
+    cr_expect_eq(dpt_split_all(&odd, 4, 32, -1), 0, "100 rows: 13 units over 4 workers");
+    cr_expect_eq(dpt_split_all(&l, 1, 16, 1), 0, "one worker");
+    const struct dpt_net_spec *nets[] = {&m, &l, &odd};
+    for (size_t k = 0; k < 3; k++) {
+        const size_t L = nets[k]->n_layers, L1 = L + 1;
+        for (size_t T = 2; T <= 64; T++) {
+            if (!dpt_split_all(nets[k], T, 16, 1))
+                continue;
+            size_t *lo = calloc(T * L1, sizeof *lo), *hi = calloc(T * L1, sizeof *hi);
+            cr_assert(lo && hi);
+            dpt_split_rows_even(nets[k], T, lo, hi);
+            for (size_t j = 1; j <= L; j++) {
+                for (size_t t = 0; t < T && j < L; t++)
+                    cr_expect_gt(hi[t * L1 + j], lo[t * L1 + j], "net %zu, T=%zu, layer %zu", k, T,
+                                 j);
+                for (size_t row = 0; row < nets[k]->sizes[j]; row++) {
+                    size_t owners = 0;
+                    for (size_t t = 0; t < T; t++)
+                        owners += lo[t * L1 + j] <= row && row < hi[t * L1 + j];
+                    cr_expect_eq(owners, 1u, "net %zu, T=%zu, layer %zu, row %zu", k, T, j, row);
+                }
+            }
+            free(lo);
+            free(hi);
+        }
+    }
 }
 
 // dpt_split_first: the reference networks' choices (S: whole units at T = 2, one piece each at T
