@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Issue 13's headline ratio: workload L's GFLOP/s against the FMA peak measured in the same round.
+# Each round runs tests/bench/fma_peak.c (the AVX-512 zmm loops; the best chain count at 1 and 2
+# threads) and then `dptrain bench --workload L --threads-list 1,2 --repeat 1` with
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset; the ratio is taken per round, then the median over
+# the rounds. Needs a CPU with AVX-512 and a release build.
+#
+#   scripts/peak_bench.sh [--rounds R] [--dptrain PATH]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+rounds=7
+dptrain=build/release/dptrain
+while (($#)); do
+    case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --dptrain) dptrain=$2; shift 2 ;;
+    -h | --help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) echo "peak_bench.sh: unknown option '$1'" >&2; exit 2 ;;
+    esac
+done
+[[ -x $dptrain ]] || { echo "peak_bench.sh: build first (cmake --workflow --preset release)" >&2; exit 2; }
+grep -qw avx512f /proc/cpuinfo || { echo "peak_bench.sh: this CPU has no AVX-512" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+gcc -std=c11 -O2 -Wall -o "$tmp/fma_peak" tests/bench/fma_peak.c -lpthread
+echo "# $(lscpu | sed -n 's/^Model name: *//p' | head -1); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+for ((r = 1; r <= rounds; r++)); do
+    p=$("$tmp/fma_peak" --rounds 1 2>&1)
+    p1=$(awk -F'|' '$2 ~ /AVX-512 zmm/ && $4+0 == 1 {if ($5+0 > m) m = $5+0} END {print m}' <<<"$p")
+    p2=$(awk -F'|' '$2 ~ /AVX-512 zmm/ && $4+0 == 2 {if ($5+0 > m) m = $5+0} END {print m}' <<<"$p")
+    b=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$dptrain" bench --workload L \
+        --threads-list 1,2 --repeat 1 2>/dev/null)
+    g1=$(awk '$1 == "L" && $5 == 1 {print $8}' <<<"$b")
+    g2=$(awk '$1 == "L" && $5 == 2 {print $8}' <<<"$b")
+    echo "$r $p1 $p2 $g1 $g2" >>"$tmp/rounds"
+    awk '{printf "round %d: peak %s / %s GFLOP/s, L %s / %s: %.1f%% / %.1f%%\n", $1, $2, $3, $4, $5, 100*$4/$2, 100*$5/$3}' <<<"$r $p1 $p2 $g1 $g2"
+done
+python3 - "$tmp/rounds" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
+med = lambda xs: statistics.median(list(xs))
+print("medians: peak %.1f / %.1f GFLOP/s, L %.1f / %.1f GFLOP/s; per-round ratio %.1f%% at 1 thread, %.1f%% at 2"
+      % (med(r[1] for r in rows), med(r[2] for r in rows), med(r[3] for r in rows),
+         med(r[4] for r in rows), med(100 * r[3] / r[1] for r in rows),
+         med(100 * r[4] / r[2] for r in rows)))
+PY
