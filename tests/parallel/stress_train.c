@@ -4,25 +4,30 @@
 // parameters twice at the same T, so any unsynchronised access that changed a value would also
 // show here; sliced mode's dynamic step gives the same parameters as its barrier version, also
 // when a thread stands down (DPT_TEST_STAND_DOWN). The hidden layer (256 wide) is wide enough for
-// sliced mode to split layer 1's forward pass by rows at every T up to 4.
+// sliced mode to split layer 1's forward pass by rows at every T up to 4. A network with two hidden
+// layers of 96 runs split_all (every hidden layer by rows, a barrier after each) at T = 2..4: the
+// same parameters twice at the same T, and its barrier parts race-free under ThreadSanitizer.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dptrain/dptrain.h"
 
-enum { PRIVATE, REPRO, SLICED };
+enum { PRIVATE, REPRO, SLICED, SLICED_DEEP };
 
 static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_spec, float *out,
                  size_t *np)
 {
     struct dpt_net_spec spec = dpt_net_spec_default();
-    spec.n_layers = 2;
+    const int deep = mode == SLICED_DEEP;
+    spec.n_layers = deep ? 3 : 2;
     spec.sizes[0] = 2;
-    spec.sizes[1] = 256;
-    spec.sizes[2] = 3;
+    spec.sizes[1] = deep ? 96 : 256;
+    spec.sizes[2] = deep ? 96 : 3;
+    spec.sizes[3] = 3;
     spec.act[0] = DPT_ACT_RELU;
-    spec.act[1] = DPT_ACT_SOFTMAX;
+    spec.act[1] = deep ? DPT_ACT_RELU : DPT_ACT_SOFTMAX;
+    spec.act[2] = DPT_ACT_SOFTMAX;
     struct dpt_net *net = NULL;
     struct dpt_schedule *sched = NULL;
     struct dpt_trainer *tr = NULL;
@@ -35,9 +40,13 @@ static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_s
     p.batch = 13;
     p.max_epochs = 3;
     p.reproducible = mode == REPRO;
-    p.grad_mode = mode == SLICED ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
+    p.grad_mode = mode == SLICED || deep ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
     if (dpt_trainer_create(net, sched, &p, &tr) != DPT_OK)
         goto done;
+    if (deep && strcmp(dpt_trainer_decomposition(tr), "hidden layers by features") != 0) {
+        fprintf(stderr, "T=%zu: split %s, not split_all\n", T, dpt_trainer_decomposition(tr));
+        goto done;
+    }
     struct dpt_epoch_stats st;
     if (dpt_trainer_fit(tr, ds, ds, NULL, &st) != DPT_OK)
         goto done;
@@ -60,7 +69,7 @@ int main(void)
         fprintf(stderr, "%s\n", dpt_last_error());
         return 1;
     }
-    static float ref[4096], got[4096], again[4096];
+    static float ref[16384], got[16384], again[16384];
     size_t np = 0;
     int failures = 0, passed = 0;
     const char *scheds[] = {"adam:lr=0.01", "clip(momentum:lr=0.05),max_norm=1",
@@ -88,6 +97,11 @@ int main(void)
             bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
             unsetenv("DPT_TEST_STAND_DOWN");
             bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            if (T > 1) {
+                bad |= train(ds, T, SLICED_DEEP, scheds[s], got, &np) != 0;
+                bad |= train(ds, T, SLICED_DEEP, scheds[s], again, &np) != 0;
+                bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            }
             bad |= train(ds, T, REPRO, scheds[s], got, &np) != 0;
             bad |= memcmp(got, ref, np * sizeof(float)) != 0;
             printf("%s T=%zu: %s\n", scheds[s], T, bad ? "FAIL" : "ok");
