@@ -363,9 +363,9 @@ void cli_proxy_model_here(struct cli_proxy_model *mi);
 // The proxy's predicted samples/s for w with gradient mode grad at threads[0..n) (ascending,
 // threads[0] == 1: the model's reference), one measurement each, on one core of this machine
 // (the calling thread's binding is restored after). epoch_steps: steps per epoch for schedule
-// counts in epochs (0: none). Returns 0 or an exit code after printing.
-int cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_work *w,
-                      enum dpt_grad_mode grad, uint64_t epoch_steps, const size_t *threads,
-                      size_t n, double *sps);
+// counts in epochs (0: none). Prints nothing; on failure the status, with dpt_last_error().
+enum dpt_status cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_work *w,
+                                  enum dpt_grad_mode grad, uint64_t epoch_steps,
+                                  const size_t *threads, size_t n, double *sps);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "cli_impl.h"
 #include "parallel/proxy_impl.h"
+#include "core/error_impl.h"
 #include "parallel/topo_impl.h"
 
 // Defaults of the machine model: a NUMA node of a typical server socket (8 channels of DDR4-3200
@@ -274,9 +275,9 @@ void cli_proxy_model_here(struct cli_proxy_model *mi)
     measure_line(mi);
 }
 
-int cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_work *w,
-                      enum dpt_grad_mode grad, uint64_t epoch_steps, const size_t *threads,
-                      size_t n, double *sps)
+enum dpt_status cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_work *w,
+                                  enum dpt_grad_mode grad, uint64_t epoch_steps,
+                                  const size_t *threads, size_t n, double *sps)
 {
     struct dpt_proxy_params p = dpt_proxy_params_default();
     p.batch = w->batch;
@@ -290,7 +291,11 @@ int cli_proxy_predict(const struct cli_proxy_model *mi, const struct cli_proxy_w
     struct dpt_topo *topo = NULL;
     struct dpt_topo_binding *saved = NULL;
     enum dpt_status st = DPT_ERR_NOMEM;
-    if (!meas || !pred || (st = dpt_proxy_create(&w->spec, w->schedule, &p, &px)) != DPT_OK)
+    if (!meas || !pred)
+        st = dpt_error(DPT_ERR_NOMEM, "out of memory in the proxy");
+    else
+        st = dpt_proxy_create(&w->spec, w->schedule, &p, &px);
+    if (st != DPT_OK)
         goto done;
     // On one core, so its caches stay its own between the phases; the caller's binding is given
     // back afterwards (the trainer's threads inherit it when unpinned).
@@ -312,7 +317,7 @@ done:
     dpt_proxy_destroy(px);
     free(meas);
     free(pred);
-    return st == DPT_OK ? 0 : cli_fail(st, "the scaling proxy");
+    return st;
 }
 
 int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size_t *threads_in,

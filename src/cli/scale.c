@@ -134,6 +134,7 @@ static double pct(double part, const struct dpt_timing *t)
 // A strong series is one sweep of its thread counts; under weak scaling the batch changes with T,
 // so each thread count is a sweep of its own from 1 thread at that batch. The proxy models the
 // pthreads engine with compact placement; other engines and placements get the same prediction.
+// Returns 0, or -1 with dpt_last_error() set (the predictions made so far stay).
 static int predict_all(const struct experiment *x, const struct config *cfg, size_t n_cfg,
                        struct summary *sum)
 {
@@ -166,10 +167,9 @@ static int predict_all(const struct experiment *x, const struct config *cfg, siz
             fprintf(stderr, "scale: predicting %s %zu thread%s at batch %zu with the proxy\n",
                     x->n_grads > 1 ? dpt_grad_mode_name(c->grad) : "", threads[k - 1],
                     threads[k - 1] == 1 ? "" : "s", c->batch);
-        const int rc = cli_proxy_predict(&x->model, &w, c->grad, epoch_steps ? epoch_steps : 1,
-                                         threads, k, sps);
-        if (rc)
-            return rc;
+        if (cli_proxy_predict(&x->model, &w, c->grad, epoch_steps ? epoch_steps : 1, threads, k,
+                              sps) != DPT_OK)
+            return -1;
         if (x->scaling == WEAK) {
             sum[i].predicted_sps = sps[k - 1];
             continue;
@@ -1299,9 +1299,12 @@ int cli_scale(int argc, char **argv)
     for (size_t i = 0; i < n_cfg; i++)
         summarise(&x, &res[i * x.repeat], &sum[i], tmp);
     if (x.predict) {
+        // The runs are done and measured: a prediction that fails costs a warning, not the CSV.
         cli_proxy_model_here(&x.model);
-        if ((rc = predict_all(&x, cfg, n_cfg, sum)))
-            goto cleanup;
+        if (predict_all(&x, cfg, n_cfg, sum) != 0)
+            cli_warn("--predict: the scaling proxy failed (%s); the configurations after it have "
+                     "no prediction",
+                     dpt_last_error());
     }
     print_table(&x, cfg, n_cfg, res, sum);
     if (target)
