@@ -16,9 +16,7 @@
 // runnable all along, since it never blocks, but not running) stands down for a while: it claims
 // nothing and sleeps, so that it is never descheduled in the middle of an item the others then
 // wait for, and comes back after a back-off that grows while the preemption goes on (at least one
-// thread always stays). Before it claims anything again it spins for 10 ms and checks its share of
-// the core the same way; while the core is still shared it stands down again at once, so it never
-// rejoins only to be caught out inside an item.
+// thread always stays).
 //
 // The phases of one step, numbered from the start of the job (seq):
 //   prologue   split_first, once per job: every logical worker's rows of layer 1, first step
@@ -62,10 +60,6 @@
 #define BACKOFF_MIN_S  0.05
 #define BACKOFF_GROWTH 4
 #define BACKOFF_MAX_S  1.0
-// Before a thread that stood down claims anything again, it spins this long and checks that it
-// kept its core (the same off-CPU bound): longer than the few milliseconds a scheduler lets a
-// thread that just woke run ahead of the others, so a core still shared shows as such.
-#define PROBE_S 0.01
 
 // Spins with a pause, then yields, until (*v >> shift) >= want (acquire).
 static void wait_at_least(atomic_ulong *v, int shift, unsigned long want, int oversubscribed)
@@ -264,28 +258,6 @@ static int stand_down(struct dpt_trainer *tr, double until, struct dpt_timing *t
     return alive;
 }
 
-// A thread back from a stand-down, before it claims an item: spins for PROBE_S (or until the job
-// ends) and returns 1 when it kept its core meanwhile, 0 when another process still takes it (or
-// the job ended). So a thread rejoins only when it can run its items at full speed: one that came
-// back to a shared core would be descheduled inside an item the others then wait for.
-static int keeps_core(struct dpt_trainer *tr, struct dpt_timing *tm)
-{
-    struct dpt_dyn *d = tr->dyn;
-    const double wall0 = dpt_trainer_now(), cpu0 = thread_cpu_s();
-    double wall = wall0;
-    while (wall - wall0 < PROBE_S) {
-        if (atomic_load_explicit(&d->steps, memory_order_acquire) & 1)
-            break; // the job has ended
-        for (int i = 0; i < 64; i++)
-            cpu_relax();
-        wall = dpt_trainer_now();
-    }
-    tm->wait_s += wall - wall0;
-    const double cpu = thread_cpu_s();
-    return wall - wall0 >= PROBE_S &&
-           !(cpu0 > 0.0 && wall - wall0 - (cpu - cpu0) > OFF_CPU_MAX * (wall - wall0));
-}
-
 static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm)
 {
     struct dpt_dyn *d = tr->dyn;
@@ -321,16 +293,10 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
                 atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
                                                         memory_order_relaxed,
                                                         memory_order_relaxed)) {
-                int alive;
-                for (double until = wall + backoff;; until = dpt_trainer_now() + backoff) {
-                    atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
-                    alive = stand_down(tr, until, tm);
-                    backoff = backoff * BACKOFF_GROWTH < BACKOFF_MAX_S ? backoff * BACKOFF_GROWTH
-                                                                       : BACKOFF_MAX_S;
-                    // The test hook's stand-downs rejoin at once (their cores are not shared).
-                    if (!alive || forced || keeps_core(tr, tm))
-                        break;
-                }
+                atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
+                const int alive = stand_down(tr, wall + backoff, tm);
+                backoff = backoff * BACKOFF_GROWTH < BACKOFF_MAX_S ? backoff * BACKOFF_GROWTH
+                                                                   : BACKOFF_MAX_S;
                 atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
                 if (!alive)
                     break;
