@@ -164,9 +164,9 @@ static int predict_all(const struct experiment *x, const struct config *cfg, siz
         const uint64_t epoch_steps = (uint64_t)((used + c->batch - 1) / c->batch);
         const struct cli_proxy_work w = {"net", x->d->spec, c->batch, o->schedule};
         if (!o->quiet)
-            fprintf(stderr, "scale: predicting %s %zu thread%s at batch %zu with the proxy\n",
-                    x->n_grads > 1 ? dpt_grad_mode_name(c->grad) : "", threads[k - 1],
-                    threads[k - 1] == 1 ? "" : "s", c->batch);
+            fprintf(stderr, "scale: predicting %s%s%zu thread%s at batch %zu with the proxy\n",
+                    x->n_grads > 1 ? dpt_grad_mode_name(c->grad) : "", x->n_grads > 1 ? " " : "",
+                    threads[k - 1], threads[k - 1] == 1 ? "" : "s", c->batch);
         if (cli_proxy_predict(&x->model, &w, c->grad, epoch_steps ? epoch_steps : 1, threads, k,
                               sps) != DPT_OK)
             return -1;
