@@ -203,6 +203,10 @@ const char *cli_class_label(const struct dpt_model_info *info, size_t c, char *b
 // Writes s as one CSV cell: as it is, or in double quotes (doubling any inside) when it holds the
 // delimiter, a quote or a line break.
 void cli_csv_cell(FILE *f, const char *s);
+// A comma (when `comma`), then s as cli_csv_cell writes it.
+void cli_csv_field(FILE *f, const char *s, bool comma);
+// A comma, then v (%.9g), or nothing after the comma when v is not finite.
+void cli_csv_num(FILE *f, double v);
 // The median of v[0..n) (n >= 1); sorts v.
 double cli_median(double *v, size_t n);
 

@@ -1,6 +1,7 @@
 // Data, models and network specs for the subcommands: loading a data SPEC with errors that name
 // the flag, mapping a data set's classes to a model's, transforming data exactly as training did,
 // and building a network spec from --layers/--act/--loss/--reduction.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -386,4 +387,19 @@ void cli_csv_cell(FILE *f, const char *s)
         fputc(*s, f);
     }
     fputc('"', f);
+}
+
+void cli_csv_field(FILE *f, const char *s, bool comma)
+{
+    if (comma)
+        fputc(',', f);
+    cli_csv_cell(f, s);
+}
+
+void cli_csv_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, ",%.9g", v);
+    else
+        fputc(',', f);
 }

@@ -29,22 +29,6 @@ static int cmp_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-// One CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
-static void csv_field(FILE *f, const char *s, bool comma)
-{
-    if (comma)
-        fputc(',', f);
-    cli_csv_cell(f, s);
-}
-
-static void csv_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, ",%.9g", v);
-    else
-        fputc(',', f);
-}
-
 // Everything about one workload's sweep: measurements per repeat and thread count.
 struct sweep {
     const struct cli_proxy_work *w;
@@ -122,35 +106,35 @@ static void csv_row(FILE *f, const struct sweep *s, const struct cli_proxy_model
                     const struct dpt_proxy_pred *y)
 {
     char num[32];
-    csv_field(f, kind, false);
-    csv_field(f, s->w->name, true);
-    csv_field(f, s->layers, true);
+    cli_csv_field(f, kind, false);
+    cli_csv_field(f, s->w->name, true);
+    cli_csv_field(f, s->layers, true);
     snprintf(num, sizeof num, "%zu", s->w->batch);
-    csv_field(f, num, true);
-    csv_field(f, s->w->schedule, true);
-    csv_field(f, x->sliced ? "sliced" : "private", true);
+    cli_csv_field(f, num, true);
+    cli_csv_field(f, s->w->schedule, true);
+    cli_csv_field(f, x->sliced ? "sliced" : "private", true);
     fprintf(f, ",%d,%d,%d,%zu,%zu", x->split_first, x->split_all, x->fused, y->threads, y->nodes);
-    csv_field(f, repeat, true);
-    csv_num(f, y->samples_per_s);
-    csv_num(f, y->speedup);
-    csv_num(f, y->efficiency);
-    csv_num(f, y->step_s);
-    csv_num(f, y->compute_s);
-    csv_num(f, x->phase1_s);
-    csv_num(f, x->phase2_s);
-    csv_num(f, y->memory_s);
-    csv_num(f, y->barrier_s);
-    csv_num(f, y->envelope_s);
+    cli_csv_field(f, repeat, true);
+    cli_csv_num(f, y->samples_per_s);
+    cli_csv_num(f, y->speedup);
+    cli_csv_num(f, y->efficiency);
+    cli_csv_num(f, y->step_s);
+    cli_csv_num(f, y->compute_s);
+    cli_csv_num(f, x->phase1_s);
+    cli_csv_num(f, x->phase2_s);
+    cli_csv_num(f, y->memory_s);
+    cli_csv_num(f, y->barrier_s);
+    cli_csv_num(f, y->envelope_s);
     fprintf(f, ",%zu", x->barriers);
-    csv_num(f, x->cold_shared_bytes + x->cold_private_bytes);
-    csv_num(f, y->imbalance);
+    cli_csv_num(f, x->cold_shared_bytes + x->cold_private_bytes);
+    cli_csv_num(f, y->imbalance);
     fprintf(f, ",%zu,%zu", x->kinds, x->shard_rows);
-    csv_num(f, mi->m.mem_bw * 1e-9);
-    csv_num(f, mi->m.line_s * 1e9);
+    cli_csv_num(f, mi->m.mem_bw * 1e-9);
+    cli_csv_num(f, mi->m.line_s * 1e9);
     fprintf(f, ",%zu", mi->m.node_cores);
-    csv_num(f, mi->m.numa_factor);
-    csv_num(f, mi->m.core_speed);
-    csv_num(f, mi->m.allcore);
+    cli_csv_num(f, mi->m.numa_factor);
+    cli_csv_num(f, mi->m.core_speed);
+    cli_csv_num(f, mi->m.allcore);
     fprintf(f, ",%zu\n", mi->m.cores);
 }
 

@@ -331,22 +331,6 @@ static void summarise(const struct experiment *x, const struct result *res, stru
 
 // ---- the CSV ----
 
-// One CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
-static void csv_field(FILE *f, const char *s, bool comma)
-{
-    if (comma)
-        fputc(',', f);
-    cli_csv_cell(f, s);
-}
-
-static void csv_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, ",%.9g", v);
-    else
-        fputc(',', f);
-}
-
 static void cpu_model(char *buf, size_t len)
 {
     cli_cpu_model(buf, len);
@@ -441,55 +425,55 @@ static void csv_row(FILE *f, const struct experiment *x, const struct config *c,
     static const char *const norms[] = {"none", "minmax", "standard"};
     const struct cli_train_opts *o = x->o;
     const struct dpt_net_spec *spec = &x->d->spec;
-    csv_field(f, v->kind, false);
-    csv_field(f, scaling_names[x->scaling], true);
-    csv_field(f, dpt_engine_name(c->engine), true);
-    csv_field(f, c->pin_name, true);
-    csv_field(f, dpt_grad_mode_name(c->grad), true);
+    cli_csv_field(f, v->kind, false);
+    cli_csv_field(f, scaling_names[x->scaling], true);
+    cli_csv_field(f, dpt_engine_name(c->engine), true);
+    cli_csv_field(f, c->pin_name, true);
+    cli_csv_field(f, dpt_grad_mode_name(c->grad), true);
     fprintf(f, ",%zu,%d", c->threads, c->oversubscribed ? 1 : 0);
-    csv_field(f, v->repeat, true);
-    csv_field(f, v->placement, true);
-    csv_field(f, o->data_spec, true);
+    cli_csv_field(f, v->repeat, true);
+    cli_csv_field(f, v->placement, true);
+    cli_csv_field(f, o->data_spec, true);
     fprintf(f, ",%zu", dpt_dataset_n(x->d->train));
-    csv_field(f, x->layers, true);
-    csv_field(f, x->acts, true);
-    csv_field(f, dpt_loss_name(spec->loss), true);
-    csv_field(f, dpt_reduction_name(spec->reduction), true);
-    csv_field(f, o->schedule, true);
+    cli_csv_field(f, x->layers, true);
+    cli_csv_field(f, x->acts, true);
+    cli_csv_field(f, dpt_loss_name(spec->loss), true);
+    cli_csv_field(f, dpt_reduction_name(spec->reduction), true);
+    cli_csv_field(f, o->schedule, true);
     fprintf(f, ",%zu,%zu,%llu,%d", c->batch, o->p.max_epochs, (unsigned long long)o->p.seed,
             o->p.reproducible ? 1 : 0);
-    csv_field(f, v->grad, true);
-    csv_field(f, norms[x->d->info.norm.kind], true);
-    csv_field(f, o->init_path ? o->init_path : "", true);
+    cli_csv_field(f, v->grad, true);
+    cli_csv_field(f, norms[x->d->info.norm.kind], true);
+    cli_csv_field(f, o->init_path ? o->init_path : "", true);
     fprintf(f, ",%zu", v->samples);
-    csv_num(f, v->seconds);
-    csv_num(f, v->sps);
-    csv_num(f, v->sps_min);
-    csv_num(f, v->sps_max);
-    csv_num(f, v->predicted);
+    cli_csv_num(f, v->seconds);
+    cli_csv_num(f, v->sps);
+    cli_csv_num(f, v->sps_min);
+    cli_csv_num(f, v->sps_max);
+    cli_csv_num(f, v->predicted);
     const double b = v->base_sps > 0 ? v->base_sps : NAN;
     const double speedup = v->sps / b;
-    csv_num(f, speedup);
-    csv_num(f, v->sps_min / b);
-    csv_num(f, v->sps_max / b);
-    csv_num(f, speedup / (double)c->threads);
-    csv_num(f, karp_flatt(x, speedup, c->threads));
-    csv_num(f, v->imbalance);
-    csv_num(f, v->t.compute_s);
-    csv_num(f, v->t.wait_s);
-    csv_num(f, v->t.reduce_s);
-    csv_num(f, v->t.update_s);
-    csv_num(f, pct(v->t.compute_s, &v->t));
-    csv_num(f, pct(v->t.wait_s, &v->t));
-    csv_num(f, pct(v->t.reduce_s, &v->t));
-    csv_num(f, pct(v->t.update_s, &v->t));
-    csv_num(f, v->train_loss);
-    csv_num(f, v->test_acc);
-    csv_num(f, x->target_acc);
-    csv_num(f, v->reached);
-    csv_num(f, v->target_s);
-    csv_num(f, v->target_steps);
-    csv_num(f, v->target_epochs);
+    cli_csv_num(f, speedup);
+    cli_csv_num(f, v->sps_min / b);
+    cli_csv_num(f, v->sps_max / b);
+    cli_csv_num(f, speedup / (double)c->threads);
+    cli_csv_num(f, karp_flatt(x, speedup, c->threads));
+    cli_csv_num(f, v->imbalance);
+    cli_csv_num(f, v->t.compute_s);
+    cli_csv_num(f, v->t.wait_s);
+    cli_csv_num(f, v->t.reduce_s);
+    cli_csv_num(f, v->t.update_s);
+    cli_csv_num(f, pct(v->t.compute_s, &v->t));
+    cli_csv_num(f, pct(v->t.wait_s, &v->t));
+    cli_csv_num(f, pct(v->t.reduce_s, &v->t));
+    cli_csv_num(f, pct(v->t.update_s, &v->t));
+    cli_csv_num(f, v->train_loss);
+    cli_csv_num(f, v->test_acc);
+    cli_csv_num(f, x->target_acc);
+    cli_csv_num(f, v->reached);
+    cli_csv_num(f, v->target_s);
+    cli_csv_num(f, v->target_steps);
+    cli_csv_num(f, v->target_epochs);
     fputc('\n', f);
 }
 
