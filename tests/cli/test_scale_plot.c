@@ -623,11 +623,14 @@ Test(cli, scale_predict_fills_the_proxy_column, CLI_FIXTURE)
             if (w == 1)
                 continue;
             // Strong scaling: the model credits no superlinear speed-up over its own 1 thread.
+            // Where that bound binds, the two rates are exactly T apart before the CSV rounds
+            // each to 9 significant digits (%.9g: a relative error of at most 5e-9 each), hence
+            // the 1e-8.
             for (size_t j = 0; j < t.n; j++) {
                 const struct row *y = &t.rows[j];
                 if (is_median(&t, y) && num(&t, y, "threads") == 1 &&
                     strcmp(str(&t, y, "grad_flag"), str(&t, x, "grad_flag")) == 0)
-                    cr_expect_leq(pr, th * num(&t, y, "predicted_samples_per_s") * (1 + 1e-9),
+                    cr_expect_leq(pr, th * num(&t, y, "predicted_samples_per_s") * (1 + 1e-8),
                                   "%g threads: %g", th, pr);
             }
         }
