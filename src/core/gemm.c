@@ -266,7 +266,8 @@ static int try_packed(const struct dpt_isa_kernels *kr, int ta, int tb, size_t m
     const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
     if (pack_cur.floats < dpt_isa_pack_floats(&bl, kr->vl))
         return 0;
-    kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, brows, beta, c, ldc, pack_cur.buf, &bl);
+    kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, brows, NULL, NULL, beta, c, ldc,
+               pack_cur.buf, &bl);
     return 1;
 }
 
@@ -322,6 +323,58 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+// ---- operand images ----
+
+int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    return kr && !(ta && tb) && dpt_gemm_packed_pays(ta, tb, m, n, k) &&
+           !(!ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS) &&
+           m <= dpt_gemm_blocking(dpt_isa_level()).ma;
+}
+
+size_t dpt_gemm_image_floats(size_t rows, size_t k)
+{
+    // rows rounded up to any level's mr or nr (at most 32), and a vector of slack.
+    return (rows + 32) * k + 16;
+}
+
+void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, size_t p0, size_t p1,
+                           float *img)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (kr && p1 > p0 && m > 0) {
+        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+        kr->pack_a_image(m, k, a, lda, p0, p1, img, &bl);
+    }
+}
+
+void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
+                           float *img)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (kr && j1 > j0 && k > 0) {
+        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+        kr->pack_b_image(k, n, b, ldb, j0, j1, img, &bl);
+    }
+}
+
+void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
+                    float beta, float *c, size_t ldc)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if ((aimg || bimg) && m > 0 && n > 0 && pack_cur.buf && dpt_gemm_image_pays(ta, tb, m, n, k)) {
+        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+        if (pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl)) {
+            kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, ta ? NULL : aimg,
+                       tb ? NULL : bimg, beta, c, ldc, pack_cur.buf, &bl);
+            return;
+        }
+    }
+    dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int dpt_gemm_rows_available(void)

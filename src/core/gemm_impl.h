@@ -83,6 +83,33 @@ struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+// ---- operand images: an operand packed once and shared by the threads of a step ----
+//
+// Where T threads multiply the same operand by their own slices of another (split_all's products,
+// src/parallel/step_sliced.c), the operand is packed once, as the packed GEMM packs it, into an
+// image each thread fills in part (the columns it has just computed), and every product reads
+// the image instead of packing the operand again. The results are bitwise those without it.
+//
+// Whether dpt_gemm_image on a thread with a packing buffer would run op(A) op(B) (m x k times
+// k x n) through the packed GEMM, and so read images: the rule of dpt_gemm, and m <= 1024.
+int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k);
+// Floats of an image of an operand with `rows` rows (A: m; B: n) and depth k at any level, with
+// slack. Images are 64-byte aligned.
+size_t dpt_gemm_image_floats(size_t rows, size_t k);
+// Columns [p0, p1) of A (m x k, row-major, lda) into the image of op(A) = A (ta = 0).
+void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, size_t p0, size_t p1,
+                           float *img);
+// Columns [j0, j1) of B (k x n, row-major, ldb) into the image of op(B) = B (tb = 0); the writer
+// of column n - 1 also writes the image's padding.
+void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
+                           float *img);
+// dpt_gemm, reading op(A) from aimg (ta = 0 only) and op(B) from bimg (tb = 0 only) where they are
+// non-NULL and the product takes the packed GEMM (dpt_gemm_image_pays and a packing buffer);
+// otherwise exactly dpt_gemm. The images must hold the whole operand, packed at the current level.
+void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
+                    float beta, float *c, size_t ldc);
+
 // The blocking for a level: from the caches hwloc reports (gemm.c states the rule), or the one
 // forced by dpt_gemm_blocking_force. All zero at the generic level.
 struct dpt_gemm_blocking dpt_gemm_blocking(enum dpt_isa level);

@@ -8,6 +8,7 @@
 //             Delta_(l-1) = (Delta_l W_l) .* act'(A_(l-1))
 // Every activation's derivative is computed from its output, so only activations are stored.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error_impl.h"
@@ -149,6 +150,7 @@ void dpt_workspace_destroy(struct dpt_workspace *ws)
     if (!ws)
         return;
     dpt_free_aligned(ws->block);
+    dpt_free_aligned(ws->img_block);
     dpt_free(ws);
 }
 
@@ -546,7 +548,62 @@ enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct
     *tw = *ws;
     tw->block = own;
     tw->a[l] = own;
+    tw->img_block = NULL;
+    // Layer l's images hold its activations: the twin's are its own too.
+    tw->ia[l] = tw->ib[l] = NULL;
+    if (ws->ia[l] || ws->ib[l]) {
+        const size_t fa = dpt_round_floats(dpt_gemm_image_floats(ws->max_rows, ws->sizes[l]));
+        const size_t fb = dpt_round_floats(dpt_gemm_image_floats(ws->sizes[l], ws->max_rows));
+        if (!(tw->img_block = dpt_alloc_aligned((fa + fb) * sizeof(float)))) {
+            dpt_workspace_destroy(tw);
+            return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a batch workspace twin");
+        }
+        tw->ia[l] = ws->ia[l] ? tw->img_block : NULL;
+        tw->ib[l] = ws->ib[l] ? tw->img_block + fa : NULL;
+    }
     *out = tw;
+    return DPT_OK;
+}
+
+int dpt_images_env(void)
+{
+    const char *e = getenv("DPT_SHARE_PACK");
+    return !(e && strcmp(e, "0") == 0);
+}
+
+enum dpt_status dpt_batch_workspace_images(const struct dpt_net *net, struct dpt_workspace *ws,
+                                           const size_t *cols)
+{
+    const struct dpt_net_spec *spec = &net->spec;
+    const size_t L = spec->n_layers, B = ws->max_rows;
+    if (ws->precision != DPT_PRECISION_FP32 || !dpt_gemm_rows_available() || !dpt_images_env() ||
+        L < 3)
+        return DPT_OK;
+    // Images of a[l] (l = 1 .. L - 2: the forward product and weight gradient of hidden layer
+    // l + 1) and of dl[l] (l = 2 .. L - 1: the delta product of layer l - 1). The output layer is
+    // split by samples, its gradient's rows unevenly: neither shares an image.
+    size_t floats = 0;
+    for (size_t l = 1; l + 2 <= L; l++)
+        floats += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l])) +
+                  dpt_round_floats(dpt_gemm_image_floats(spec->sizes[l], B));
+    for (size_t l = 2; l + 1 <= L; l++)
+        floats += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l]));
+    float *p = dpt_alloc_aligned(floats * sizeof(float));
+    if (!p)
+        return dpt_error(DPT_ERR_NOMEM, "out of memory allocating split_all's shared panels");
+    ws->img_block = p;
+    for (size_t l = 1; l + 2 <= L; l++) {
+        ws->ia[l] = p;
+        p += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l]));
+        ws->ib[l] = p;
+        p += dpt_round_floats(dpt_gemm_image_floats(spec->sizes[l], B));
+    }
+    for (size_t l = 2; l + 1 <= L; l++) {
+        ws->id[l] = p;
+        p += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l]));
+    }
+    for (size_t l = 1; l < L; l++)
+        ws->cols[l] = cols[l];
     return DPT_OK;
 }
 
@@ -574,10 +631,18 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         dpt_gemm_bf16_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else if (in_rows)
         dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
+    else if (l > 1 && in == ws->a[l - 1] && ws->ia[l - 1] && j1 - j0 == ws->cols[l])
+        dpt_gemm_image(0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, ws->ia[l - 1], w, n_in, NULL, 0.0f,
+                       z, n_out);
     else
         gemm(ws->precision, 0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
     bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],
              spec->leaky_slope);
+    // This worker's columns of the images of a[l] that layer l + 1's products will read.
+    if (ws->ia[l] && dpt_gemm_image_pays(0, 1, m, ws->cols[l + 1], n_out))
+        dpt_gemm_pack_a_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ia[l]);
+    if (ws->ib[l] && dpt_gemm_image_pays(1, 0, ws->cols[l + 1], n_out, m))
+        dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ib[l]);
 }
 
 void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
@@ -633,11 +698,18 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
     if (j1 <= j0 || m == 0)
         return;
     // Delta_l[:, j0:j1] = Delta_(l+1) W_(l+1)[:, j0:j1], then times act'(A_l) row by row.
-    gemm(ws->precision, 0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next,
-         net->params + net->w_off[l + 1] + j0, n, 0.0f, ws->dl[l] + j0, n);
+    if (ws->id[l + 1] && j1 - j0 == ws->cols[l])
+        dpt_gemm_image(0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next, ws->id[l + 1],
+                       net->params + net->w_off[l + 1] + j0, n, NULL, 0.0f, ws->dl[l] + j0, n);
+    else
+        gemm(ws->precision, 0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next,
+             net->params + net->w_off[l + 1] + j0, n, 0.0f, ws->dl[l] + j0, n);
     for (size_t i = 0; i < m; i++)
         mul_act_grad(ws->dl[l] + i * n + j0, ws->a[l] + i * n + j0, 1, j1 - j0, spec->act[l - 1],
                      spec->leaky_slope);
+    // This worker's columns of the image of Delta_l that layer l - 1's delta product will read.
+    if (ws->id[l] && dpt_gemm_image_pays(0, 0, m, ws->cols[l - 1], n))
+        dpt_gemm_pack_a_image(m, n, ws->dl[l], n, j0, j1, ws->id[l]);
 }
 
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
@@ -655,8 +727,12 @@ void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *w
         dpt_gemm_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
     } else {
         const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
-        gemm(ws->precision, 1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta, w,
-             n_in);
+        if (l > 1 && ws->ib[l - 1] && j1 - j0 == ws->cols[l])
+            dpt_gemm_image(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, NULL, prev, n_in,
+                           ws->ib[l - 1], beta, w, n_in);
+        else
+            gemm(ws->precision, 1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta,
+                 w, n_in);
     }
     // Bias: column sums of Delta_l over the batch, a block of columns at a time in L1.
     float acc[BLOCK];

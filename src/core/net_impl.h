@@ -31,6 +31,14 @@ struct dpt_workspace {
     // evaluation and dpt_net_forward run in fp32 whatever it says.
     enum dpt_precision precision;
     float *block; // one allocation holding all of the above
+    // Batch workspaces of split_all only (dpt_batch_workspace_images): images of the operands the
+    // workers share (gemm_impl.h), each filled by the workers that computed its columns. ia[l]:
+    // op(A) of layer l + 1's forward product (a[l]); ib[l]: op(B) of layer l + 1's weight
+    // gradient (a[l]); id[l]: op(A) of layer l - 1's delta product (dl[l]). NULL where none.
+    // cols[l]: the columns of hidden layer l each worker computes (all the same), 0 for others.
+    float *ia[DPT_MAX_LAYERS + 1], *ib[DPT_MAX_LAYERS + 1], *id[DPT_MAX_LAYERS + 1];
+    size_t cols[DPT_MAX_LAYERS + 1];
+    float *img_block; // the images' own allocation
 };
 
 #endif

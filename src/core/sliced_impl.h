@@ -29,6 +29,17 @@ enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t row
 enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct dpt_workspace *ws,
                                          size_t l, struct dpt_workspace **out);
 
+// split_all's shared operands (net_impl.h, gemm_impl.h "operand images"): gives batch workspace
+// ws (before any twin is made of it) the images its products share, where they can be used (fp32,
+// built-in kernels, at least two hidden layers, DPT_SHARE_PACK not 0); cols[l]: the columns of
+// hidden layer l each worker computes, the same for every worker. dpt_net_forward_cols,
+// dpt_net_backward_cols and dpt_net_layer_grad then fill and read them; the results are bitwise
+// those without.
+enum dpt_status dpt_batch_workspace_images(const struct dpt_net *net, struct dpt_workspace *ws,
+                                           const size_t *cols);
+// 0 when DPT_SHARE_PACK=0 (no images: for tests and benchmarks), else 1.
+int dpt_images_env(void);
+
 // Copies samples x[idx[i]] (x[i] when idx is NULL), i < n, into dst (n x n_0).
 void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,
                       size_t n);

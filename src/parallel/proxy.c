@@ -401,6 +401,13 @@ static enum dpt_status run_setup(struct dpt_proxy *px, size_t T, struct run *r)
             dpt_split_rows(spec, T, r->row_lo, r->row_hi);
         if ((st = dpt_batch_workspace_create(px->net, B, &r->bws)) != DPT_OK)
             return st;
+        if (r->split_all) {
+            size_t cols[DPT_MAX_LAYERS + 1];
+            for (size_t l = 0; l <= r->L; l++)
+                cols[l] = r->row_hi[l] - r->row_lo[l];
+            if ((st = dpt_batch_workspace_images(px->net, r->bws, cols)) != DPT_OK)
+                return st;
+        }
         if (r->split_first) {
             if ((st = dpt_batch_workspace_twin(px->net, r->bws, 1, &r->bws2)) != DPT_OK)
                 return st;

@@ -814,6 +814,15 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
             goto cleanup;
         dpt_workspace_set_precision(tr->bws, params->precision); // the twin copies it
+        // split_all: the operands every worker multiplies by its own columns are packed once, by
+        // the workers that computed them, and shared (worker 0's widths are everyone's).
+        if (tr->split_all) {
+            size_t cols[DPT_MAX_LAYERS + 1];
+            for (size_t l = 0; l <= L; l++)
+                cols[l] = tr->row_hi[l] - tr->row_lo[l];
+            if ((st = dpt_batch_workspace_images(net, tr->bws, cols)) != DPT_OK)
+                goto cleanup;
+        }
         if (tr->split_first &&
             (st = dpt_batch_workspace_twin(net, tr->bws, 1, &tr->bws2)) != DPT_OK)
             goto cleanup;

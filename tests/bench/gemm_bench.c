@@ -1,10 +1,11 @@
 // dpt_gemm against the BLAS's cblas_sgemm, one thread, on the products of the reference
 // workloads (or the shapes given): the evidence behind dpt_gemm's choice of path. Not a test.
 //
-//   build/release/tests/gemm_bench [--rounds R] [--bf16] [SHAPE ...]
+//   build/release/tests/gemm_bench [--rounds R] [--bf16] [--blocking KC,NC] [SHAPE ...]
 //
 // --bf16: dpt_gemm (fp32) against dpt_gemm_bf16 (bf16 operands, fp32 accumulation; only on a CPU
 // with AVX512_BF16) instead of the BLAS against dpt_gemm.
+// --blocking KC,NC: the packed GEMM's block sizes, in place of those from the caches (gemm.c).
 //
 // SHAPE is op(A) op(B) and m x n x k, e.g. NT:256x1024x784 (C = A B^T, A 256 x 784).
 //
@@ -52,6 +53,15 @@ int main(int argc, char **argv)
         if (argc > first + 1 && strcmp(argv[first], "--rounds") == 0) {
             rounds = atoi(argv[first + 1]);
             first += 2;
+        } else if (argc > first + 1 && strcmp(argv[first], "--blocking") == 0) {
+            size_t kc, nc;
+            if (sscanf(argv[first + 1], "%zu,%zu", &kc, &nc) != 2 || kc < 16 || kc > 4096 ||
+                nc < 16 || nc > 16384) {
+                fprintf(stderr, "gemm_bench: --blocking '%s' is not KC,NC\n", argv[first + 1]);
+                return 2;
+            }
+            dpt_gemm_blocking_force(kc, nc);
+            first += 2;
         } else if (argc > first && strcmp(argv[first], "--bf16") == 0) {
             bf16 = 1;
             first++;
@@ -60,7 +70,9 @@ int main(int argc, char **argv)
         }
     }
     if (rounds < 1 || rounds > 99 || (argc > first && argv[first][0] == '-')) {
-        fprintf(stderr, "usage: gemm_bench [--rounds R (1-99)] [--bf16] [NT:MxNxK ...]\n");
+        fprintf(
+            stderr,
+            "usage: gemm_bench [--rounds R (1-99)] [--bf16] [--blocking KC,NC] [NT:MxNxK ...]\n");
         return 2;
     }
     if (bf16 && dpt_precision_check(DPT_PRECISION_BF16)) {

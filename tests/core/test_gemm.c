@@ -348,3 +348,104 @@ Test(gemm, packed_gemm_matches_a_double_reference)
     if (at_kernel_levels(packed_blockings) == 0)
         cr_skip_test("no built-in kernel level on this CPU: every product goes to the BLAS");
 }
+
+// C = alpha op(A) op(B) + beta C through dpt_gemm_image, op(A)'s image (ta = 0) or op(B)'s
+// (tb = 0) filled in pieces as split_all's workers fill them (disjoint column ranges in units of
+// `unit`, written in reverse order), against dpt_gemm on the same operands: bitwise equal, since
+// the image holds exactly the panels dpt_gemm would pack. Each piece is written into an image
+// whose other entries are NaN, and then copied over only where the piece wrote: a writer that
+// strayed outside its range would leave NaN (or overwrite another piece's entries) and show up
+// as a mismatch.
+static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, float beta,
+                        size_t unit)
+{
+    struct dpt_rng r;
+    dpt_rng_seed(&r, 7 + m + n + k);
+    const size_t lda = ta ? m : k, ldb = tb ? k : n;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    float *c = malloc(m * n * sizeof *c), *c0 = malloc(m * n * sizeof *c0);
+    const size_t rows = ta ? n : m, depth = k, img_f = dpt_gemm_image_floats(rows, depth);
+    const size_t img_bytes = (img_f * sizeof(float) + 63) / 64 * 64;
+    float *img = aligned_alloc(64, img_bytes), *piece = aligned_alloc(64, img_bytes);
+    cr_assert(a && b && c && c0 && img && piece);
+    fill(a, m * k, &r);
+    fill(b, k * n, &r);
+    fill(c0, m * n, &r);
+    // The image is of A (ta = 0: m x k, split by its columns p) or else of B (tb = 0: k x n,
+    // split by its columns j).
+    const int of_a = !ta;
+    const size_t width = of_a ? k : n;
+    for (size_t i = 0; i < img_f; i++)
+        img[i] = NAN;
+    for (size_t hi = width; hi > 0;) {
+        const size_t lo = hi > unit ? (hi - 1) / unit * unit : 0;
+        for (size_t i = 0; i < img_f; i++)
+            piece[i] = NAN;
+        if (of_a)
+            dpt_gemm_pack_a_image(m, k, a, lda, lo, hi, piece);
+        else
+            dpt_gemm_pack_b_image(k, n, b, ldb, lo, hi, piece);
+        for (size_t i = 0; i < img_f; i++)
+            if (!isnan(piece[i])) {
+                cr_assert(isnan(img[i]), "pieces %zu..%zu and an earlier one both wrote float %zu",
+                          lo, hi, i);
+                img[i] = piece[i];
+            }
+        hi = lo;
+    }
+    start_c(c, c0, m * n, beta);
+    float *want = malloc(m * n * sizeof *want);
+    cr_assert(want);
+    memcpy(want, c, m * n * sizeof *want);
+    dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, n);
+    dpt_gemm_image(ta, tb, m, n, k, alpha, a, lda, of_a ? img : NULL, b, ldb, of_a ? NULL : img,
+                   beta, c, n);
+    cr_assert(dpt_gemm_image_pays(ta, tb, m, n, k), "%zux%zux%zu should read the image", m, n, k);
+    for (size_t i = 0; i < m * n; i++)
+        cr_assert(memcmp(&c[i], &want[i], sizeof(float)) == 0,
+                  "ta %d tb %d %zux%zux%zu unit %zu: C[%zu] = %a, dpt_gemm gives %a", ta, tb, m, n,
+                  k, unit, i, (double)c[i], (double)want[i]);
+    free(a);
+    free(b);
+    free(c);
+    free(c0);
+    free(want);
+    free(img);
+    free(piece);
+}
+
+// split_all's three products with a shared operand (forward NT and delta NN: A's image; weight
+// gradient TN: B's), at the shapes of L and M over 4-16 workers and with tails: m past the panels
+// (256 = 21 x 12 + 4, 250, 100), k over several k blocks (784, 1024, 1000) and pieces that cross
+// them, n past B's panels (784 = 24.5 x 32, 1000), pieces of 8 rows (narrower than a vector or a
+// panel) and of 64.
+static void image_shapes(void)
+{
+    const size_t floats = dpt_gemm_pack_floats();
+    float *buf = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    cr_assert(buf);
+    const struct dpt_gemm_pack prev = dpt_gemm_pack_use(buf, floats);
+    check_image(0, 1, 256, 64, 1024, 1.0f, 0.0f, 64);
+    check_image(0, 1, 250, 64, 784, 1.0f, 0.0f, 8);
+    check_image(0, 0, 256, 64, 1024, 1.0f, 0.0f, 8);
+    check_image(0, 0, 100, 40, 1000, 1.0f, 0.0f, 24);
+    check_image(1, 0, 64, 784, 256, 1.0f, 0.0f, 8);
+    check_image(1, 0, 64, 1000, 250, -0.05f, 1.0f, 64); // the fused SGD step
+    check_image(1, 0, 32, 512, 128, 1.0f, 0.0f, 16);
+    dpt_gemm_pack_use(prev.buf, prev.floats);
+    free(buf);
+}
+
+static void image_blockings(void)
+{
+    image_shapes();
+    dpt_gemm_blocking_force(32, 64);
+    image_shapes();
+    dpt_gemm_blocking_force(0, 0);
+}
+
+Test(gemm, shared_operand_images_give_the_packed_gemm_bitwise)
+{
+    if (at_kernel_levels(image_blockings) == 0)
+        cr_skip_test("no built-in kernel level on this CPU: every product goes to the BLAS");
+}

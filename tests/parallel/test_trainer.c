@@ -10,6 +10,7 @@
 #include "core/gemm_impl.h"
 #include "dptrain/dptrain.h"
 #include "fp_bound.h"
+#include "core/net_impl.h"
 #include "parallel/trainer_impl.h"
 
 static const size_t thread_counts[] = {1, 2, 3, 4, 7}; // 7 > the 2 cores of the CI machine
@@ -838,6 +839,70 @@ Test(trainer, split_all_choices)
             free(hi);
         }
     }
+}
+
+// split_all's shared operand images (gemm_impl.h): each worker packs the columns it computed of
+// the activations and deltas the others multiply by their own rows of the weights, and every
+// product reads the shared image instead of packing it again. The images hold exactly what each
+// product would have packed, so training with them is bitwise training without them
+// (DPT_SHARE_PACK=0): 3 and 4 layers whose products are large enough to take them (checked: the
+// images exist and the packed GEMM would read them), at T = 4 and 8, for the fused SGD step, adam
+// and a schedule that needs the norm, over batches of 128 and a last one of 64.
+Test(trainer, split_all_shared_panels_change_no_bit)
+{
+    if (!dpt_gemm_rows_available())
+        cr_skip_test("no built-in kernels at this level: the products go to the BLAS");
+    struct dpt_dataset *ds = sum_data(448, 256);
+    static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
+                                         "clip(fixed:lr=0.05),max_norm=0.5"};
+    const struct setup nets[] = {
+        {"", {256, 256, 256, 3}, 3, DPT_ACT_RELU, "", 128},
+        {"", {256, 256, 256, 256, 3}, 4, DPT_ACT_TANH, "", 128},
+    };
+    cr_assert(dpt_gemm_image_pays(0, 1, 128, 64, 256) && dpt_gemm_image_pays(0, 0, 128, 64, 256) &&
+              dpt_gemm_image_pays(1, 0, 64, 256, 128));
+    for (size_t n = 0; n < 2; n++)
+        for (size_t k = 0; k < 3; k++)
+            for (size_t T = 4; T <= 8; T += 4) {
+                struct setup s = nets[n];
+                s.schedule = scheds[k];
+                struct result r[2];
+                for (int share = 0; share < 2; share++) {
+                    cr_assert_eq(setenv("DPT_SHARE_PACK", share ? "1" : "0", 1), 0);
+                    struct dpt_net *net = make_net(&s, 11);
+                    struct dpt_schedule *sched;
+                    cr_assert_eq(dpt_schedule_parse(s.schedule, &sched), DPT_OK);
+                    struct dpt_train_params p = dpt_train_params_default();
+                    p.batch = s.batch;
+                    p.max_epochs = 2;
+                    p.threads = T;
+                    p.grad_mode = DPT_GRAD_SLICED;
+                    p.seed = 3;
+                    struct dpt_trainer *tr;
+                    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s",
+                                 dpt_last_error());
+                    cr_assert(tr->split_all, "net %zu, T=%zu: split_all", n, T);
+                    cr_assert_eq(tr->bws->ia[1] != NULL && tr->bws->ib[1] != NULL, share,
+                                 "net %zu, T=%zu: images %s", n, T, share ? "missing" : "made");
+                    if (s.n_layers == 4)
+                        cr_assert_eq(tr->bws->id[2] != NULL, share);
+                    cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r[share].last), DPT_OK, "%s",
+                                 dpt_last_error());
+                    r[share].n_params = dpt_net_n_params(net);
+                    r[share].params = malloc(r[share].n_params * sizeof(float));
+                    memcpy(r[share].params, dpt_net_params(net), r[share].n_params * sizeof(float));
+                    dpt_trainer_destroy(tr);
+                    dpt_schedule_destroy(sched);
+                    dpt_net_destroy(net);
+                }
+                cr_assert(unsetenv("DPT_SHARE_PACK") == 0);
+                cr_expect(memcmp(r[0].params, r[1].params, r[0].n_params * sizeof(float)) == 0,
+                          "net %zu, %s, T=%zu: the shared panels changed the parameters (%g)", n,
+                          scheds[k], T, rel_diff(&r[1], &r[0]));
+                free(r[0].params);
+                free(r[1].params);
+            }
+    dpt_dataset_destroy(ds);
 }
 
 // dpt_split_first: the reference networks' choices (S: whole units at T = 2, one piece each at T
