@@ -361,6 +361,56 @@ void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_
     }
 }
 
+void dpt_gemm_image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t hi, const float *img,
+                            void (*fn)(void *ctx, const float *p, size_t floats), void *ctx)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (!kr || rows == 0 || k == 0)
+        return;
+    const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+    // The k blocks as the kernels cut them (kernels.inc: k_block).
+    const size_t nkb = (k + bl.kc - 1) / bl.kc;
+    size_t kcb = ((k + nkb - 1) / nkb + 15) / 16 * 16;
+    kcb = kcb < bl.kc ? kcb : bl.kc;
+    const size_t u = of_a ? kr->mr : kr->nr, rp = (rows + u - 1) / u * u;
+    for (size_t pc = 0; pc < k; pc += kcb) {
+        const size_t kc = k - pc < kcb ? k - pc : kcb;
+        const float *blk = img + pc * rp;
+        if (of_a) { // A: panels of u rows; the writer has k rows [lo, hi) of each
+            const size_t q0 = lo < pc ? 0 : lo - pc > kc ? kc : lo - pc;
+            const size_t q1 = hi < pc ? 0 : hi - pc > kc ? kc : hi - pc;
+            for (size_t ir = 0; ir < rp; ir += u) {
+                const float *panel = blk + ir * kc;
+                if (q1 <= q0) {
+                    fn(ctx, panel, kc * u);
+                    continue;
+                }
+                if (q0 > 0)
+                    fn(ctx, panel, q0 * u);
+                if (q1 < kc)
+                    fn(ctx, panel + q1 * u, (kc - q1) * u);
+            }
+        } else { // B: panels of u columns; the writer has columns [lo, hi), and the padding
+            const size_t he = hi >= rows ? rp : hi;
+            for (size_t jp = 0; jp < rp; jp += u) {
+                const float *panel = blk + jp * kc;
+                const size_t c0 = lo < jp ? 0 : lo - jp > u ? u : lo - jp;
+                const size_t c1 = he < jp ? 0 : he - jp > u ? u : he - jp;
+                if (c1 <= c0) {
+                    fn(ctx, panel, kc * u);
+                    continue;
+                }
+                for (size_t p = 0; p < kc; p++) {
+                    if (c0 > 0)
+                        fn(ctx, panel + p * u, c0);
+                    if (c1 < u)
+                        fn(ctx, panel + p * u + c1, u - c1);
+                }
+            }
+        }
+    }
+}
+
 void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
                     float beta, float *c, size_t ldc)

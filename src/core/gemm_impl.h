@@ -103,6 +103,11 @@ void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, size_
 // of column n - 1 also writes the image's padding.
 void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
                            float *img);
+// The parts of an image (of A: of_a = 1, rows = m; of B: rows = n; depth k) that the writer of
+// columns [lo, hi) does not write, as fn(ctx, first float, floats) calls: what a thread reads of
+// the others' work (the scaling proxy evicts it).
+void dpt_gemm_image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t hi, const float *img,
+                            void (*fn)(void *ctx, const float *p, size_t floats), void *ctx);
 // dpt_gemm, reading op(A) from aimg (ta = 0 only) and op(B) from bimg (tb = 0 only) where they are
 // non-NULL and the product takes the packed GEMM (dpt_gemm_image_pays and a packing buffer);
 // otherwise exactly dpt_gemm. The images must hold the whole operand, packed at the current level.

@@ -469,6 +469,34 @@ static void other_rows(const float *a, size_t w, size_t m, size_t r0, size_t r1,
             fn(ctx, a + i * w + j0, (j1 - j0) * sizeof(float), -1);
 }
 
+// split_all's shared operand images (kernel.c, gemm_impl.h): what worker u reads of an image
+// instead of the operand, where the product reads it (kernel.c's rule: the image exists, the
+// worker's width is the one the images were made for, and the product takes the packed GEMM).
+struct image_ctx {
+    range_fn fn;
+    void *ctx;
+};
+
+static void image_range(void *c, const float *p, size_t floats)
+{
+    const struct image_ctx *ic = c;
+    ic->fn(ic->ctx, p, floats * sizeof(float), -1);
+}
+
+static int reads_image(const float *img, const struct dpt_workspace *ws, size_t l, size_t w, int ta,
+                       int tb, size_t m, size_t n, size_t k)
+{
+    return img && w > 0 && w == ws->cols[l] && dpt_gemm_image_pays(ta, tb, m, n, k);
+}
+
+// The parts of an image the writer of columns [lo, hi) did not write.
+static void image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t hi, const float *img,
+                          range_fn fn, void *ctx)
+{
+    struct image_ctx ic = {fn, ctx};
+    dpt_gemm_image_outside(of_a, rows, k, lo, hi, img, image_range, &ic);
+}
+
 // split_all's phase 1 is 2L - 2 parts between barriers: the forward pass of hidden layers 2 ..
 // L - 1 by columns, the output layer by samples, the deltas of hidden layers L - 1 .. 1 by
 // columns (layer 1's forward pass by columns comes at the end of the previous phase 2).
@@ -486,9 +514,12 @@ static void cold_split_all(const struct dpt_proxy *px, const struct run *r, size
     const size_t r0 = split(m, u, T), r1 = split(m, u + 1, T);
     const size_t *lo = r->row_lo + u * L1, *hi = r->row_hi + u * L1;
     const float *theta = dpt_net_params_const(px->net);
-    if (k + 2 < L) { // forward of layer k + 2: the others' columns of layer k + 1
-        const size_t l = k + 2;
-        outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, lo[l - 1], hi[l - 1], fn, ctx);
+    if (k + 2 < L) { // forward of layer k + 2: the others' columns of layer k + 1 (or its image)
+        const size_t l = k + 2, w = hi[l] - lo[l];
+        if (reads_image(ws->ia[l - 1], ws, l, w, 0, 1, m, w, spec->sizes[l - 1]))
+            image_outside(1, m, spec->sizes[l - 1], lo[l - 1], hi[l - 1], ws->ia[l - 1], fn, ctx);
+        else
+            outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, lo[l - 1], hi[l - 1], fn, ctx);
     } else if (k + 2 == L) { // the output layer for rows r0 .. r1
         if (r1 == r0)
             return;
@@ -502,8 +533,11 @@ static void cold_split_all(const struct dpt_proxy *px, const struct run *r, size
         const size_t l = 2 * L - 2 - k, n = spec->sizes[l], n_next = spec->sizes[l + 1];
         if (hi[l] <= lo[l])
             return;
+        const size_t cw = hi[l] - lo[l];
         if (l + 1 == L)
             other_rows(ws->dl[L], n_next, m, r0, r1, 0, n_next, fn, ctx);
+        else if (reads_image(ws->id[l + 1], ws, l, cw, 0, 0, m, cw, n_next))
+            image_outside(1, m, n_next, lo[l + 1], hi[l + 1], ws->id[l + 1], fn, ctx);
         else
             outside_cols(ws->dl[l + 1], n_next, 0, m, lo[l + 1], hi[l + 1], fn, ctx);
         size_t w;
@@ -529,17 +563,20 @@ static void cold_ranges(const struct dpt_proxy *px, const struct run *r, size_t 
         cold_split_all(px, r, u, k, ws, fn, ctx);
     } else if (r->split_all) {
         // Its own columns of every hidden delta are its own; the output delta's other rows and
-        // the others' columns of the activations are cold (they were read in phase 1, but by
-        // now much else has passed through this core's caches).
+        // the others' columns of the activations (or of their images) are cold (they were read
+        // in phase 1, but by now much else has passed through this core's caches).
         for (size_t l = 1; l <= r->L; l++) {
             const size_t lo = r->row_lo[u * L1 + l], hi = r->row_hi[u * L1 + l];
             if (hi <= lo)
                 continue;
             if (l == r->L)
                 other_rows(ws->dl[l], spec->sizes[l], m, r0, r1, lo, hi, fn, ctx);
-            if (l >= 2)
-                outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, r->row_lo[u * L1 + l - 1],
-                             r->row_hi[u * L1 + l - 1], fn, ctx);
+            const size_t plo = r->row_lo[u * L1 + l - 1], phi = r->row_hi[u * L1 + l - 1];
+            if (l >= 2 &&
+                reads_image(ws->ib[l - 1], ws, l, hi - lo, 1, 0, hi - lo, spec->sizes[l - 1], m))
+                image_outside(0, spec->sizes[l - 1], m, plo, phi, ws->ib[l - 1], fn, ctx);
+            else if (l >= 2)
+                outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, plo, phi, fn, ctx);
         }
     } else if (r->sliced && phase == 1) {
         if (r1 == r0)

@@ -349,6 +349,21 @@ Test(gemm, packed_gemm_matches_a_double_reference)
         cr_skip_test("no built-in kernel level on this CPU: every product goes to the BLAS");
 }
 
+// dpt_gemm_image_outside's callback: counts the calls that cover each float of the image.
+struct cover {
+    const float *img;
+    unsigned char *n;
+    size_t len;
+};
+
+static void count_cover(void *ctx, const float *p, size_t floats)
+{
+    struct cover *cv = ctx;
+    cr_assert(p >= cv->img && (size_t)(p - cv->img) + floats <= cv->len, "a range past the image");
+    for (size_t i = 0; i < floats; i++)
+        cv->n[(size_t)(p - cv->img) + i]++;
+}
+
 // C = alpha op(A) op(B) + beta C through dpt_gemm_image, op(A)'s image (ta = 0) or op(B)'s
 // (tb = 0) filled in pieces as split_all's workers fill them (disjoint column ranges in units of
 // `unit`, written in reverse order), against dpt_gemm on the same operands: bitwise equal, since
@@ -393,6 +408,28 @@ static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alph
             }
         hi = lo;
     }
+    // What each piece does not write of the image is exactly what dpt_gemm_image_outside names,
+    // once each, and nothing past the image.
+    unsigned char *cnt = malloc(img_f);
+    cr_assert(cnt);
+    for (size_t hi = width; hi > 0;) {
+        const size_t lo = hi > unit ? (hi - 1) / unit * unit : 0;
+        for (size_t i = 0; i < img_f; i++)
+            piece[i] = NAN;
+        if (of_a)
+            dpt_gemm_pack_a_image(m, k, a, lda, lo, hi, piece);
+        else
+            dpt_gemm_pack_b_image(k, n, b, ldb, lo, hi, piece);
+        memset(cnt, 0, img_f);
+        struct cover cv = {piece, cnt, img_f};
+        dpt_gemm_image_outside(of_a, of_a ? m : n, k, lo, hi, piece, count_cover, &cv);
+        for (size_t i = 0; i < img_f; i++)
+            cr_assert_eq(cnt[i] + !isnan(piece[i]), !isnan(img[i]),
+                         "piece %zu..%zu: float %zu written %d, named outside %d times", lo, hi, i,
+                         !isnan(piece[i]), cnt[i]);
+        hi = lo;
+    }
+    free(cnt);
     start_c(c, c0, m * n, beta);
     float *want = malloc(m * n * sizeof *want);
     cr_assert(want);
