@@ -364,6 +364,19 @@ static void count_cover(void *ctx, const float *p, size_t floats)
         cv->n[(size_t)(p - cv->img) + i]++;
 }
 
+// Columns [lo, hi) of A's image (of_a) or B's into piece, NaN everywhere else.
+static void pack_piece(int of_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const float *b, size_t ldb, size_t lo, size_t hi, float *piece,
+                       size_t floats)
+{
+    for (size_t i = 0; i < floats; i++)
+        piece[i] = NAN;
+    if (of_a)
+        dpt_gemm_pack_a_image(m, k, a, lda, lo, hi, piece);
+    else
+        dpt_gemm_pack_b_image(k, n, b, ldb, lo, hi, piece);
+}
+
 // C = alpha op(A) op(B) + beta C through dpt_gemm_image, op(A)'s image (ta = 0) or op(B)'s
 // (tb = 0) filled in pieces as split_all's workers fill them (disjoint column ranges in units of
 // `unit`, written in reverse order), against dpt_gemm on the same operands: bitwise equal, since
@@ -394,12 +407,7 @@ static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alph
         img[i] = NAN;
     for (size_t hi = width; hi > 0;) {
         const size_t lo = hi > unit ? (hi - 1) / unit * unit : 0;
-        for (size_t i = 0; i < img_f; i++)
-            piece[i] = NAN;
-        if (of_a)
-            dpt_gemm_pack_a_image(m, k, a, lda, lo, hi, piece);
-        else
-            dpt_gemm_pack_b_image(k, n, b, ldb, lo, hi, piece);
+        pack_piece(of_a, m, n, k, a, lda, b, ldb, lo, hi, piece, img_f);
         for (size_t i = 0; i < img_f; i++)
             if (!isnan(piece[i])) {
                 cr_assert(isnan(img[i]), "pieces %zu..%zu and an earlier one both wrote float %zu",
@@ -414,12 +422,7 @@ static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alph
     cr_assert(cnt);
     for (size_t hi = width; hi > 0;) {
         const size_t lo = hi > unit ? (hi - 1) / unit * unit : 0;
-        for (size_t i = 0; i < img_f; i++)
-            piece[i] = NAN;
-        if (of_a)
-            dpt_gemm_pack_a_image(m, k, a, lda, lo, hi, piece);
-        else
-            dpt_gemm_pack_b_image(k, n, b, ldb, lo, hi, piece);
+        pack_piece(of_a, m, n, k, a, lda, b, ldb, lo, hi, piece, img_f);
         memset(cnt, 0, img_f);
         struct cover cv = {piece, cnt, img_f};
         dpt_gemm_image_outside(of_a, of_a ? m : n, k, lo, hi, piece, count_cover, &cv);
