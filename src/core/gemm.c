@@ -341,23 +341,23 @@ size_t dpt_gemm_image_floats(size_t rows, size_t k)
     return (rows + 32) * k + 16;
 }
 
-void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, const float *const *rows,
-                           size_t p0, size_t p1, float *img)
+void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, size_t p0, size_t p1,
+                           float *img)
 {
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
     if (kr && p1 > p0 && m > 0) {
         const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
-        kr->pack_a_image(m, k, a, lda, rows, p0, p1, img, &bl);
+        kr->pack_a_image(m, k, a, lda, p0, p1, img, &bl);
     }
 }
 
-void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, const float *const *rows,
-                           size_t j0, size_t j1, float *img)
+void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
+                           float *img)
 {
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
     if (kr && j1 > j0 && k > 0) {
         const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
-        kr->pack_b_image(k, n, b, ldb, rows, j0, j1, img, &bl);
+        kr->pack_b_image(k, n, b, ldb, j0, j1, img, &bl);
     }
 }
 
@@ -411,28 +411,20 @@ void dpt_gemm_image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t h
     }
 }
 
-int dpt_gemm_image_try(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-                       size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
-                       float beta, float *c, size_t ldc)
-{
-    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    if (!(aimg || bimg) || m == 0 || n == 0 || !pack_cur.buf ||
-        !dpt_gemm_image_pays(ta, tb, m, n, k))
-        return 0;
-    const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
-    if (pack_cur.floats < dpt_isa_pack_floats(&bl, kr->vl))
-        return 0;
-    kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, ta ? NULL : aimg, tb ? NULL : bimg,
-               beta, c, ldc, pack_cur.buf, &bl);
-    return 1;
-}
-
 void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
                     float beta, float *c, size_t ldc)
 {
-    if (!dpt_gemm_image_try(ta, tb, m, n, k, alpha, a, lda, aimg, b, ldb, bimg, beta, c, ldc))
-        dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if ((aimg || bimg) && m > 0 && n > 0 && pack_cur.buf && dpt_gemm_image_pays(ta, tb, m, n, k)) {
+        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+        if (pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl)) {
+            kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, ta ? NULL : aimg,
+                       tb ? NULL : bimg, beta, c, ldc, pack_cur.buf, &bl);
+            return;
+        }
+    }
+    dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int dpt_gemm_rows_available(void)

@@ -96,27 +96,21 @@ int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k);
 // Floats of an image of an operand with `rows` rows (A: m; B: n) and depth k at any level, with
 // slack. Images are 64-byte aligned.
 size_t dpt_gemm_image_floats(size_t rows, size_t k);
-// Columns [p0, p1) of A (m x k, row-major, lda; or its rows at rows[i] where rows is non-NULL)
-// into the image of op(A) = A (ta = 0).
-void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, const float *const *rows,
-                           size_t p0, size_t p1, float *img);
-// Columns [j0, j1) of B (k x n, row-major, ldb; or its rows at rows[p]) into the image of
-// op(B) = B (tb = 0); the writer of column n - 1 also writes the image's padding.
-void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, const float *const *rows,
-                           size_t j0, size_t j1, float *img);
+// Columns [p0, p1) of A (m x k, row-major, lda) into the image of op(A) = A (ta = 0).
+void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, size_t p0, size_t p1,
+                           float *img);
+// Columns [j0, j1) of B (k x n, row-major, ldb) into the image of op(B) = B (tb = 0); the writer
+// of column n - 1 also writes the image's padding.
+void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
+                           float *img);
 // The parts of an image (of A: of_a = 1, rows = m; of B: rows = n; depth k) that the writer of
 // columns [lo, hi) does not write, as fn(ctx, first float, floats) calls: what a thread reads of
 // the others' work (the scaling proxy evicts it).
 void dpt_gemm_image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t hi, const float *img,
                             void (*fn)(void *ctx, const float *p, size_t floats), void *ctx);
-// The product through the packed GEMM reading op(A) from aimg (ta = 0 only) and op(B) from bimg
-// (tb = 0 only) where they are non-NULL (a, b are then not read), when it takes the packed GEMM
-// (dpt_gemm_image_pays and a packing buffer): 1; else nothing: 0. The images must hold the whole
-// operand, packed at the current level.
-int dpt_gemm_image_try(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-                       size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
-                       float beta, float *c, size_t ldc);
-// dpt_gemm_image_try, or else exactly dpt_gemm.
+// dpt_gemm, reading op(A) from aimg (ta = 0 only) and op(B) from bimg (tb = 0 only) where they are
+// non-NULL and the product takes the packed GEMM (dpt_gemm_image_pays and a packing buffer);
+// otherwise exactly dpt_gemm. The images must hold the whole operand, packed at the current level.
 void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
                     float beta, float *c, size_t ldc);

@@ -533,13 +533,6 @@ enum dpt_status dpt_batch_workspace_create(const struct dpt_net *net, size_t row
     return DPT_OK;
 }
 
-// Floats of the two images of a[l] (ia[l], then ib[l]) in a batch workspace.
-static size_t image_pair_floats(const struct dpt_workspace *ws, size_t l)
-{
-    return dpt_round_floats(dpt_gemm_image_floats(ws->max_rows, ws->sizes[l])) +
-           dpt_round_floats(dpt_gemm_image_floats(ws->sizes[l], ws->max_rows));
-}
-
 enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct dpt_workspace *ws,
                                          size_t l, struct dpt_workspace **out)
 {
@@ -556,37 +549,26 @@ enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct
     tw->block = own;
     tw->a[l] = own;
     tw->img_block = NULL;
-    // The images of layer l's activations and of the inputs (which go with a step, as layer 1's
-    // activations do) are the twin's own too.
-    const size_t mine[2] = {0, l};
-    size_t img_floats = 0;
-    for (size_t i = 0; i < 2; i++) {
-        tw->ia[mine[i]] = tw->ib[mine[i]] = NULL;
-        if (ws->ia[mine[i]])
-            img_floats += image_pair_floats(ws, mine[i]);
-    }
-    if (img_floats) {
-        if (!(tw->img_block = dpt_alloc_aligned(img_floats * sizeof(float)))) {
+    // Layer l's images hold its activations: the twin's are its own too.
+    tw->ia[l] = tw->ib[l] = NULL;
+    if (ws->ia[l] || ws->ib[l]) {
+        const size_t fa = dpt_round_floats(dpt_gemm_image_floats(ws->max_rows, ws->sizes[l]));
+        const size_t fb = dpt_round_floats(dpt_gemm_image_floats(ws->sizes[l], ws->max_rows));
+        if (!(tw->img_block = dpt_alloc_aligned((fa + fb) * sizeof(float)))) {
             dpt_workspace_destroy(tw);
             return dpt_error(DPT_ERR_NOMEM, "out of memory allocating a batch workspace twin");
         }
-        float *p = tw->img_block;
-        for (size_t i = 0; i < 2; i++)
-            if (ws->ia[mine[i]]) {
-                tw->ia[mine[i]] = p;
-                tw->ib[mine[i]] =
-                    p + dpt_round_floats(dpt_gemm_image_floats(ws->max_rows, ws->sizes[mine[i]]));
-                p += image_pair_floats(ws, mine[i]);
-            }
+        tw->ia[l] = ws->ia[l] ? tw->img_block : NULL;
+        tw->ib[l] = ws->ib[l] ? tw->img_block + fa : NULL;
     }
     *out = tw;
     return DPT_OK;
 }
 
-int dpt_images_wanted(enum dpt_precision prec)
+int dpt_images_env(void)
 {
     const char *e = getenv("DPT_SHARE_PACK");
-    return prec == DPT_PRECISION_FP32 && dpt_gemm_rows_available() && !(e && strcmp(e, "0") == 0);
+    return !(e && strcmp(e, "0") == 0);
 }
 
 enum dpt_status dpt_batch_workspace_images(const struct dpt_net *net, struct dpt_workspace *ws,
@@ -594,25 +576,27 @@ enum dpt_status dpt_batch_workspace_images(const struct dpt_net *net, struct dpt
 {
     const struct dpt_net_spec *spec = &net->spec;
     const size_t L = spec->n_layers, B = ws->max_rows;
-    if (!dpt_images_wanted(ws->precision) || L < 3)
+    if (ws->precision != DPT_PRECISION_FP32 || !dpt_gemm_rows_available() || !dpt_images_env() ||
+        L < 3)
         return DPT_OK;
-    // Images of a[l] (l = 0 .. L - 2: the forward product and weight gradient of hidden layer
-    // l + 1; a[0] is the batch's inputs) and of dl[l] (l = 2 .. L - 1: the delta product of layer
-    // l - 1). The output layer is split by samples, its gradient's rows unevenly: neither shares
-    // an image.
+    // Images of a[l] (l = 1 .. L - 2: the forward product and weight gradient of hidden layer
+    // l + 1) and of dl[l] (l = 2 .. L - 1: the delta product of layer l - 1). The output layer is
+    // split by samples, its gradient's rows unevenly: neither shares an image.
     size_t floats = 0;
-    for (size_t l = 0; l + 2 <= L; l++)
-        floats += image_pair_floats(ws, l);
+    for (size_t l = 1; l + 2 <= L; l++)
+        floats += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l])) +
+                  dpt_round_floats(dpt_gemm_image_floats(spec->sizes[l], B));
     for (size_t l = 2; l + 1 <= L; l++)
         floats += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l]));
     float *p = dpt_alloc_aligned(floats * sizeof(float));
     if (!p)
         return dpt_error(DPT_ERR_NOMEM, "out of memory allocating split_all's shared panels");
     ws->img_block = p;
-    for (size_t l = 0; l + 2 <= L; l++) {
+    for (size_t l = 1; l + 2 <= L; l++) {
         ws->ia[l] = p;
-        ws->ib[l] = p + dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l]));
-        p += image_pair_floats(ws, l);
+        p += dpt_round_floats(dpt_gemm_image_floats(B, spec->sizes[l]));
+        ws->ib[l] = p;
+        p += dpt_round_floats(dpt_gemm_image_floats(spec->sizes[l], B));
     }
     for (size_t l = 2; l + 1 <= L; l++) {
         ws->id[l] = p;
@@ -621,22 +605,6 @@ enum dpt_status dpt_batch_workspace_images(const struct dpt_net *net, struct dpt
     for (size_t l = 1; l < L; l++)
         ws->cols[l] = cols[l];
     return DPT_OK;
-}
-
-int dpt_net_input_images(const struct dpt_workspace *ws, size_t m)
-{
-    const size_t n0 = ws->sizes[0], w = ws->cols[1];
-    return ws->ia[0] && ws->ib[0] && dpt_gemm_image_pays(0, 1, m, w, n0) &&
-           dpt_gemm_image_pays(1, 0, w, n0, m);
-}
-
-void dpt_net_pack_inputs(struct dpt_workspace *ws, const float *const *rows, size_t m, size_t f0,
-                         size_t f1)
-{
-    if (!dpt_net_input_images(ws, m))
-        return;
-    dpt_gemm_pack_a_image(m, ws->sizes[0], NULL, 0, rows, f0, f1, ws->ia[0]);
-    dpt_gemm_pack_b_image(m, ws->sizes[0], NULL, 0, rows, f0, f1, ws->ib[0]);
 }
 
 void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,
@@ -659,11 +627,7 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
     const float *w = net->params + net->w_off[l] + j0 * n_in;
     if (!in && !in_rows)
         in = l > 1 ? ws->a[l - 1] : ws->x;
-    if (l == 1 && j1 - j0 == ws->cols[1] && dpt_net_input_images(ws, m) &&
-        dpt_gemm_image_try(0, 1, m, j1 - j0, n_in, 1.0f, NULL, n_in, ws->ia[0], w, n_in, NULL, 0.0f,
-                           z, n_out))
-        ; // the inputs' shared image
-    else if (in_rows && ws->precision == DPT_PRECISION_BF16)
+    if (in_rows && ws->precision == DPT_PRECISION_BF16)
         dpt_gemm_bf16_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else if (in_rows)
         dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
@@ -676,9 +640,9 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
              spec->leaky_slope);
     // This worker's columns of the images of a[l] that layer l + 1's products will read.
     if (ws->ia[l] && dpt_gemm_image_pays(0, 1, m, ws->cols[l + 1], n_out))
-        dpt_gemm_pack_a_image(m, n_out, ws->a[l], n_out, NULL, j0, j1, ws->ia[l]);
+        dpt_gemm_pack_a_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ia[l]);
     if (ws->ib[l] && dpt_gemm_image_pays(1, 0, ws->cols[l + 1], n_out, m))
-        dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, NULL, j0, j1, ws->ib[l]);
+        dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ib[l]);
 }
 
 void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
@@ -745,7 +709,7 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
                      spec->leaky_slope);
     // This worker's columns of the image of Delta_l that layer l - 1's delta product will read.
     if (ws->id[l] && dpt_gemm_image_pays(0, 0, m, ws->cols[l - 1], n))
-        dpt_gemm_pack_a_image(m, n, ws->dl[l], n, NULL, j0, j1, ws->id[l]);
+        dpt_gemm_pack_a_image(m, n, ws->dl[l], n, j0, j1, ws->id[l]);
 }
 
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
@@ -757,11 +721,7 @@ void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *w
     if (j1 <= j0)
         return;
     const float *delta = ws->dl[l];
-    if (l == 1 && j1 - j0 == ws->cols[1] && dpt_net_input_images(ws, m) &&
-        dpt_gemm_image_try(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, NULL, NULL, n_in,
-                           ws->ib[0], beta, w, n_in)) {
-        // the inputs' shared image
-    } else if (l == 1 && x_rows && ws->precision == DPT_PRECISION_BF16) {
+    if (l == 1 && x_rows && ws->precision == DPT_PRECISION_BF16) {
         dpt_gemm_bf16_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
     } else if (l == 1 && x_rows) {
         dpt_gemm_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);

@@ -37,15 +37,8 @@ enum dpt_status dpt_batch_workspace_twin(const struct dpt_net *net, const struct
 // those without.
 enum dpt_status dpt_batch_workspace_images(const struct dpt_net *net, struct dpt_workspace *ws,
                                            const size_t *cols);
-// Whether products of precision prec can share images: fp32, built-in kernels, and
-// DPT_SHARE_PACK not 0 (0 turns them off, for tests and benchmarks).
-int dpt_images_wanted(enum dpt_precision prec);
-// The batch's inputs (a[0], read in place from the data set) have images too: whether this
-// step's layer-1 products (m batch rows) read them, and the call that fills columns (input
-// features) [f0, f1) of both from the inputs' rows at rows[i], i < m.
-int dpt_net_input_images(const struct dpt_workspace *ws, size_t m);
-void dpt_net_pack_inputs(struct dpt_workspace *ws, const float *const *rows, size_t m, size_t f0,
-                         size_t f1);
+// 0 when DPT_SHARE_PACK=0 (no images: for tests and benchmarks), else 1.
+int dpt_images_env(void);
 
 // Copies samples x[idx[i]] (x[i] when idx is NULL), i < n, into dst (n x n_0).
 void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, const size_t *idx,

@@ -291,9 +291,8 @@ static void choose_mode(const struct dpt_proxy *px, struct run *r)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(px->net);
     const size_t T = r->T, B = px->p.batch;
+    r->in_place = B <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available();
     const int all = dpt_split_all(spec, T, B, dpt_split_all_env());
-    r->in_place = dpt_gemm_rows_available() &&
-                  (B <= DPT_ROWS_MAX_BATCH || (all && dpt_images_wanted(DPT_PRECISION_FP32)));
     int split = dpt_split_first(spec, T);
     if (all && !split)
         split = 2;
@@ -563,8 +562,6 @@ static void cold_ranges(const struct dpt_proxy *px, const struct run *r, size_t 
     if (r->split_all && phase == 1) {
         cold_split_all(px, r, u, k, ws, fn, ctx);
     } else if (r->split_all) {
-        size_t f0, f1; // its slice of the inputs' features
-        dpt_input_slice(px->n0, u, T, &f0, &f1);
         // Its own columns of every hidden delta are its own; the output delta's other rows and
         // the others' columns of the activations (or of their images) are cold (they were read
         // in phase 1, but by now much else has passed through this core's caches).
@@ -580,14 +577,7 @@ static void cold_ranges(const struct dpt_proxy *px, const struct run *r, size_t 
                 image_outside(0, spec->sizes[l - 1], m, plo, phi, ws->ib[l - 1], fn, ctx);
             else if (l >= 2)
                 outside_cols(ws->a[l - 1], spec->sizes[l - 1], 0, m, plo, phi, fn, ctx);
-            else if (hi - lo == ws->cols[1] && dpt_net_input_images(ws, m))
-                image_outside(0, px->n0, m, f0, f1, ws->ib[0], fn, ctx); // the inputs' image
         }
-        // The next step's layer 1 (at the end of phase 2) from the next batch's inputs' image.
-        const struct dpt_workspace *wn = ws == r->bws ? r->bws2 : r->bws;
-        const size_t lo1 = r->row_lo[u * L1 + 1], hi1 = r->row_hi[u * L1 + 1];
-        if (wn && hi1 - lo1 == wn->cols[1] && dpt_net_input_images(wn, m))
-            image_outside(1, m, px->n0, f0, f1, wn->ia[0], fn, ctx);
     } else if (r->sliced && phase == 1) {
         if (r1 == r0)
             return;
@@ -683,26 +673,6 @@ static void prefetch_rows(const struct dpt_proxy *px, const size_t *rows, size_t
     }
 }
 
-// split_all: worker u's slice of the input features of the batch `rows` into parity p's images of
-// the inputs, as dpt_trainer_pack_inputs does; 1 if it packed.
-static int pack_inputs(const struct dpt_proxy *px, struct run *r, size_t u, size_t p,
-                       const size_t *rows)
-{
-    struct dpt_workspace *ws = p ? r->bws2 : r->bws;
-    if (!r->split_all || !r->in_place || !dpt_net_input_images(ws, r->m))
-        return 0;
-    const float **xr = r->xrows + p * px->p.batch;
-    size_t f0, f1;
-    dpt_input_slice(px->n0, u, r->T, &f0, &f1);
-    for (size_t i = 0; i < r->m; i++) {
-        xr[i] = px->x + rows[i] * px->n0;
-        for (size_t f = f0; f < f1; f += 16)
-            __builtin_prefetch(xr[i] + f, 0, 2);
-    }
-    dpt_net_pack_inputs(ws, xr, r->m, f0, f1);
-    return 1;
-}
-
 // split_first: worker u's rows of layer 1 for the batch `rows` into parity p's workspace.
 static void first_layer(const struct dpt_proxy *px, struct run *r, size_t u, size_t p,
                         const size_t *rows)
@@ -722,15 +692,13 @@ static void first_layer(const struct dpt_proxy *px, struct run *r, size_t u, siz
 
 // Part k of worker u's phase 1 (phase1_parts), as step_sliced.c's split_all_phase1 runs it.
 static void phase1_split_all(struct dpt_proxy *px, struct run *r, size_t u, size_t k,
-                             const size_t *rows, const size_t *next, float scale)
+                             const size_t *rows, float scale)
 {
     const struct dpt_targets tg = {.labels = px->labels, .values = NULL};
     const size_t L = r->L, L1 = L + 1, m = r->m;
     const size_t *lo = r->row_lo + u * L1, *hi = r->row_hi + u * L1;
     struct dpt_workspace *ws = (px->step & 1) ? r->bws2 : r->bws;
     struct dpt_block_stats st;
-    if (k == 0) // the next batch's inputs' images, first, as the trainer packs them
-        pack_inputs(px, r, u, (px->step & 1) ^ 1, next);
     if (k + 2 < L) {
         dpt_net_forward_cols(px->net, ws, k + 2, NULL, NULL, m, lo[k + 2], hi[k + 2]);
     } else if (k + 2 == L) {
@@ -742,8 +710,7 @@ static void phase1_split_all(struct dpt_proxy *px, struct run *r, size_t u, size
     }
 }
 
-static void phase1(struct dpt_proxy *px, struct run *r, size_t u, size_t k, const size_t *rows,
-                   const size_t *next)
+static void phase1(struct dpt_proxy *px, struct run *r, size_t u, size_t k, const size_t *rows)
 {
     const struct dpt_targets tg = {.labels = px->labels, .values = NULL};
     const size_t T = r->T, m = r->m;
@@ -753,7 +720,7 @@ static void phase1(struct dpt_proxy *px, struct run *r, size_t u, size_t k, cons
         dpt_net_spec(px->net)->reduction == DPT_REDUCTION_MEAN ? 1.0f / (float)m : 1.0f;
     struct dpt_block_stats st;
     if (r->split_all) {
-        phase1_split_all(px, r, u, k, rows, next, scale);
+        phase1_split_all(px, r, u, k, rows, scale);
     } else if (r->sliced) {
         struct dpt_workspace *ws = r->split_first && (px->step & 1) ? r->bws2 : r->bws;
         for (size_t s = lo; s < hi; s += mb)
@@ -781,8 +748,7 @@ static void phase2(struct dpt_proxy *px, struct run *r, size_t u, const size_t *
     };
     if (r->sliced) {
         // The next step's rows this worker gathers: all of them with split_first, else its shard.
-        if (r->split_first &&
-            !(r->split_all && dpt_net_input_images((px->step & 1) ? r->bws : r->bws2, m)))
+        if (r->split_first)
             prefetch_rows(px, next, 0, m);
         else
             prefetch_rows(px, next, split(m, u, T), split(m, u + 1, T));
@@ -893,7 +859,7 @@ static void one_step(struct dpt_proxy *px, struct run *r, double *t1, double *t2
                 fence();
             }
             const double a = timed ? thread_s() : 0.0;
-            phase1(px, r, u, k, rows, next);
+            phase1(px, r, u, k, rows);
             if (timed)
                 t1[r->kind[u]] += fmax(thread_s() - a - px->clock_s, 0.0);
         }
@@ -948,12 +914,9 @@ enum dpt_status dpt_proxy_measure(struct dpt_proxy *px, size_t threads, struct d
 #endif
     const struct dpt_gemm_pack pack = dpt_workspace_pack_use(px->ws);
     // split_first: the first step's layer 1 (the trainer's epoch start, before a barrier).
-    if (r.split_first) {
-        for (size_t u = 0; u < r.T; u++) // (split_all: the inputs' images first)
-            pack_inputs(px, &r, u, px->step & 1, batch_rows(px, 0));
+    if (r.split_first)
         for (size_t u = 0; u < r.T; u++)
             first_layer(px, &r, u, px->step & 1, batch_rows(px, 0));
-    }
     for (size_t s = 0; s < px->p.warmup; s++)
         one_step(px, &r, NULL, NULL);
     for (size_t s = 0; s < S; s++)

@@ -133,28 +133,6 @@ void dpt_trainer_first_layer(struct dpt_trainer *tr, size_t ith, size_t p, const
     }
 }
 
-int dpt_trainer_pack_inputs(struct dpt_trainer *tr, size_t t, size_t p, const size_t *perm,
-                            size_t m)
-{
-    struct dpt_workspace *ws = p ? tr->bws2 : tr->bws;
-    if (!tr->split_all || !tr->xrows || !ws || !dpt_net_input_images(ws, m))
-        return 0;
-    const float *x = dpt_dataset_x(tr->ds);
-    const size_t n0 = dpt_net_spec(tr->net)->sizes[0];
-    const float **rows = tr->xrows + (2 * t + p) * tr->p.batch;
-    size_t f0, f1;
-    dpt_input_slice(n0, t, tr->nth, &f0, &f1);
-    // Every row's slice is requested before any is packed: the rows are scattered over the data
-    // set, and the packing reads them a panel of rows at a time.
-    for (size_t i = 0; i < m; i++) {
-        rows[i] = x + perm[i] * n0;
-        for (size_t f = f0; f < f1; f += 16)
-            __builtin_prefetch(rows[i] + f, 0, 2);
-    }
-    dpt_net_pack_inputs(ws, rows, m, f0, f1);
-    return 1;
-}
-
 // A barrier inside phase 1, its wait accounted; returns the time after it.
 static double inner_barrier(struct dpt_trainer *tr, double t0, struct dpt_timing *tm)
 {
@@ -180,11 +158,6 @@ static void split_all_phase1(struct dpt_trainer *tr, size_t ith, const struct dp
     const size_t L = dpt_net_spec(tr->net)->n_layers, L1 = L + 1, m = s->m;
     const size_t *lo = tr->row_lo + ith * L1, *hi = tr->row_hi + ith * L1;
     struct dpt_workspace *ws = dpt_step_workspace(tr, s->b);
-    // This worker's slice of the next batch's inputs into their shared images (for the next
-    // step's layer 1, at the end of this step's phase 2, after barrier A).
-    const size_t B = tr->p.batch, N = tr->epoch_samples, nbs = s->bs + B;
-    if (s->b + 1 < tr->n_batches)
-        dpt_trainer_pack_inputs(tr, ith, (s->b + 1) & 1, tr->perm + nbs, N - nbs < B ? N - nbs : B);
     for (size_t l = 2; l < L; l++) {
         dpt_net_forward_cols(tr->net, ws, l, NULL, NULL, m, lo[l], hi[l]);
         t0 = inner_barrier(tr, t0, tm); // every column of layer l
@@ -210,9 +183,7 @@ static void sliced_phase1(struct dpt_trainer *tr, size_t ith, const struct dpt_s
         // Layer 1 by output rows: this worker's rows of W_1 over the whole batch (its own copy of
         // the inputs), so W_1 never leaves its owner's cache; then, after a barrier, the rest by
         // samples. Only at a job's first step: later steps get it from the previous step's phase
-        // 2, where barrier B covers it. (split_all: the inputs' images first, behind a barrier.)
-        if (dpt_trainer_pack_inputs(tr, ith, s->b & 1, tr->perm + s->bs, s->m))
-            t0 = inner_barrier(tr, t0, tm); // every slice of the inputs' images
+        // 2, where barrier B covers it.
         dpt_trainer_first_layer(tr, ith, s->b & 1, tr->perm + s->bs, s->m);
         t0 = inner_barrier(tr, t0, tm); // every column of layer 1 is computed
     }
@@ -236,9 +207,7 @@ static void sliced_phase2(struct dpt_trainer *tr, size_t ith, struct dpt_step *s
     const size_t nbs = s->bs + B, nm = N - nbs < B ? N - nbs : B;
     const int more = s->b + 1 < tr->n_batches;
     if (more) { // the rows this worker gathers at the next step: all of them with split_first
-        // (none where split_all's inputs' images hold them: phase 1 has packed them)
-        if (tr->split_first &&
-            !(tr->split_all && dpt_net_input_images(dpt_step_workspace(tr, s->b + 1), nm)))
+        if (tr->split_first)
             dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
         else
             dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, ith, tr->nth),

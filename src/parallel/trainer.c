@@ -420,22 +420,19 @@ static void add_warning(struct dpt_trainer *tr, const char *fmt, size_t a, size_
 // micro-shard gradients of reproducible mode, the sum buffer, T workspaces) would not fit in
 // this machine's physical memory: the allocations could succeed lazily and the process would be
 // killed mid-run instead of getting a status.
-// split_first: whether the built-in kernels read the batch's inputs where they lie in the data set
-// (tr->xrows), so no worker keeps copies of them (tr->xbuf): a small batch, or split_all (`all`)
-// where the layer-1 products share the inputs' images (which the workers pack straight from the
-// data set; kernel.c, dpt_net_pack_inputs) and fall back to the row kernels where they do not.
-static int inputs_in_place(const struct dpt_trainer *tr, int all)
+// split_first: whether the AVX-512 kernels read a small batch's inputs where they lie in the data
+// set (tr->xrows), so no worker keeps copies of them (tr->xbuf).
+static int inputs_in_place(const struct dpt_trainer *tr)
 {
-    return dpt_gemm_rows_available() &&
-           (tr->p.batch <= DPT_ROWS_MAX_BATCH || (all && dpt_images_wanted(tr->p.precision)));
+    return tr->p.batch <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available();
 }
 
 // Bytes of split_first's per-worker copies of the inputs of this and the next step (none when
 // they are read in place); SIZE_MAX on overflow.
-static size_t input_copy_bytes(const struct dpt_trainer *tr, int all)
+static size_t input_copy_bytes(const struct dpt_trainer *tr)
 {
     size_t b;
-    if (inputs_in_place(tr, all))
+    if (inputs_in_place(tr))
         return 0;
     return dpt_mul_overflow(2 * tr->nth * tr->p.batch, dpt_net_spec(tr->net)->sizes[0], &b) ||
                    dpt_mul_overflow(b, sizeof(float), &b)
@@ -457,7 +454,7 @@ static enum dpt_status check_memory(const struct dpt_trainer *tr)
     if (dpt_mul_overflow(pbytes, vectors, &total) ||
         dpt_add_overflow(total, tr->sliced ? dpt_batch_workspace_bytes(tr->net, tr->p.batch) : 0,
                          &total) ||
-        (tr->split_first && dpt_add_overflow(total, input_copy_bytes(tr, tr->split_all), &total)) ||
+        (tr->split_first && dpt_add_overflow(total, input_copy_bytes(tr), &total)) ||
         dpt_mul_overflow(dpt_workspace_bytes(tr->net, tr->ws_rows), tr->nth, &t) ||
         dpt_add_overflow(total, t, &total))
         return dpt_error(DPT_ERR_RANGE, "the trainer's buffers' size overflows");
@@ -498,7 +495,7 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
     size_t xbytes = 0, a1bytes = 0;
     if (split && (dpt_mul_overflow(tr->p.batch, spec->sizes[1], &a1bytes) ||
                   dpt_mul_overflow(a1bytes, sizeof(float), &a1bytes) ||
-                  dpt_add_overflow(input_copy_bytes(tr, all), a1bytes, &xbytes)))
+                  dpt_add_overflow(input_copy_bytes(tr), a1bytes, &xbytes)))
         xbytes = SIZE_MAX;
     size_t priv;
     if (dpt_mul_overflow(tr->nth, tr->n_params * sizeof(float), &priv))
@@ -774,8 +771,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
-    // The built-in kernels read the batch's rows where they lie: no copies of the inputs.
-    if (tr->split_first && inputs_in_place(tr, tr->split_all) &&
+    // The AVX-512 kernels read a small batch's rows where they lie: no copies of the inputs.
+    if (tr->split_first && inputs_in_place(tr) &&
         !(tr->xrows = dpt_alloc_aligned(2 * tr->nth * tr->p.batch * sizeof *tr->xrows))) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;

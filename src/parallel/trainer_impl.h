@@ -271,21 +271,6 @@ void dpt_trainer_reduce_chunk(float *dst, const float *const *srcs, size_t n_src
                               size_t hi);
 // Prefetches the input rows perm[lo..hi) of the training set.
 void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi);
-// split_all: the input features [f0, f1) worker t of nth packs into the inputs' shared images
-// (whole units of 16, the last short).
-static inline void dpt_input_slice(size_t n0, size_t t, size_t nth, size_t *f0, size_t *f1)
-{
-    const size_t units = (n0 + 15) / 16;
-    const size_t a = (size_t)(((unsigned long long)units * t) / nth) * 16;
-    const size_t b = (size_t)(((unsigned long long)units * (t + 1)) / nth) * 16;
-    *f0 = a < n0 ? a : n0;
-    *f1 = b < n0 ? b : n0;
-}
-// split_all: worker t's slice of the input features of batch rows perm[0..m) into step parity
-// p's images of the inputs, where that step's layer-1 products read them (dpt_net_input_images),
-// read in place from the data set; 1 if it packed, 0 if there is nothing to pack.
-int dpt_trainer_pack_inputs(struct dpt_trainer *tr, size_t t, size_t p, const size_t *perm,
-                            size_t m);
 // The step's loss and correct count, summed over the logical workers in fixed order.
 void dpt_trainer_step_loss(const struct dpt_trainer *tr, double *loss, double *correct);
 // Is a stop requested (signal, progress callback) after batch b? *timed_out: the time limit.

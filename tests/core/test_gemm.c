@@ -364,26 +364,17 @@ static void count_cover(void *ctx, const float *p, size_t floats)
         cv->n[(size_t)(p - cv->img) + i]++;
 }
 
-// Columns [lo, hi) of A's image (of_a) or B's into piece, NaN everywhere else; every other
-// piece from the operand's rows as pointers (as split_all packs the batch's inputs where they lie
-// in the data set).
+// Columns [lo, hi) of A's image (of_a) or B's into piece, NaN everywhere else.
 static void pack_piece(int of_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const float *b, size_t ldb, size_t lo, size_t hi, float *piece,
                        size_t floats)
 {
     for (size_t i = 0; i < floats; i++)
         piece[i] = NAN;
-    const size_t nrows = of_a ? m : k;
-    const float **rows = malloc(nrows * sizeof *rows);
-    cr_assert(rows);
-    for (size_t i = 0; i < nrows; i++)
-        rows[i] = of_a ? a + i * lda : b + i * ldb;
-    const int by_rows = (hi / 8) % 2 == 1;
     if (of_a)
-        dpt_gemm_pack_a_image(m, k, by_rows ? NULL : a, lda, by_rows ? rows : NULL, lo, hi, piece);
+        dpt_gemm_pack_a_image(m, k, a, lda, lo, hi, piece);
     else
-        dpt_gemm_pack_b_image(k, n, by_rows ? NULL : b, ldb, by_rows ? rows : NULL, lo, hi, piece);
-    free(rows);
+        dpt_gemm_pack_b_image(k, n, b, ldb, lo, hi, piece);
 }
 
 // C = alpha op(A) op(B) + beta C through dpt_gemm_image, op(A)'s image (ta = 0) or op(B)'s

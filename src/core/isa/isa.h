@@ -41,13 +41,12 @@ struct dpt_isa_kernels {
     // Images: an operand packed once, as packed() packs it, for products that share it.
     // pack_a_image writes columns [p0, p1) of A (m x k, stored along k: ta = 0) into op(A)'s
     // image (round_up(m, mr) k floats); pack_b_image columns [j0, j1) of B (k x n, stored k x n:
-    // tb = 0) into op(B)'s (round_up(n, nr) k floats); the operand's rows at rows[i] where rows
-    // is non-NULL. Each stores exactly those entries (and B's padding with j1 = n), so threads
-    // may fill disjoint ranges of one image at once.
-    void (*pack_a_image)(size_t m, size_t k, const float *a, size_t lda, const float *const *rows,
-                         size_t p0, size_t p1, float *img, const struct dpt_gemm_blocking *bl);
-    void (*pack_b_image)(size_t k, size_t n, const float *b, size_t ldb, const float *const *rows,
-                         size_t j0, size_t j1, float *img, const struct dpt_gemm_blocking *bl);
+    // tb = 0) into op(B)'s (round_up(n, nr) k floats). Each stores exactly those entries (and
+    // B's padding with j1 = n), so threads may fill disjoint ranges of one image at once.
+    void (*pack_a_image)(size_t m, size_t k, const float *a, size_t lda, size_t p0, size_t p1,
+                         float *img, const struct dpt_gemm_blocking *bl);
+    void (*pack_b_image)(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
+                         float *img, const struct dpt_gemm_blocking *bl);
 };
 
 // Floats of a packing buffer for the blocking bl with a vector of vl floats: B's block, A's block
