@@ -6,24 +6,27 @@
 // when a thread stands down (DPT_TEST_STAND_DOWN). The hidden layer (256 wide) is wide enough for
 // sliced mode to split layer 1's forward pass by rows at every T up to 4. A network with two hidden
 // layers of 96 runs split_all (every hidden layer by rows, a barrier after each) at T = 2..4: the
-// same parameters twice at the same T, and its barrier parts race-free under ThreadSanitizer.
+// same parameters twice at the same T, and its barrier parts race-free under ThreadSanitizer. One
+// with two hidden layers of 256 and batches of 128 runs split_all with products large enough for
+// the shared packed panels (each worker writes its columns into images the others read) at T = 2
+// (forced) and 4: the same parameters twice, and the same as without the panels.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dptrain/dptrain.h"
 
-enum { PRIVATE, REPRO, SLICED, SLICED_DEEP };
+enum { PRIVATE, REPRO, SLICED, SLICED_DEEP, SLICED_WIDE };
 
 static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_spec, float *out,
                  size_t *np)
 {
     struct dpt_net_spec spec = dpt_net_spec_default();
-    const int deep = mode == SLICED_DEEP;
+    const int wide = mode == SLICED_WIDE, deep = mode == SLICED_DEEP || wide;
     spec.n_layers = deep ? 3 : 2;
     spec.sizes[0] = 2;
-    spec.sizes[1] = deep ? 96 : 256;
-    spec.sizes[2] = deep ? 96 : 3;
+    spec.sizes[1] = wide ? 256 : deep ? 96 : 256;
+    spec.sizes[2] = wide ? 256 : deep ? 96 : 3;
     spec.sizes[3] = 3;
     spec.act[0] = DPT_ACT_RELU;
     spec.act[1] = deep ? DPT_ACT_RELU : DPT_ACT_SOFTMAX;
@@ -37,7 +40,7 @@ static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_s
     dpt_net_init(net, DPT_INIT_AUTO, 0, 1);
     struct dpt_train_params p = dpt_train_params_default();
     p.threads = T;
-    p.batch = 13;
+    p.batch = wide ? 128 : 13;
     p.max_epochs = 3;
     p.reproducible = mode == REPRO;
     p.grad_mode = mode == SLICED || deep ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
@@ -69,7 +72,7 @@ int main(void)
         fprintf(stderr, "%s\n", dpt_last_error());
         return 1;
     }
-    static float ref[16384], got[16384], again[16384];
+    static float ref[1 << 17], got[1 << 17], again[1 << 17]; // the largest network: 67k
     size_t np = 0;
     int failures = 0, passed = 0;
     const char *scheds[] = {"adam:lr=0.01", "clip(momentum:lr=0.05),max_norm=1",
@@ -100,6 +103,18 @@ int main(void)
             if (T > 1) {
                 bad |= train(ds, T, SLICED_DEEP, scheds[s], got, &np) != 0;
                 bad |= train(ds, T, SLICED_DEEP, scheds[s], again, &np) != 0;
+                bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            }
+            if (T == 2 || T == 4) {
+                if (T == 2)
+                    setenv("DPT_SPLIT_ALL", "1", 1);
+                bad |= train(ds, T, SLICED_WIDE, scheds[s], got, &np) != 0;
+                bad |= train(ds, T, SLICED_WIDE, scheds[s], again, &np) != 0;
+                bad |= memcmp(got, again, np * sizeof(float)) != 0;
+                setenv("DPT_SHARE_PACK", "0", 1);
+                bad |= train(ds, T, SLICED_WIDE, scheds[s], again, &np) != 0;
+                unsetenv("DPT_SHARE_PACK");
+                unsetenv("DPT_SPLIT_ALL");
                 bad |= memcmp(got, again, np * sizeof(float)) != 0;
             }
             bad |= train(ds, T, REPRO, scheds[s], got, &np) != 0;
