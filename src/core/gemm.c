@@ -256,17 +256,18 @@ int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k)
 }
 
 // The packed GEMM at the current level when the calling thread has a buffer large enough (1), or
-// nothing (0). brows: B's rows as pointers (tb = 0), or NULL.
+// nothing (0). arows, brows: A's rows (ta = 0) or B's (tb = 0) as pointers, or NULL.
 static int try_packed(const struct dpt_isa_kernels *kr, int ta, int tb, size_t m, size_t n,
-                      size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
-                      const float *const *brows, float beta, float *c, size_t ldc)
+                      size_t k, float alpha, const float *a, size_t lda, const float *const *arows,
+                      const float *b, size_t ldb, const float *const *brows, float beta, float *c,
+                      size_t ldc)
 {
     if (!kr || !pack_cur.buf || m == 0 || n == 0 || k == 0)
         return 0;
     const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
     if (pack_cur.floats < dpt_isa_pack_floats(&bl, kr->vl))
         return 0;
-    kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, brows, NULL, NULL, beta, c, ldc,
+    kr->packed(ta, tb, m, n, k, alpha, a, lda, arows, b, ldb, brows, NULL, NULL, beta, c, ldc,
                pack_cur.buf, &bl);
     return 1;
 }
@@ -274,8 +275,8 @@ static int try_packed(const struct dpt_isa_kernels *kr, int ta, int tb, size_t m
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
-    return try_packed(kernels_of(dpt_isa_level()), ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL,
-                      beta, c, ldc);
+    return try_packed(kernels_of(dpt_isa_level()), ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb,
+                      NULL, beta, c, ldc);
 }
 
 // ---- the products ----
@@ -308,7 +309,7 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
         // read in place, never packed.
         const int small_nt = !ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS;
         if (pays && !small_nt &&
-            try_packed(kr, ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc))
+            try_packed(kr, ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c, ldc))
             return;
         // A thread without a packing buffer uses the unpacked kernels too, never the BLAS: the
         // BLAS allocates its own buffers on first use, and OpenBLAS 0.3.21 retries forever when it
@@ -419,7 +420,7 @@ void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
     if ((aimg || bimg) && m > 0 && n > 0 && pack_cur.buf && dpt_gemm_image_pays(ta, tb, m, n, k)) {
         const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
         if (pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl)) {
-            kr->packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, ta ? NULL : aimg,
+            kr->packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, ta ? NULL : aimg,
                        tb ? NULL : bimg, beta, c, ldc, pack_cur.buf, &bl);
             return;
         }
@@ -446,9 +447,15 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
     if (!kr || m == 0 || n == 0)
         return;
-    if (k == 0)
+    if (k == 0) {
         scale_c(m, n, beta, c, ldc);
-    else
+        return;
+    }
+    // As dpt_gemm decides for a contiguous A: large products (but a shard's few rows) go to the
+    // packed GEMM, which gathers the rows while packing, so the result is bitwise that of
+    // dpt_gemm on a gathered copy; the rest to the dot-product kernel.
+    if (!(dpt_gemm_packed_pays(0, 1, m, n, k) && m > DPT_NT_KERNEL_MAX_ROWS &&
+          try_packed(kr, 0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb, NULL, beta, c, ldc)))
         kr->nt_rows(m, n, k, alpha, a_rows, b, ldb, beta, c, ldc);
 }
 
@@ -465,7 +472,7 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
     // Large products go to the packed GEMM, which gathers the rows while packing; the rest (and a
     // thread without a packing buffer) to the broadcast kernel.
     if (!(dpt_gemm_packed_pays(1, 0, m, n, k) &&
-          try_packed(kr, 1, 0, m, n, k, alpha, a, lda, NULL, 0, b_rows, beta, c, ldc)))
+          try_packed(kr, 1, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, b_rows, beta, c, ldc)))
         kr->bcast(m, n, k, alpha, a, 1, lda, NULL, 0, b_rows, beta, c, ldc);
 }
 

@@ -291,7 +291,7 @@ static void choose_mode(const struct dpt_proxy *px, struct run *r)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(px->net);
     const size_t T = r->T, B = px->p.batch;
-    r->in_place = B <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available();
+    r->in_place = dpt_gemm_rows_available();
     const int all = dpt_split_all(spec, T, B, dpt_split_all_env());
     int split = dpt_split_first(spec, T);
     if (all && !split)

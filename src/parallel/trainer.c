@@ -420,11 +420,13 @@ static void add_warning(struct dpt_trainer *tr, const char *fmt, size_t a, size_
 // micro-shard gradients of reproducible mode, the sum buffer, T workspaces) would not fit in
 // this machine's physical memory: the allocations could succeed lazily and the process would be
 // killed mid-run instead of getting a status.
-// split_first: whether the AVX-512 kernels read a small batch's inputs where they lie in the data
-// set (tr->xrows), so no worker keeps copies of them (tr->xbuf).
+// split_first: whether the built-in kernels read the batch's inputs where they lie in the data set
+// (tr->xrows: the row-pointer products, which gather the rows as they pack them), so no worker
+// keeps copies of them (tr->xbuf); not at the generic level (the BLAS needs them gathered).
 static int inputs_in_place(const struct dpt_trainer *tr)
 {
-    return tr->p.batch <= DPT_ROWS_MAX_BATCH && dpt_gemm_rows_available();
+    (void)tr;
+    return dpt_gemm_rows_available();
 }
 
 // Bytes of split_first's per-worker copies of the inputs of this and the next step (none when
@@ -771,7 +773,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
         goto cleanup;
     }
-    // The AVX-512 kernels read a small batch's rows where they lie: no copies of the inputs.
+    // The built-in kernels read the batch's rows where they lie: no copies of the inputs.
     if (tr->split_first && inputs_in_place(tr) &&
         !(tr->xrows = dpt_alloc_aligned(2 * tr->nth * tr->p.batch * sizeof *tr->xrows))) {
         st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");

@@ -12,10 +12,6 @@
 
 #define DPT_REPRO_SHARDS_MAX 16
 
-// Largest batch whose inputs split_first reads in place (dpt_gemm_nt_rows / dpt_gemm_tn_rows):
-// the kernels match OpenBLAS up to about 64 rows.
-#define DPT_ROWS_MAX_BATCH 64
-
 // Per-worker results of a step. Each worker writes only its own slot, on its own cache lines;
 // the barriers order every cross-thread read (see the top of trainer.c).
 struct worker_slot {
@@ -77,9 +73,9 @@ struct dpt_trainer {
     int split_first;            // sliced: layer 1's forward is split by output rows too
     int split_all; // split_first, and every hidden layer's forward and delta by output rows
     float **xbuf;  // split_first: 2 per worker, copies of the inputs of this and the next step
-    // split_first with the AVX-512 kernels and a batch of at most DPT_ROWS_MAX_BATCH: instead of
-    // xbuf, pointers to the rows of this and the next step's inputs in the data set, 2 x batch
-    // per worker (worker t, parity p at (2 t + p) x batch)
+    // split_first with the built-in kernels (dpt_gemm_rows_available): instead of xbuf, pointers
+    // to the rows of this and the next step's inputs in the data set, 2 x batch per worker
+    // (worker t, parity p at (2 t + p) x batch)
     const float **xrows;
     double *chunk_sq;   // per-chunk squared norms
     const float **srcs; // per-worker scratch: srcs_stride source pointers each

@@ -221,6 +221,23 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
         dpt_gemm_tn_rows(m, n, k, alpha, o, m, ptr, beta, c, n);
     else
         dpt_gemm_nt_rows(m, n, k, alpha, ptr, o, k, beta, c, n);
+    // The same product on a gathered copy of the rows through dpt_gemm: bitwise the same (the
+    // row-pointer products take the same kernel for the same shape, gathering as they pack).
+    float *g = malloc((nrows * width + 1) * sizeof *g), *cg = malloc(m * n * sizeof *cg);
+    cr_assert(g && cg);
+    for (size_t i = 0; i < nrows; i++)
+        memcpy(g + i * width, ptr[i], width * sizeof *g);
+    start_c(cg, c0, m * n, beta);
+    if (tn)
+        dpt_gemm(1, 0, m, n, k, alpha, o, m, g, n, beta, cg, n);
+    else
+        dpt_gemm(0, 1, m, n, k, alpha, g, k, o, k, beta, cg, n);
+    for (size_t i = 0; k > 0 && i < m * n; i++)
+        cr_assert(memcmp(&c[i], &cg[i], sizeof(float)) == 0,
+                  "%s m=%zu n=%zu k=%zu: C[%zu] = %a from the rows, %a from a gathered copy",
+                  tn ? "tn" : "nt", m, n, k, i, (double)c[i], (double)cg[i]);
+    free(g);
+    free(cg);
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++) {
             double dot = 0.0, mag = 0.0;
@@ -324,11 +341,16 @@ static void packed_shapes(void)
     check_packed(1, 0, 100, 530, 64, -0.05f, 1.0f, 0); // the fused SGD step of the trainer
     check_packed(0, 1, 29, 70, 785, 2.0f, 0.5f, 5);
     check_packed(0, 0, 66, 47, 33, -1.0f, 1.0f, 1);
-    // The row-pointer weight gradient takes the packed path (gathering the rows as it packs) for
-    // large enough products once the thread has a buffer: S's layer 1 at 2 threads and tails.
+    // The row-pointer products take the packed path (gathering the rows as they pack) for large
+    // enough products once the thread has a buffer: the weight gradient of S's layer 1 at 2
+    // threads and tails; the forward product of layer 1's rows over a batch of 128 or 256 (M and
+    // L with layer 1 split by rows) and tails of the 12-row panels and 32-column panels.
     check_rows(1, 64, 784, 32, -0.05f, 1.0f);
     check_rows(1, 97, 530, 33, 1.0f, 0.0f);
     check_rows(1, 16, 1040, 64, 2.0f, 0.5f);
+    check_rows(0, 256, 64, 784, 1.0f, 0.0f);
+    check_rows(0, 128, 32, 784, 1.0f, 0.0f);
+    check_rows(0, 133, 47, 300, 2.0f, 0.5f);
     dpt_gemm_pack_use(prev.buf, prev.floats);
     free(buf);
 }

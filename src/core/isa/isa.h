@@ -31,13 +31,13 @@ struct dpt_isa_kernels {
                   const float *b, size_t ldb, const float *const *brows, float beta, float *c,
                   size_t ldc);
     // C = alpha op(A) op(B) + beta C through packed panels in buf (dpt_isa_pack_floats floats,
-    // 64-byte aligned), blocked by bl; brows as for bcast (tb = 0 only). m, n, k >= 1. apre, bpre:
-    // op(A)'s and op(B)'s images (below) to use instead of packing them, or NULL; apre needs
-    // m <= bl->ma.
+    // 64-byte aligned), blocked by bl; brows as for bcast (tb = 0 only), arows likewise A's rows
+    // (ta = 0 only). m, n, k >= 1. apre, bpre: op(A)'s and op(B)'s images (below) to use instead
+    // of packing them, or NULL; apre needs m <= bl->ma.
     void (*packed)(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-                   size_t lda, const float *b, size_t ldb, const float *const *brows,
-                   const float *apre, const float *bpre, float beta, float *c, size_t ldc,
-                   float *buf, const struct dpt_gemm_blocking *bl);
+                   size_t lda, const float *const *arows, const float *b, size_t ldb,
+                   const float *const *brows, const float *apre, const float *bpre, float beta,
+                   float *c, size_t ldc, float *buf, const struct dpt_gemm_blocking *bl);
     // Images: an operand packed once, as packed() packs it, for products that share it.
     // pack_a_image writes columns [p0, p1) of A (m x k, stored along k: ta = 0) into op(A)'s
     // image (round_up(m, mr) k floats); pack_b_image columns [j0, j1) of B (k x n, stored k x n:
