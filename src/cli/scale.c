@@ -1152,6 +1152,12 @@ int cli_scale(int argc, char **argv)
         x.scaling = (enum scaling)k;
     }
     x.predict = cli_get(flags, "predict") != NULL;
+    if (x.predict && o.p.precision != DPT_PRECISION_FP32) {
+        rc = cli_error("--predict: the scaling proxy runs fp32 products; it cannot predict "
+                       "--precision %s",
+                       dpt_precision_name(o.p.precision));
+        goto cleanup;
+    }
     if ((v = cli_get(flags, "repeat")) && (rc = cli_size("repeat", v, 1, 1000, &x.repeat)))
         goto cleanup;
     if ((v = cli_get(flags, "spread-warn")) &&

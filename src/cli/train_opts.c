@@ -46,7 +46,7 @@ static const struct {
      BOTH},
     {{"precision", "P",
       "products in fp32 (default) or bf16 (bf16 operands, fp32 sums; CPUs with AVX512_BF16)", 0},
-     TRAIN_ONLY},
+     BOTH},
     {{"seed", "S", "seed for initialisation, shuffling and --val-split (default 1)", 0}, BOTH},
     {{"reproducible", NULL, "bitwise identical results for every thread count (slower)", 0}, BOTH},
     {{"normalize", "N", "none (default), minmax or standard, fitted on the training data", 0},

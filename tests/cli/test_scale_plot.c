@@ -140,6 +140,34 @@ Test(cli, scale_weak_scaling_grows_the_batch_with_the_threads, CLI_FIXTURE)
                        "--scaling", "weak");
 }
 
+// ---- --precision ----
+
+// scale runs bf16 products where the CPU has them (the CSV's command line says so), and refuses
+// them elsewhere with one line; --predict with bf16 is refused everywhere (the proxy runs fp32).
+Test(cli, scale_runs_bf16_products_but_predicts_only_fp32, CLI_FIXTURE)
+{
+    const char *d = "synth:xor,n=256";
+    if (dpt_precision_check(DPT_PRECISION_BF16)) {
+        expect_usage_error(run("scale", "--data", d, "--threads-list", "1,2", "--precision", "bf16",
+                               "--repeat", "1", "--csv", P("s.csv"), "--quiet", NULL),
+                           "--precision", "bf16");
+    } else {
+        struct cli_result r =
+            expect_ok(run("scale", "--data", d, "--threads-list", "1,2", "--precision", "bf16",
+                          "--repeat", "1", "--csv", P("s.csv"), "--quiet", NULL));
+        result_free(&r);
+        struct table t;
+        char *csv = read_table(P("s.csv"), &t);
+        cr_expect(strstr(csv, "--precision bf16"), "%.800s", csv);
+        cr_expect_eq(t.n, 4u, "2 runs and 2 medians");
+        free(csv);
+    }
+    expect_usage_error(run("scale", "--data", d, "--threads-list", "1,2", "--precision", "bf16",
+                           "--predict", "--csv", P("p.csv"), "--quiet", NULL),
+                       "bf16", NULL);
+    cr_expect(!file_exists(P("p.csv")));
+}
+
 // ---- the gradient modes as an axis ----
 
 Test(cli, scale_compares_gradient_modes_in_one_table, CLI_FIXTURE)
