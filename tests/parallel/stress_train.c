@@ -65,6 +65,19 @@ done:
     return rc;
 }
 
+// Trains again (mode at T) with the environment variable `var` set to `val` (NULL: as it is),
+// then unset, into again; 1 when that fails or gives other parameters than want.
+static int same_with(struct dpt_dataset *ds, size_t T, int mode, const char *sched, const char *var,
+                     const char *val, const float *want, float *again, size_t *np)
+{
+    if (var)
+        setenv(var, val, 1);
+    int bad = train(ds, T, mode, sched, again, np) != 0;
+    if (var)
+        unsetenv(var);
+    return bad || memcmp(want, again, *np * sizeof(float)) != 0;
+}
+
 int main(void)
 {
     struct dpt_dataset *ds;
@@ -81,44 +94,30 @@ int main(void)
         if (train(ds, 1, REPRO, scheds[s], ref, &np))
             return 1;
         for (size_t T = 1; T <= 4; T++) {
-            int bad = train(ds, T, PRIVATE, scheds[s], got, &np) != 0;
-            bad |= train(ds, T, SLICED, scheds[s], got, &np) != 0;
-            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
-            bad |= memcmp(got, again, np * sizeof(float)) != 0;
-            // The same with the barrier version of the sliced step, and with the dynamic one's
-            // last thread standing down at every check (its items done by the others): the
-            // decomposition is the same, so are the parameters.
-            setenv("DPT_STEP", "barrier", 1);
-            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
-            unsetenv("DPT_STEP");
-            bad |= memcmp(got, again, np * sizeof(float)) != 0;
-            setenv("DPT_TEST_HOME_ROWS", "1", 1); // rows moved to their workers' nodes
-            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
-            unsetenv("DPT_TEST_HOME_ROWS");
-            bad |= memcmp(got, again, np * sizeof(float)) != 0;
-            setenv("DPT_TEST_STAND_DOWN", "1", 1);
-            bad |= train(ds, T, SLICED, scheds[s], again, &np) != 0;
-            unsetenv("DPT_TEST_STAND_DOWN");
-            bad |= memcmp(got, again, np * sizeof(float)) != 0;
+            const char *sc = scheds[s];
+            int bad = train(ds, T, PRIVATE, sc, got, &np) != 0;
+            bad |= train(ds, T, SLICED, sc, got, &np) != 0;
+            bad |= same_with(ds, T, SLICED, sc, NULL, NULL, got, again, &np);
+            // The same with the barrier version of the sliced step, with the rows moved to their
+            // workers' nodes, and with the dynamic one's last thread standing down at every check
+            // (its items done by the others): the decomposition is the same, so are the
+            // parameters.
+            bad |= same_with(ds, T, SLICED, sc, "DPT_STEP", "barrier", got, again, &np);
+            bad |= same_with(ds, T, SLICED, sc, "DPT_TEST_HOME_ROWS", "1", got, again, &np);
+            bad |= same_with(ds, T, SLICED, sc, "DPT_TEST_STAND_DOWN", "1", got, again, &np);
             if (T > 1) {
-                bad |= train(ds, T, SLICED_DEEP, scheds[s], got, &np) != 0;
-                bad |= train(ds, T, SLICED_DEEP, scheds[s], again, &np) != 0;
-                bad |= memcmp(got, again, np * sizeof(float)) != 0;
+                bad |= train(ds, T, SLICED_DEEP, sc, got, &np) != 0;
+                bad |= same_with(ds, T, SLICED_DEEP, sc, NULL, NULL, got, again, &np);
             }
-            if (T == 2 || T == 4) {
+            if (T == 2 || T == 4) { // split_all (forced at T = 2), with and without shared panels
                 if (T == 2)
                     setenv("DPT_SPLIT_ALL", "1", 1);
-                bad |= train(ds, T, SLICED_WIDE, scheds[s], got, &np) != 0;
-                bad |= train(ds, T, SLICED_WIDE, scheds[s], again, &np) != 0;
-                bad |= memcmp(got, again, np * sizeof(float)) != 0;
-                setenv("DPT_SHARE_PACK", "0", 1);
-                bad |= train(ds, T, SLICED_WIDE, scheds[s], again, &np) != 0;
-                unsetenv("DPT_SHARE_PACK");
+                bad |= train(ds, T, SLICED_WIDE, sc, got, &np) != 0;
+                bad |= same_with(ds, T, SLICED_WIDE, sc, NULL, NULL, got, again, &np);
+                bad |= same_with(ds, T, SLICED_WIDE, sc, "DPT_SHARE_PACK", "0", got, again, &np);
                 unsetenv("DPT_SPLIT_ALL");
-                bad |= memcmp(got, again, np * sizeof(float)) != 0;
             }
-            bad |= train(ds, T, REPRO, scheds[s], got, &np) != 0;
-            bad |= memcmp(got, ref, np * sizeof(float)) != 0;
+            bad |= same_with(ds, T, REPRO, sc, NULL, NULL, ref, got, &np);
             printf("%s T=%zu: %s\n", scheds[s], T, bad ? "FAIL" : "ok");
             failures += bad;
             passed += !bad;
