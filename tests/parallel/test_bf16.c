@@ -11,57 +11,12 @@
 #include "core/gemm_bf16.h"
 #include "core/gemm_impl.h"
 #include "dptrain/dptrain.h"
-
-struct setup {
-    const char *data; // synth spec, or "fashion" for a Fashion-MNIST subset
-    size_t sizes[5];
-    size_t n_layers;
-    enum dpt_act hidden;
-    const char *schedule;
-    size_t batch;
-};
+#include "train_util.h"
 
 static void need_bf16(void)
 {
     if (!dpt_bf16_supported())
         cr_skip_test("no bf16 products here: %s", dpt_precision_check(DPT_PRECISION_BF16));
-}
-
-static struct dpt_dataset *fashion_part(int test, size_t lo, size_t n)
-{
-    struct dpt_dataset *all = NULL, *sub = NULL;
-    if (dpt_load_fashion_mnist(NULL, test, &all) != DPT_OK)
-        cr_skip_test("Fashion-MNIST is not installed (scripts/setup.sh installs it)");
-    size_t *idx = malloc(n * sizeof *idx);
-    for (size_t i = 0; i < n; i++)
-        idx[i] = lo + i;
-    cr_assert_eq(dpt_dataset_subset(all, idx, n, &sub), DPT_OK);
-    free(idx);
-    dpt_dataset_destroy(all);
-    return sub;
-}
-
-static struct dpt_dataset *load(const char *spec)
-{
-    if (strcmp(spec, "fashion") == 0)
-        return fashion_part(0, 0, 2000);
-    struct dpt_dataset *ds;
-    cr_assert_eq(dpt_data_load(spec, 0, &ds), DPT_OK, "%s", dpt_last_error());
-    return ds;
-}
-
-static struct dpt_net *make_net(const struct setup *s, uint64_t seed)
-{
-    struct dpt_net_spec spec = dpt_net_spec_default();
-    spec.n_layers = s->n_layers;
-    for (size_t l = 0; l <= s->n_layers; l++)
-        spec.sizes[l] = s->sizes[l];
-    for (size_t l = 0; l < s->n_layers; l++)
-        spec.act[l] = l + 1 == s->n_layers ? DPT_ACT_SOFTMAX : s->hidden;
-    struct dpt_net *net;
-    cr_assert_eq(dpt_net_create(&spec, &net), DPT_OK, "%s", dpt_last_error());
-    dpt_net_init(net, DPT_INIT_AUTO, 0, seed);
-    return net;
 }
 
 #define MAX_EPOCHS 8

@@ -12,58 +12,9 @@
 #include "fp_bound.h"
 #include "core/net_impl.h"
 #include "parallel/trainer_impl.h"
+#include "train_util.h"
 
 static const size_t thread_counts[] = {1, 2, 3, 4, 7}; // 7 > the 2 cores of the CI machine
-
-struct setup {
-    const char *data; // synth spec, or "fashion" for the Fashion-MNIST subset
-    size_t sizes[5];
-    size_t n_layers;
-    enum dpt_act hidden;
-    const char *schedule;
-    size_t batch;
-};
-
-static struct dpt_dataset *fashion_subset(size_t n)
-{
-    struct dpt_dataset *all = NULL, *sub = NULL;
-    if (dpt_load_fashion_mnist(NULL, 0, &all) != DPT_OK)
-        return NULL;
-    size_t *idx = malloc(n * sizeof *idx);
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    cr_assert_eq(dpt_dataset_subset(all, idx, n, &sub), DPT_OK);
-    free(idx);
-    dpt_dataset_destroy(all);
-    return sub;
-}
-
-static struct dpt_dataset *load(const char *spec)
-{
-    if (strcmp(spec, "fashion") == 0) {
-        struct dpt_dataset *ds = fashion_subset(2000);
-        if (!ds)
-            cr_skip_test("Fashion-MNIST is not installed (scripts/setup.sh installs it)");
-        return ds;
-    }
-    struct dpt_dataset *ds;
-    cr_assert_eq(dpt_data_load(spec, 0, &ds), DPT_OK, "%s", dpt_last_error());
-    return ds;
-}
-
-static struct dpt_net *make_net(const struct setup *s, uint64_t seed)
-{
-    struct dpt_net_spec spec = dpt_net_spec_default();
-    spec.n_layers = s->n_layers;
-    for (size_t l = 0; l <= s->n_layers; l++)
-        spec.sizes[l] = s->sizes[l];
-    for (size_t l = 0; l < s->n_layers; l++)
-        spec.act[l] = l + 1 == s->n_layers ? DPT_ACT_SOFTMAX : s->hidden;
-    struct dpt_net *net;
-    cr_assert_eq(dpt_net_create(&spec, &net), DPT_OK, "%s", dpt_last_error());
-    dpt_net_init(net, DPT_INIT_AUTO, 0, seed);
-    return net;
-}
 
 struct result {
     float *params;
