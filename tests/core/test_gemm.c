@@ -11,23 +11,7 @@
 #include "core/gemm_impl.h"
 #include "dptrain/dptrain.h"
 #include "fp_bound.h"
-
-static void fill(float *v, size_t n, struct dpt_rng *r)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(2.0 * dpt_rng_uniform(r) - 1.0);
-}
-
-// C's starting values: c0 as filled, or NaN everywhere when beta = 0 (which must not read C); c is
-// the copy the product overwrites, c0 the reference's.
-static void start_c(float *c, float *c0, size_t len, float beta)
-{
-    if (beta == 0.0f)
-        for (size_t i = 0; i < len; i++)
-            c0[i] = NAN;
-    for (size_t i = 0; i < len; i++)
-        c[i] = c0[i];
-}
+#include "gemm_util.h"
 
 // C = alpha op(A) op(B) + beta C0 (op(A) m x k, op(B) k x n, strided by pad), through dpt_gemm
 // (packed = 0) or dpt_gemm_packed (1), checked entry by entry against a double reference. Bound
@@ -202,32 +186,21 @@ Test(gemm, blocking_follows_the_caches)
 // products). Rows are drawn in random order, with repeats, from a pool larger than the batch.
 static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float beta)
 {
-    struct dpt_rng r;
-    dpt_rng_seed(&r, 77 + m * 1000003 + n * 1009 + k + (size_t)tn);
-    const size_t width = tn ? n : k, pool = 3 * (tn ? k : m) + 5;
-    const size_t nrows = tn ? k : m;
-    float *rows = malloc(pool * width * sizeof *rows);
-    const float **ptr = malloc((nrows ? nrows : 1) * sizeof *ptr);
-    const size_t other = tn ? k * m : n * k; // A (k x m) for TN, B (n x k) for NT
-    float *o = malloc((other ? other : 1) * sizeof *o);
-    float *c = malloc(m * n * sizeof *c), *c0 = malloc(m * n * sizeof *c0);
-    fill(rows, pool * width, &r);
-    fill(o, other, &r);
-    fill(c0, m * n, &r);
-    for (size_t i = 0; i < nrows; i++)
-        ptr[i] = rows + (size_t)(dpt_rng_uniform(&r) * (double)pool) % pool * width;
-    start_c(c, c0, m * n, beta);
+    struct scattered s = scattered_make(tn, m, n, k, beta, 77);
+    const size_t width = tn ? n : k, nrows = tn ? k : m;
+    const float *const *ptr = s.ptr, *o = s.o;
+    float *c = s.c;
     if (tn)
         dpt_gemm_tn_rows(m, n, k, alpha, o, m, ptr, beta, c, n);
     else
         dpt_gemm_nt_rows(m, n, k, alpha, ptr, o, k, beta, c, n);
     // The same product on a gathered copy of the rows through dpt_gemm: bitwise the same (the
     // row-pointer products take the same kernel for the same shape, gathering as they pack).
-    float *g = malloc((nrows * width + 1) * sizeof *g), *cg = malloc(m * n * sizeof *cg);
+    float *g = malloc((nrows * width + 1) * sizeof *g), *cg = malloc((m * n + 1) * sizeof *cg);
     cr_assert(g && cg);
     for (size_t i = 0; i < nrows; i++)
         memcpy(g + i * width, ptr[i], width * sizeof *g);
-    start_c(cg, c0, m * n, beta);
+    start_c(cg, s.c0, m * n, beta);
     if (tn)
         dpt_gemm(1, 0, m, n, k, alpha, o, m, g, n, beta, cg, n);
     else
@@ -247,7 +220,7 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
                 dot += t;
                 mag += fabs(t);
             }
-            const double c_old = beta == 0.0f ? 0.0 : (double)c0[i * n + j];
+            const double c_old = beta == 0.0f ? 0.0 : (double)s.c0[i * n + j];
             const double want = alpha * dot + beta * c_old;
             const double tol = dpt_gemm_entry_bound(k, alpha, mag, beta, c_old);
             cr_assert(fabs(c[i * n + j] - want) <= tol,
@@ -255,11 +228,7 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
                       tn ? "tn" : "nt", m, n, k, alpha, beta, i, j, c[i * n + j], want);
         }
     }
-    free(rows);
-    free(ptr);
-    free(o);
-    free(c);
-    free(c0);
+    scattered_free(&s);
 }
 
 // Every tail: m of the 4-row blocks (1..7), n of the 4-column (nt) and 64-column (tn) blocks with

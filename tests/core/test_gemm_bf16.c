@@ -13,12 +13,7 @@
 #include "core/isa/bf16.h"
 #include "dptrain/dptrain.h"
 #include "fp_bound.h"
-
-static void fill(float *v, size_t n, struct dpt_rng *r)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(2.0 * dpt_rng_uniform(r) - 1.0);
-}
+#include "gemm_util.h"
 
 // Entry (i, j) of the product, checked twice:
 // - against the exact product of the operands as given, within dpt_gemm_bf16_entry_bound:
@@ -53,13 +48,6 @@ static void fill(float *v, size_t n, struct dpt_rng *r)
     } while (0)
 
 // C's starting values: c0 as filled, or NaN everywhere when beta = 0 (which must not read C).
-static void start_c(float *c, float *c0, size_t len, float beta)
-{
-    if (beta == 0.0f)
-        for (size_t i = 0; i < len; i++)
-            c0[i] = NAN;
-    memcpy(c, c0, len * sizeof *c);
-}
 
 // C = alpha op(A) op(B) + beta C0 through dpt_gemm_bf16, op(A) m x k and op(B) k x n strided by
 // pad; the padding between C's rows must stay as it was.
@@ -99,22 +87,10 @@ static void check_product(int ta, int tb, size_t m, size_t n, size_t k, float al
 // from a pool larger than the batch.
 static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float beta)
 {
-    struct dpt_rng r;
-    dpt_rng_seed(&r, 19 + m * 1000003 + n * 1009 + k + (size_t)tn);
-    const size_t width = tn ? n : k, pool = 3 * (tn ? k : m) + 5, nrows = tn ? k : m;
-    float *rows = malloc(pool * width * sizeof *rows);
-    const float **ptr = malloc((nrows ? nrows : 1) * sizeof *ptr);
-    const size_t other = tn ? k * m : n * k; // A (k x m) for tn, B (n x k) for nt
-    float *o = malloc((other ? other : 1) * sizeof *o);
+    struct scattered s = scattered_make(tn, m, n, k, beta, 19);
+    const float *const *ptr = s.ptr, *o = s.o, *c0 = s.c0;
+    float *c = s.c;
     const size_t ldc = n;
-    float *c = malloc(m * n * sizeof *c), *c0 = malloc(m * n * sizeof *c0);
-    cr_assert(rows && ptr && o && c && c0);
-    fill(rows, pool * width, &r);
-    fill(o, other, &r);
-    fill(c0, m * n, &r);
-    for (size_t i = 0; i < nrows; i++)
-        ptr[i] = rows + (size_t)(dpt_rng_uniform(&r) * (double)pool) % pool * width;
-    start_c(c, c0, m * n, beta);
     if (tn)
         dpt_gemm_bf16_tn_rows(m, n, k, alpha, o, m, ptr, beta, c, n);
     else
@@ -126,11 +102,7 @@ static void check_rows(int tn, size_t m, size_t n, size_t k, float alpha, float 
             else
                 CHECK_ENTRY(ptr[i][p], o[j * k + p], "nt_rows");
         }
-    free(rows);
-    free(ptr);
-    free(o);
-    free(c);
-    free(c0);
+    scattered_free(&s);
 }
 
 // Shapes across every edge of the kernel: m over its 12-row panels (tails of 1-11 rows: each row
