@@ -747,10 +747,16 @@ static void phase2(struct dpt_proxy *px, struct run *r, size_t u, const size_t *
         .lr_mult = 1.0,
     };
     if (r->sliced) {
-        // The next step's rows this worker gathers: all of them with split_first, else its shard.
-        if (r->split_first)
-            prefetch_rows(px, next, 0, m);
-        else
+        // The rows this worker reads at a later step, as dpt_trainer_prefetch_inputs asks for
+        // them: with split_first all of the next step's, or of the step after next's where the
+        // batch's inputs are small; else its shard of the next step's.
+        if (r->split_first) {
+            const int far = dpt_prefetch_two_ahead(px->p.batch, px->n0);
+            const size_t es = px->epoch_step;
+            for (size_t ahead = far && es > 0 ? 2 : 1; ahead <= (far ? 2u : 1u); ahead++)
+                if (es + ahead < px->steps_per_epoch)
+                    prefetch_rows(px, batch_rows(px, ahead), 0, m);
+        } else
             prefetch_rows(px, next, split(m, u, T), split(m, u + 1, T));
         const size_t p = r->split_first ? (size_t)(px->step & 1) : 0;
         const struct dpt_workspace *ws = p ? r->bws2 : r->bws;

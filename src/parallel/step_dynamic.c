@@ -122,15 +122,7 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
         return;
     }
     case ROWS: {
-        if (s->st.b + 1 <
-            tr->n_batches) { // the rows the next step gathers (as the barrier version)
-            const size_t nbs = s->st.bs + B, nm = N - nbs < B ? N - nbs : B;
-            if (tr->split_first)
-                dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
-            else
-                dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, t, T),
-                                          nbs + dpt_split(nm, t + 1, T));
-        }
+        dpt_trainer_prefetch_inputs(tr, s->st.b, s->st.bs, t); // as the barrier version
         const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * t + s->parity] : NULL;
         const float *const *xr = tr->xrows ? tr->xrows + (2 * t + s->parity) * B : NULL;
         dpt_trainer_sliced_grad(tr, s->ws, xb, xr, t, &s->st.ctx, s->st.m, tm);

@@ -206,13 +206,7 @@ static void sliced_phase2(struct dpt_trainer *tr, size_t ith, struct dpt_step *s
     const size_t B = tr->p.batch, N = tr->epoch_samples, p = s->b & 1;
     const size_t nbs = s->bs + B, nm = N - nbs < B ? N - nbs : B;
     const int more = s->b + 1 < tr->n_batches;
-    if (more) { // the rows this worker gathers at the next step: all of them with split_first
-        if (tr->split_first)
-            dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
-        else
-            dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, ith, tr->nth),
-                                      nbs + dpt_split(nm, ith + 1, tr->nth));
-    }
+    dpt_trainer_prefetch_inputs(tr, s->b, s->bs, ith); // the rows it reads at a later step
     const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * ith + p] : NULL;
     const float *const *xr = tr->xrows ? tr->xrows + (2 * ith + p) * B : NULL;
     sliced_phase(tr, dpt_step_workspace(tr, s->b), xb, xr, ith, &s->ctx, s->m, tm);

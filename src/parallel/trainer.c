@@ -301,6 +301,36 @@ void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t h
     }
 }
 
+int dpt_prefetch_two_ahead(size_t batch, size_t n0)
+{
+    return batch * n0 * sizeof(float) <= DPT_PREFETCH_FAR_BYTES;
+}
+
+void dpt_trainer_prefetch_inputs(const struct dpt_trainer *tr, size_t b, size_t bs, size_t t)
+{
+    const size_t B = tr->p.batch, N = tr->epoch_samples;
+    const size_t n0 = dpt_net_spec(tr->net)->sizes[0];
+    if (!tr->split_first) { // this worker's shard of the next step's rows
+        if (b + 1 < tr->n_batches) {
+            const size_t nbs = bs + B, nm = N - nbs < B ? N - nbs : B;
+            dpt_trainer_prefetch_rows(tr, nbs + dpt_split(nm, t, tr->nth),
+                                      nbs + dpt_split(nm, t + 1, tr->nth));
+        }
+        return;
+    }
+    // split_first: every row of the batch. A step of a few rows (S at 16 threads: 2 per worker)
+    // is too short to hide a miss to DRAM behind, so where the batch's inputs are small the rows
+    // of the step after next are requested (at an epoch's first step the next step's too); the
+    // order of the next epoch is not drawn yet, so nothing past this epoch.
+    const int far = dpt_prefetch_two_ahead(B, n0);
+    for (size_t ahead = far && b > 0 ? 2 : 1; ahead <= (far ? 2u : 1u); ahead++) {
+        if (b + ahead >= tr->n_batches)
+            break;
+        const size_t nbs = bs + ahead * B, nm = N - nbs < B ? N - nbs : B;
+        dpt_trainer_prefetch_rows(tr, nbs, nbs + nm);
+    }
+}
+
 // The epoch job: every worker runs the epoch's steps. A strategy with its own step loop (the
 // dynamic sliced step) runs them itself; the others have the design's lockstep shape:
 //   phase 1 (the strategy: worker t's shard), barrier A, phase 2 (the strategy: worker t's

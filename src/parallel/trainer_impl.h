@@ -267,6 +267,15 @@ void dpt_trainer_reduce_chunk(float *dst, const float *const *srcs, size_t n_src
                               size_t hi);
 // Prefetches the input rows perm[lo..hi) of the training set.
 void dpt_trainer_prefetch_rows(const struct dpt_trainer *tr, size_t lo, size_t hi);
+// The input rows logical worker t will read at a later step, asked for in phase 2 of step b
+// (batch starting at bs): its shard of the next step's rows, or with split_first every row of the
+// next step's batch, or of the step after next's where dpt_prefetch_two_ahead says so.
+void dpt_trainer_prefetch_inputs(const struct dpt_trainer *tr, size_t b, size_t bs, size_t t);
+// split_first: whether a batch's inputs (batch x n0 floats) are few enough to be requested two
+// steps ahead: at most DPT_PREFETCH_FAR_BYTES, so that two steps' inputs sit beside a step's
+// work in any L2 of 512 KiB or more (S's 32 x 784 inputs, 100 KB, are; M's and L's are not).
+#define DPT_PREFETCH_FAR_BYTES ((size_t)128 << 10)
+int dpt_prefetch_two_ahead(size_t batch, size_t n0);
 // The step's loss and correct count, summed over the logical workers in fixed order.
 void dpt_trainer_step_loss(const struct dpt_trainer *tr, double *loss, double *correct);
 // Is a stop requested (signal, progress callback) after batch b? *timed_out: the time limit.
