@@ -255,19 +255,39 @@ int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k)
            (double)m * (double)n * (double)k >= 1048576.0;
 }
 
-// The packed GEMM at the current level when the calling thread has a buffer large enough (1), or
-// nothing (0). arows, brows: A's rows (ta = 0) or B's (tb = 0) as pointers, or NULL.
-static int try_packed(const struct dpt_isa_kernels *kr, int ta, int tb, size_t m, size_t n,
-                      size_t k, float alpha, const float *a, size_t lda, const float *const *arows,
-                      const float *b, size_t ldb, const float *const *brows, float beta, float *c,
-                      size_t ldc)
+// Whether dpt_gemm sends op(A) op(B) to the packed GEMM (given a buffer): large enough
+// (dpt_gemm_packed_pays), not TT (the BLAS), and not the forward product of a shard of at most
+// DPT_NT_KERNEL_MAX_ROWS rows, whose weights are read in place, never packed. The row-pointer and
+// image products follow the same rule, so they take the kernel dpt_gemm would.
+static int takes_packed(int ta, int tb, size_t m, size_t n, size_t k)
 {
-    if (!kr || !pack_cur.buf || m == 0 || n == 0 || k == 0)
+    return !(ta && tb) && dpt_gemm_packed_pays(ta, tb, m, n, k) &&
+           !(!ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS);
+}
+
+// The current level's kernels (NULL at generic) and, where there are some, their blocking in *bl.
+static const struct dpt_isa_kernels *level_kernels(struct dpt_gemm_blocking *bl)
+{
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    if (kr)
+        *bl = dpt_gemm_blocking(dpt_isa_level());
+    return kr;
+}
+
+// The packed GEMM at the current level when the calling thread has a buffer large enough (1), or
+// nothing (0). arows, brows: A's rows (ta = 0) or B's (tb = 0) as pointers, or NULL; apre, bpre:
+// op(A)'s or op(B)'s image (operand images, below), or NULL.
+static int try_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                      size_t lda, const float *const *arows, const float *b, size_t ldb,
+                      const float *const *brows, const float *apre, const float *bpre, float beta,
+                      float *c, size_t ldc)
+{
+    struct dpt_gemm_blocking bl;
+    const struct dpt_isa_kernels *kr = level_kernels(&bl);
+    if (!kr || !pack_cur.buf || m == 0 || n == 0 || k == 0 ||
+        pack_cur.floats < dpt_isa_pack_floats(&bl, kr->vl))
         return 0;
-    const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
-    if (pack_cur.floats < dpt_isa_pack_floats(&bl, kr->vl))
-        return 0;
-    kr->packed(ta, tb, m, n, k, alpha, a, lda, arows, b, ldb, brows, NULL, NULL, beta, c, ldc,
+    kr->packed(ta, tb, m, n, k, alpha, a, lda, arows, b, ldb, brows, apre, bpre, beta, c, ldc,
                pack_cur.buf, &bl);
     return 1;
 }
@@ -275,8 +295,7 @@ static int try_packed(const struct dpt_isa_kernels *kr, int ta, int tb, size_t m
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
-    return try_packed(kernels_of(dpt_isa_level()), ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb,
-                      NULL, beta, c, ldc);
+    return try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, NULL, NULL, beta, c, ldc);
 }
 
 // ---- the products ----
@@ -304,12 +323,8 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
         return;
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
     if (kr && k > 0 && !(ta && tb)) {
-        const int pays = dpt_gemm_packed_pays(ta, tb, m, n, k);
-        // The forward product of a shard of at most DPT_NT_KERNEL_MAX_ROWS rows: the weights are
-        // read in place, never packed.
-        const int small_nt = !ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS;
-        if (pays && !small_nt &&
-            try_packed(kr, ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c, ldc))
+        if (takes_packed(ta, tb, m, n, k) && try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b,
+                                                        ldb, NULL, NULL, NULL, beta, c, ldc))
             return;
         // A thread without a packing buffer uses the unpacked kernels too, never the BLAS: the
         // BLAS allocates its own buffers on first use, and OpenBLAS 0.3.21 retries forever when it
@@ -331,9 +346,7 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
 int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k)
 {
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    return kr && !(ta && tb) && dpt_gemm_packed_pays(ta, tb, m, n, k) &&
-           !(!ta && tb && m <= DPT_NT_KERNEL_MAX_ROWS) &&
-           m <= dpt_gemm_blocking(dpt_isa_level()).ma;
+    return kr && takes_packed(ta, tb, m, n, k) && m <= dpt_gemm_blocking(dpt_isa_level()).ma;
 }
 
 size_t dpt_gemm_image_floats(size_t rows, size_t k)
@@ -345,34 +358,29 @@ size_t dpt_gemm_image_floats(size_t rows, size_t k)
 void dpt_gemm_pack_a_image(size_t m, size_t k, const float *a, size_t lda, size_t p0, size_t p1,
                            float *img)
 {
-    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    if (kr && p1 > p0 && m > 0) {
-        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+    struct dpt_gemm_blocking bl;
+    const struct dpt_isa_kernels *kr = level_kernels(&bl);
+    if (kr && p1 > p0 && m > 0)
         kr->pack_a_image(m, k, a, lda, p0, p1, img, &bl);
-    }
 }
 
 void dpt_gemm_pack_b_image(size_t k, size_t n, const float *b, size_t ldb, size_t j0, size_t j1,
                            float *img)
 {
-    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    if (kr && j1 > j0 && k > 0) {
-        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
+    struct dpt_gemm_blocking bl;
+    const struct dpt_isa_kernels *kr = level_kernels(&bl);
+    if (kr && j1 > j0 && k > 0)
         kr->pack_b_image(k, n, b, ldb, j0, j1, img, &bl);
-    }
 }
 
 void dpt_gemm_image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t hi, const float *img,
                             void (*fn)(void *ctx, const float *p, size_t floats), void *ctx)
 {
-    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    struct dpt_gemm_blocking bl;
+    const struct dpt_isa_kernels *kr = level_kernels(&bl);
     if (!kr || rows == 0 || k == 0)
         return;
-    const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
-    // The k blocks as the kernels cut them (kernels.inc: k_block).
-    const size_t nkb = (k + bl.kc - 1) / bl.kc;
-    size_t kcb = ((k + nkb - 1) / nkb + 15) / 16 * 16;
-    kcb = kcb < bl.kc ? kcb : bl.kc;
+    const size_t kcb = dpt_isa_k_block(k, &bl);
     const size_t u = of_a ? kr->mr : kr->nr, rp = (rows + u - 1) / u * u;
     for (size_t pc = 0; pc < k; pc += kcb) {
         const size_t kc = k - pc < kcb ? k - pc : kcb;
@@ -416,16 +424,10 @@ void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
                     size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
                     float beta, float *c, size_t ldc)
 {
-    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    if ((aimg || bimg) && m > 0 && n > 0 && pack_cur.buf && dpt_gemm_image_pays(ta, tb, m, n, k)) {
-        const struct dpt_gemm_blocking bl = dpt_gemm_blocking(dpt_isa_level());
-        if (pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl)) {
-            kr->packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, ta ? NULL : aimg,
-                       tb ? NULL : bimg, beta, c, ldc, pack_cur.buf, &bl);
-            return;
-        }
-    }
-    dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!((aimg || bimg) && dpt_gemm_image_pays(ta, tb, m, n, k) &&
+          try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, ta ? NULL : aimg,
+                     tb ? NULL : bimg, beta, c, ldc)))
+        dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int dpt_gemm_rows_available(void)
@@ -454,8 +456,8 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
     // As dpt_gemm decides for a contiguous A: large products (but a shard's few rows) go to the
     // packed GEMM, which gathers the rows while packing, so the result is bitwise that of
     // dpt_gemm on a gathered copy; the rest to the dot-product kernel.
-    if (!(dpt_gemm_packed_pays(0, 1, m, n, k) && m > DPT_NT_KERNEL_MAX_ROWS &&
-          try_packed(kr, 0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb, NULL, beta, c, ldc)))
+    if (!(takes_packed(0, 1, m, n, k) && try_packed(0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb,
+                                                    NULL, NULL, NULL, beta, c, ldc)))
         kr->nt_rows(m, n, k, alpha, a_rows, b, ldb, beta, c, ldc);
 }
 
@@ -471,8 +473,8 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
     }
     // Large products go to the packed GEMM, which gathers the rows while packing; the rest (and a
     // thread without a packing buffer) to the broadcast kernel.
-    if (!(dpt_gemm_packed_pays(1, 0, m, n, k) &&
-          try_packed(kr, 1, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, b_rows, beta, c, ldc)))
+    if (!(takes_packed(1, 0, m, n, k) && try_packed(1, 0, m, n, k, alpha, a, lda, NULL, NULL, 0,
+                                                    b_rows, NULL, NULL, beta, c, ldc)))
         kr->bcast(m, n, k, alpha, a, 1, lda, NULL, 0, b_rows, beta, c, ldc);
 }
 

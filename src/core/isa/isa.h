@@ -49,6 +49,17 @@ struct dpt_isa_kernels {
                          float *img, const struct dpt_gemm_blocking *bl);
 };
 
+// The depth of the k blocks of a product of depth k (the last may be shallower): even blocks, so
+// that k = 784 runs as 272, 272, 240 rather than 384, 384, 16. The packed GEMM, the operand
+// images and the places that walk an image (gemm.c) all cut k this way.
+static inline size_t dpt_isa_k_block(size_t k, const struct dpt_gemm_blocking *bl)
+{
+    const size_t nkb = (k + bl->kc - 1) / bl->kc;
+    size_t kcb = (k + nkb - 1) / nkb;
+    kcb = (kcb + 15) / 16 * 16;
+    return kcb < bl->kc ? kcb : bl->kc;
+}
+
 // Floats of a packing buffer for the blocking bl with a vector of vl floats: B's block, A's block
 // and one vector of slack (a transposed panel row is written a whole vector wide).
 static inline size_t dpt_isa_pack_floats(const struct dpt_gemm_blocking *bl, size_t vl)
