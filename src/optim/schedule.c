@@ -171,14 +171,3 @@ enum dpt_status dpt_sched_base_create(const char *name, unsigned flags, size_t n
     *out = s;
     return DPT_OK;
 }
-
-void dpt_sched_l2(float wd, const float *theta, float *grad, size_t lo, size_t hi)
-{
-    if (wd == 0.0f)
-        return;
-    const float *restrict t = theta;
-    float *restrict g = grad;
-#pragma omp simd
-    for (size_t i = lo; i < hi; i++)
-        g[i] += wd * t[i];
-}

@@ -7,8 +7,7 @@
 #include "optim/schedule_impl.h"
 
 // G += g .* g; theta -= lr g / (sqrt(G) + eps)
-static void adagrad_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                         float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(adagrad_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const float lr = (float)(b->h.lr * ctx->lr_mult);
@@ -23,10 +22,10 @@ static void adagrad_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx,
         t[i] -= lr * g[i] / (sqrtf(acc[i]) + eps);
     }
 }
+DPT_SCHED_STEP_LEVELS(adagrad_step)
 
 // r = rho r + (1 - rho) g .* g; theta -= lr g / (sqrt(r) + eps)
-static void rmsprop_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                         float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(rmsprop_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const float lr = (float)(b->h.lr * ctx->lr_mult);
@@ -43,13 +42,14 @@ static void rmsprop_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx,
         t[i] -= lr * g[i] / (sqrtf(r[i]) + eps);
     }
 }
+DPT_SCHED_STEP_LEVELS(rmsprop_step)
 
 enum dpt_status dpt_sched_make_adagrad(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("adagrad", 0, 1, adagrad_step, h, out);
+    return dpt_sched_base_create("adagrad", 0, 1, adagrad_step_levels, h, out);
 }
 
 enum dpt_status dpt_sched_make_rmsprop(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("rmsprop", 0, 1, rmsprop_step, h, out);
+    return dpt_sched_base_create("rmsprop", 0, 1, rmsprop_step_levels, h, out);
 }

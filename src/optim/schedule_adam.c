@@ -11,8 +11,10 @@
 
 // The shared loop; decay is 1 for adam (multiplying by 1.0f is exact, so adam stays bitwise the
 // plain formula) and 1 - lr * wd for adamw.
-static void adam_update(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float decay,
-                        float *theta, const float *grad, size_t lo, size_t hi)
+static inline DPT_SCHED_INLINE void adam_update(struct dpt_schedule *s,
+                                                const struct dpt_step_ctx *ctx, float decay,
+                                                float *theta, const float *grad, size_t lo,
+                                                size_t hi)
 {
     const struct dpt_sched_base *b = s->impl;
     // A step number of 0 would make the bias corrections 0; treat it as the first step.
@@ -36,29 +38,29 @@ static void adam_update(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, 
     }
 }
 
-static void adam_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                      float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(adam_step)
 {
     const struct dpt_sched_base *b = s->impl;
     dpt_sched_l2((float)b->h.wd, theta, grad, lo, hi);
     adam_update(s, ctx, 1.0f, theta, grad, lo, hi);
 }
+DPT_SCHED_STEP_LEVELS(adam_step)
 
 // theta -= lr wd theta, then the adam update (wd is decoupled: it never enters m or v).
-static void adamw_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                       float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(adamw_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const float decay = (float)(1.0 - b->h.lr * ctx->lr_mult * b->h.wd);
     adam_update(s, ctx, decay, theta, grad, lo, hi);
 }
+DPT_SCHED_STEP_LEVELS(adamw_step)
 
 enum dpt_status dpt_sched_make_adam(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("adam", 0, 2, adam_step, h, out);
+    return dpt_sched_base_create("adam", 0, 2, adam_step_levels, h, out);
 }
 
 enum dpt_status dpt_sched_make_adamw(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("adamw", 0, 2, adamw_step, h, out);
+    return dpt_sched_base_create("adamw", 0, 2, adamw_step_levels, h, out);
 }

@@ -69,8 +69,66 @@ enum dpt_status dpt_sched_base_create(const char *name, unsigned flags, size_t n
 void dpt_sched_destroy_builtin(struct dpt_schedule *s);
 
 // L2 weight decay folded into the gradient, grad[i] += wd * theta[i] on [lo, hi); no-op for
-// wd == 0 so the plain update stays bitwise what its formula says.
-void dpt_sched_l2(float wd, const float *theta, float *grad, size_t lo, size_t hi);
+// wd == 0 so the plain update stays bitwise what its formula says. Inline, so that each vector
+// level's copy of a step (below) has its own.
+static inline void dpt_sched_l2(float wd, const float *theta, float *grad, size_t lo, size_t hi)
+{
+    if (wd == 0.0f)
+        return;
+    const float *restrict t = theta;
+    float *restrict g = grad;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        g[i] += wd * t[i];
+}
+
+// ---- the steps at the CPU's vector width ----
+//
+// The library is compiled for its architecture's baseline (x86-64: SSE2, 4 floats a vector), and
+// a step's loop with a square root and a division (adam, adagrad, rmsprop) is bound by those
+// instructions, not by memory: on x86-64 every built-in step is therefore compiled twice more,
+// for AVX2 and for AVX-512, and the copy of the vector level in use runs (dpt_isa_level():
+// the CPU's best, or DPT_ISA; generic runs the baseline copy). The loops are elementwise (no sum
+// across elements) and the C11 build contracts no multiply and add into an FMA, so every copy
+// computes bitwise the same; tests/optim/test_levels.c holds them to that.
+//
+// DPT_SCHED_STEP(fn) opens a step's definition (always inlined into its copies);
+// DPT_SCHED_STEP_LEVELS(fn), after it, defines fn_levels, the step to register.
+#define DPT_SCHED_STEP(fn)                                                                         \
+    static inline DPT_SCHED_INLINE void fn(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, \
+                                           float *theta, float *grad, size_t lo, size_t hi)
+#define DPT_SCHED_STEP_COPY(fn, suffix, target)                                                    \
+    target static void fn##suffix(struct dpt_schedule *s, const struct dpt_step_ctx *ctx,          \
+                                  float *theta, float *grad, size_t lo, size_t hi)                 \
+    {                                                                                              \
+        fn(s, ctx, theta, grad, lo, hi);                                                           \
+    }
+#if defined(DPT_HAVE_X86_KERNELS) && defined(__GNUC__)
+#include "core/gemm_impl.h"
+#define DPT_SCHED_INLINE __attribute__((always_inline))
+// The features of the kernels' levels (CMakeLists.txt: src/core/isa/<level>/kernels.c).
+#define DPT_SCHED_STEP_LEVELS(fn)                                                                  \
+    DPT_SCHED_STEP_COPY(fn, _avx512, __attribute__((target("avx512f,avx2,fma"))))                  \
+    DPT_SCHED_STEP_COPY(fn, _avx2, __attribute__((target("avx2,fma"))))                            \
+    static void fn##_levels(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,  \
+                            float *grad, size_t lo, size_t hi)                                     \
+    {                                                                                              \
+        switch (dpt_isa_level()) {                                                                 \
+        case DPT_ISA_AVX512:                                                                       \
+            fn##_avx512(s, ctx, theta, grad, lo, hi);                                              \
+            break;                                                                                 \
+        case DPT_ISA_AVX2:                                                                         \
+            fn##_avx2(s, ctx, theta, grad, lo, hi);                                                \
+            break;                                                                                 \
+        default:                                                                                   \
+            fn(s, ctx, theta, grad, lo, hi);                                                       \
+            break;                                                                                 \
+        }                                                                                          \
+    }
+#else // arm64: the baseline is Advanced SIMD already, the one vector width there is
+#define DPT_SCHED_INLINE
+#define DPT_SCHED_STEP_LEVELS(fn) DPT_SCHED_STEP_COPY(fn, _levels, )
+#endif
 
 // ---- constructors, one per built-in name (the parser's table points at these) ----
 // Base constructors read their keys from h. Wrapper constructors take ownership of inner only on

@@ -10,8 +10,7 @@
 #include "optim/schedule_impl.h"
 
 // theta -= lr * g
-static void fixed_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                       float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(fixed_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const float lr = (float)(b->h.lr * ctx->lr_mult);
@@ -22,12 +21,12 @@ static void fixed_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, f
     for (size_t i = lo; i < hi; i++)
         t[i] -= lr * g[i];
 }
+DPT_SCHED_STEP_LEVELS(fixed_step)
 
 // theta -= lr * g / ||g||: a step of length lr in the gradient's direction, whatever its size.
 // A zero or non-finite norm gives no step (there is no direction to follow, and dividing would
 // turn the parameters into NaN).
-static void normalized_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                            float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(normalized_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const double sq = ctx->grad_sq_norm;
@@ -40,10 +39,10 @@ static void normalized_step(struct dpt_schedule *s, const struct dpt_step_ctx *c
     for (size_t i = lo; i < hi; i++)
         t[i] -= scale * g[i];
 }
+DPT_SCHED_STEP_LEVELS(normalized_step)
 
 // v = mu v + g; theta -= lr v
-static void momentum_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                          float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(momentum_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const float lr = (float)(b->h.lr * ctx->lr_mult);
@@ -58,10 +57,10 @@ static void momentum_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx
         t[i] -= lr * v[i];
     }
 }
+DPT_SCHED_STEP_LEVELS(momentum_step)
 
 // v = mu v + g; theta -= lr (g + mu v)
-static void nesterov_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,
-                          float *grad, size_t lo, size_t hi)
+DPT_SCHED_STEP(nesterov_step)
 {
     const struct dpt_sched_base *b = s->impl;
     const float lr = (float)(b->h.lr * ctx->lr_mult);
@@ -76,28 +75,30 @@ static void nesterov_step(struct dpt_schedule *s, const struct dpt_step_ctx *ctx
         t[i] -= lr * (g[i] + mu * v[i]);
     }
 }
+DPT_SCHED_STEP_LEVELS(nesterov_step)
 
 enum dpt_status dpt_sched_make_fixed(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
     // With weight decay the step also depends on theta itself: not a plain rate times gradient.
-    return dpt_sched_base_create("fixed", h->wd == 0.0 ? DPT_SCHEDULE_LINEAR : 0, 0, fixed_step, h,
-                                 out);
+    return dpt_sched_base_create("fixed", h->wd == 0.0 ? DPT_SCHEDULE_LINEAR : 0, 0,
+                                 fixed_step_levels, h, out);
 }
 
 enum dpt_status dpt_sched_make_normalized(const struct dpt_sched_hyper *h,
                                           struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("normalized", DPT_SCHEDULE_NEEDS_NORM, 0, normalized_step, h, out);
+    return dpt_sched_base_create("normalized", DPT_SCHEDULE_NEEDS_NORM, 0, normalized_step_levels,
+                                 h, out);
 }
 
 enum dpt_status dpt_sched_make_momentum(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("momentum", 0, 1, momentum_step, h, out);
+    return dpt_sched_base_create("momentum", 0, 1, momentum_step_levels, h, out);
 }
 
 enum dpt_status dpt_sched_make_nesterov(const struct dpt_sched_hyper *h, struct dpt_schedule **out)
 {
-    return dpt_sched_base_create("nesterov", 0, 1, nesterov_step, h, out);
+    return dpt_sched_base_create("nesterov", 0, 1, nesterov_step_levels, h, out);
 }
 
 // `sgd` with PyTorch's keys: SGD(momentum=0) is the plain rule, momentum > 0 the heavy-ball rule
