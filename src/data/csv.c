@@ -255,19 +255,50 @@ cleanup:
 
 // ---- cells and rows ----
 
+// Whether cell is a number written with a decimal comma (as in much of Europe: "1,5", "-0,25e3"):
+// digits, one comma, digits, an optional exponent, and nothing else.
+static int decimal_comma(const char *cell)
+{
+    const char *p = cell + (*cell == '-' || *cell == '+');
+    size_t before = 0, after = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, before++;
+    if (*p++ != ',')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++, after++;
+    if (before == 0 || after == 0)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '-' || p[1] == '+');
+        if (!(*p >= '0' && *p <= '9'))
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+#define DECIMAL_COMMA_HINT                                                                         \
+    "dptrain reads decimal points; convert the file first, for example with sed 's/,/./g' where "  \
+    "',' is not the delimiter"
+
 static enum dpt_status number_error(const struct csv *c, enum dpt_num_result r, const char *cell,
                                     size_t line, size_t col)
 {
     if (r == DPT_NUM_BAD && *cell == '\0')
         return dpt_error(DPT_ERR_FORMAT, "%s: line %zu, column %zu: empty cell", c->name, line,
                          col);
-    return dpt_error(DPT_ERR_FORMAT, "%s: line %zu, column %zu: %s: '%.40s'", c->name, line, col,
+    return dpt_error(DPT_ERR_FORMAT, "%s: line %zu, column %zu: %s: '%.40s'%s", c->name, line, col,
                      r == DPT_NUM_BAD         ? "not a number"
                      : r == DPT_NUM_NONFINITE ? "not a finite number"
                                               : "beyond float range (a float holds magnitudes "
                                                 "from 1.4e-45 to 3.4e38; smaller ones would "
                                                 "become 0)",
-                     cell);
+                     cell,
+                     r == DPT_NUM_BAD && decimal_comma(cell)
+                         ? " (a decimal comma: " DECIMAL_COMMA_HINT ")"
+                         : "");
 }
 
 // A class label cell: an integer, or text (blanks around it dropped, also inside quotes); a
@@ -281,6 +312,15 @@ static enum dpt_status label_cell(struct csv *c, char *cell, int quoted, size_t 
                          col);
     double v = 0.0;
     enum dpt_num_result r = dpt_data_parse_number(num, &v);
+    // An unquoted "1,5" is a number with a decimal comma far more often than a class name: it
+    // would be read as text and make a class of every value. Quoted, it is a name.
+    if (r == DPT_NUM_BAD && !quoted && decimal_comma(num))
+        return dpt_error(
+            DPT_ERR_FORMAT,
+            "%s: line %zu, column %zu: label '%.40s' has a decimal comma: " DECIMAL_COMMA_HINT
+            " (real-valued targets also need target=regression), or quote it (\"%.40s\") if it is "
+            "a class name",
+            c->name, line, col, num, num);
     const enum label_kind kind = r == DPT_NUM_BAD ? LABELS_TEXT : LABELS_NUMBERS;
     if (c->kind != LABELS_UNKNOWN && kind != c->kind)
         return dpt_error(DPT_ERR_FORMAT,

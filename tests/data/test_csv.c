@@ -151,6 +151,50 @@ Test(data, csv_malformed_cells_name_line_and_column, .init = tmp_setup, .fini = 
     }
 }
 
+// A file written with decimal commas (delim=; as a European spreadsheet saves it): a feature or
+// a regression target "0,25" is an error that says why, and so is an unquoted label "1,5", which
+// would otherwise become a class of its own; quoted, "1,5" is a class name. Cells that only look
+// similar ("1,2,3", ",5", "5,") keep their usual message or meaning.
+Test(data, csv_decimal_commas_are_named, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char p[512];
+    struct dpt_dataset *ds = NULL;
+    struct {
+        const char *text, *opts, *where, *what;
+    } cases[] = {
+        {"y;a\n1;0,25\n", ",delim=;", "line 2, column 2", "'0,25' (a decimal comma"},
+        {"y;a\n1;-3,5e-2\n", ",delim=;", "line 2, column 2", "(a decimal comma"},
+        {"y;a\n1,5;2\n", ",delim=;", "line 2, column 1", "label '1,5' has a decimal comma"},
+        {"y;a\n2;1\n+0,5;2\n", ",delim=;", "line 3, column 1", "has a decimal comma"},
+        {"y;a\n1,5;2\n", ",delim=;,target=regression", "line 2, column 1", "(a decimal comma"},
+        {"1\t0,25\n", ",delim=tab", "line 1, column 2", "(a decimal comma"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ds = (struct dpt_dataset *)1;
+        cr_assert_eq(load_csv(p, cases[c].text, cases[c].opts, &ds), DPT_ERR_FORMAT, "case %zu", c);
+        cr_assert_null(ds);
+        expect_msg(p, cases[c].where, cases[c].what);
+    }
+    // Not decimal commas: no hint.
+    const char *plain[] = {"y;a\n1;1,2,3\n", "y;a\n1;,5\n", "y;a\n1;5,\n", "y;a\n1;1,5x\n",
+                           "y;a\n1;1x5\n"};
+    for (size_t c = 0; c < sizeof plain / sizeof plain[0]; c++) {
+        cr_assert_eq(load_csv(p, plain[c], ",delim=;", &ds), DPT_ERR_FORMAT, "plain %zu", c);
+        cr_assert_null(strstr(dpt_last_error(), "decimal comma"), "plain %zu: %s", c,
+                       dpt_last_error());
+    }
+    // Quoted, "1,5" is a name; so is text that merely holds a comma.
+    cr_assert_eq(load_csv(p, "y;a\n\"1,5\";1\nsmall,red;2\n\"1,5\";3\n", ",delim=;", &ds), DPT_OK,
+                 "%s", dpt_last_error());
+    const char *const *names = dpt_dataset_class_names(ds);
+    cr_assert_not_null(names);
+    cr_assert_eq(dpt_dataset_n_out(ds), 2);
+    cr_assert_str_eq(names[0], "1,5");
+    cr_assert_str_eq(names[1], "small,red");
+    cr_assert_eq(dpt_dataset_labels(ds)[0], dpt_dataset_labels(ds)[2]);
+    dpt_dataset_destroy(ds);
+}
+
 Test(data, csv_empty_and_header_only, .init = tmp_setup, .fini = tmp_teardown)
 {
     char p[512];
