@@ -313,8 +313,9 @@ static enum dpt_status label_cell(struct csv *c, char *cell, int quoted, size_t 
     double v = 0.0;
     enum dpt_num_result r = dpt_data_parse_number(num, &v);
     // An unquoted "1,5" is a number with a decimal comma far more often than a class name: it
-    // would be read as text and make a class of every value. Quoted, it is a name.
-    if (r == DPT_NUM_BAD && !quoted && decimal_comma(num))
+    // would be read as text and make a class of every value. Quoted, or in a column already
+    // holding names, it is a name.
+    if (r == DPT_NUM_BAD && !quoted && c->kind != LABELS_TEXT && decimal_comma(num))
         return dpt_error(
             DPT_ERR_FORMAT,
             "%s: line %zu, column %zu: label '%.40s' has a decimal comma: " DECIMAL_COMMA_HINT

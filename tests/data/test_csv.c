@@ -153,8 +153,8 @@ Test(data, csv_malformed_cells_name_line_and_column, .init = tmp_setup, .fini = 
 
 // A file written with decimal commas (delim=; as a European spreadsheet saves it): a feature or
 // a regression target "0,25" is an error that says why, and so is an unquoted label "1,5", which
-// would otherwise become a class of its own; quoted, "1,5" is a class name. Cells that only look
-// similar ("1,2,3", ",5", "5,") keep their usual message or meaning.
+// would otherwise become a class of its own; quoted, or after a name, "1,5" is a class name.
+// Cells that only look similar ("1,2,3", ",5", "5,") keep their usual message or meaning.
 Test(data, csv_decimal_commas_are_named, .init = tmp_setup, .fini = tmp_teardown)
 {
     char p[512];
@@ -192,6 +192,14 @@ Test(data, csv_decimal_commas_are_named, .init = tmp_setup, .fini = tmp_teardown
     cr_assert_str_eq(names[0], "1,5");
     cr_assert_str_eq(names[1], "small,red");
     cr_assert_eq(dpt_dataset_labels(ds)[0], dpt_dataset_labels(ds)[2]);
+    dpt_dataset_destroy(ds);
+    // After a name, an unquoted "1,5" is a name too.
+    cr_assert_eq(load_csv(p, "y;a\ncat;1\n1,5;2\n", ",delim=;", &ds), DPT_OK, "%s",
+                 dpt_last_error());
+    names = dpt_dataset_class_names(ds);
+    cr_assert_not_null(names);
+    cr_assert_str_eq(names[0], "1,5");
+    cr_assert_str_eq(names[1], "cat");
     dpt_dataset_destroy(ds);
 }
 
