@@ -34,6 +34,19 @@ enum dpt_isa dpt_isa_level(void);
 int dpt_isa_force(enum dpt_isa level);
 void dpt_isa_reset(void);
 
+// Elementwise loops outside the kernels (the schedules' steps: optim/schedule_impl.h) are
+// compiled once per x86 level with these attributes (the features of isa/<level>/kernels.c) and
+// the copy of dpt_isa_level() runs; the baseline copy at generic. DPT_LEVEL_COPIES says the build
+// makes copies (x86-64 with GCC or clang; arm64's baseline is already its one vector width).
+#if defined(DPT_HAVE_X86_KERNELS) && defined(__GNUC__)
+#define DPT_LEVEL_COPIES  1
+#define DPT_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define DPT_TARGET_AVX2   __attribute__((target("avx2,fma")))
+#define DPT_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define DPT_ALWAYS_INLINE
+#endif
+
 // Products with one operand given as row pointers (the rows of a batch where they lie in the data
 // set), computed by the built-in kernels without gathering the batch. Only when
 // dpt_gemm_rows_available() said yes (it says no at the generic level: then gather the rows and

@@ -11,10 +11,10 @@
 
 // The shared loop; decay is 1 for adam (multiplying by 1.0f is exact, so adam stays bitwise the
 // plain formula) and 1 - lr * wd for adamw.
-static inline DPT_SCHED_INLINE void adam_update(struct dpt_schedule *s,
-                                                const struct dpt_step_ctx *ctx, float decay,
-                                                float *theta, const float *grad, size_t lo,
-                                                size_t hi)
+static inline DPT_ALWAYS_INLINE void adam_update(struct dpt_schedule *s,
+                                                 const struct dpt_step_ctx *ctx, float decay,
+                                                 float *theta, const float *grad, size_t lo,
+                                                 size_t hi)
 {
     const struct dpt_sched_base *b = s->impl;
     // A step number of 0 would make the bias corrections 0; treat it as the first step.

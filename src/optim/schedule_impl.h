@@ -4,6 +4,7 @@
 #ifndef DPT_SCHEDULE_IMPL_H
 #define DPT_SCHEDULE_IMPL_H
 
+#include "core/gemm_impl.h"
 #include "dptrain/optim.h"
 
 // Every hyper-parameter any built-in understands. The parser starts from the defaults of the
@@ -95,21 +96,19 @@ static inline void dpt_sched_l2(float wd, const float *theta, float *grad, size_
 // DPT_SCHED_STEP(fn) opens a step's definition (always inlined into its copies);
 // DPT_SCHED_STEP_LEVELS(fn), after it, defines fn_levels, the step to register.
 #define DPT_SCHED_STEP(fn)                                                                         \
-    static inline DPT_SCHED_INLINE void fn(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, \
-                                           float *theta, float *grad, size_t lo, size_t hi)
+    static inline DPT_ALWAYS_INLINE void fn(struct dpt_schedule *s,                                \
+                                            const struct dpt_step_ctx *ctx, float *theta,          \
+                                            float *grad, size_t lo, size_t hi)
 #define DPT_SCHED_STEP_COPY(fn, suffix, target)                                                    \
     target static void fn##suffix(struct dpt_schedule *s, const struct dpt_step_ctx *ctx,          \
                                   float *theta, float *grad, size_t lo, size_t hi)                 \
     {                                                                                              \
         fn(s, ctx, theta, grad, lo, hi);                                                           \
     }
-#if defined(DPT_HAVE_X86_KERNELS) && defined(__GNUC__)
-#include "core/gemm_impl.h"
-#define DPT_SCHED_INLINE __attribute__((always_inline))
-// The features of the kernels' levels (CMakeLists.txt: src/core/isa/<level>/kernels.c).
+#ifdef DPT_LEVEL_COPIES
 #define DPT_SCHED_STEP_LEVELS(fn)                                                                  \
-    DPT_SCHED_STEP_COPY(fn, _avx512, __attribute__((target("avx512f,avx2,fma"))))                  \
-    DPT_SCHED_STEP_COPY(fn, _avx2, __attribute__((target("avx2,fma"))))                            \
+    DPT_SCHED_STEP_COPY(fn, _avx512, DPT_TARGET_AVX512)                                            \
+    DPT_SCHED_STEP_COPY(fn, _avx2, DPT_TARGET_AVX2)                                                \
     static void fn##_levels(struct dpt_schedule *s, const struct dpt_step_ctx *ctx, float *theta,  \
                             float *grad, size_t lo, size_t hi)                                     \
     {                                                                                              \
@@ -125,8 +124,7 @@ static inline void dpt_sched_l2(float wd, const float *theta, float *grad, size_
             break;                                                                                 \
         }                                                                                          \
     }
-#else // arm64: the baseline is Advanced SIMD already, the one vector width there is
-#define DPT_SCHED_INLINE
+#else
 #define DPT_SCHED_STEP_LEVELS(fn) DPT_SCHED_STEP_COPY(fn, _levels, )
 #endif
 
