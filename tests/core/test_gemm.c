@@ -148,6 +148,21 @@ Test(gemm, level_choice_and_the_environment)
     dpt_isa_reset();
 }
 
+// Under ctest core_qemu_haswell (tests/isa/run_qemu.sh sets DPT_TEST_EMULATED_CPU) every test of
+// this suite must run on the emulated CPU, not on the host's: criterion runs each test in a
+// process it starts anew, which the host's kernel would run natively unless the emulation follows
+// it. The emulated Haswell has AVX2 and FMA and no AVX-512, so the level is avx2.
+Test(gemm, an_emulated_cpu_is_the_one_the_tests_run_on)
+{
+    const char *cpu = getenv("DPT_TEST_EMULATED_CPU");
+    if (!cpu || strcmp(cpu, "Haswell") != 0)
+        cr_skip_test("not under qemu-x86_64 -cpu Haswell");
+    cr_assert(!dpt_isa_supported(DPT_ISA_AVX512), "AVX-512 under an emulated Haswell: this test "
+                                                  "process runs natively");
+    cr_assert(dpt_isa_supported(DPT_ISA_AVX2));
+    cr_assert_str_eq(dpt_isa_name(), "avx2");
+}
+
 // The blocking rule (gemm.c): A's micro-panel in 3/8 of L1, B's block in 3/4 of L2, clamped.
 Test(gemm, blocking_follows_the_caches)
 {

@@ -1,16 +1,19 @@
-// Test support for the arm64 cross build (preset arm64), preloaded into every program its tests
-// run under qemu-user (LD_PRELOAD, set by the emulator command in tests/CMakeLists.txt).
+// Test support for programs run under qemu-user, preloaded into each (LD_PRELOAD, set by the
+// emulator command in tests/CMakeLists.txt): the arm64 cross build (preset arm64), and on x86-64
+// the core suite on an emulated CPU without AVX-512 (ctest core_qemu_haswell, DPT_QEMU_CPU).
 //
-// Without binfmt_misc (which a container must not register for the whole host) an emulated
-// process cannot start another arm64 program: it hands execve to the host kernel, which refuses a
-// foreign ELF file (ENOEXEC). Criterion starts every test by re-executing its own binary (BoxFort's
-// execl of /proc/self/exe), the CLI tests start dptrain (posix_spawn, execv), and dptrain restarts
-// itself (execv of /proc/self/exe). These wrappers run such a program as
-//     qemu-aarch64 -0 ARGV0 -E LD_PRELOAD=<this library> PROGRAM ARGS...
-// with the same environment, so it is emulated too and can start others the same way. Programs of
-// the host (/bin/sh, bash, python3, gnuplot) are started as they are. LD_PRELOAD leaves the
-// environment as soon as this library is loaded (the host's loader would try to preload an arm64
-// library into them, and say so on standard error); it is handed to qemu as -E instead.
+// An emulated process hands execve to the host kernel. Without binfmt_misc (which a container
+// must not register for the whole host) the kernel refuses a foreign arm64 program (ENOEXEC); an
+// x86-64 program it runs natively, on the host's CPU, which is just as wrong for a test of another
+// CPU. Criterion starts every test by re-executing its own binary (BoxFort's execl of
+// /proc/self/exe), the CLI tests start dptrain (posix_spawn, execv), and dptrain restarts itself
+// (execv of /proc/self/exe). These wrappers run such a program as
+//     qemu-<machine> [-cpu MODEL] -0 ARGV0 -E LD_PRELOAD=<this library> PROGRAM ARGS...
+// with the same environment, so it is emulated too and can start others the same way. Programs
+// not of the guest machine (arm64: /bin/sh, bash, python3, gnuplot) are started as they are; on
+// x86-64 every program is, so a shell a test starts is emulated as well. LD_PRELOAD leaves the
+// environment as soon as this library is loaded (an arm64 host program's loader would try to
+// preload an arm64 library, and say so on standard error); it is handed to qemu as -E instead.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <elf.h>
@@ -28,8 +31,10 @@
 #endif
 #if defined(__aarch64__)
 #define GUEST_MACHINE EM_AARCH64
+#elif defined(__x86_64__)
+#define GUEST_MACHINE EM_X86_64
 #else
-#error "tests/emu/qemu_exec.c knows only aarch64"
+#error "tests/emu/qemu_exec.c knows only aarch64 and x86-64"
 #endif
 
 extern char **environ;
@@ -97,7 +102,7 @@ static int emulated(const char *real, char *const argv[], char *const envp[], ch
         na++;
     while (envp && envp[ne])
         ne++;
-    char **a = malloc((na + 8) * sizeof *a), **e = malloc((ne + 1) * sizeof *e);
+    char **a = malloc((na + 10) * sizeof *a), **e = malloc((ne + 1) * sizeof *e);
     if (!a || !e) {
         free(a);
         free(e);
@@ -106,6 +111,10 @@ static int emulated(const char *real, char *const argv[], char *const envp[], ch
     }
     size_t k = 0;
     a[k++] = (char *)DPT_QEMU;
+#ifdef DPT_QEMU_CPU // the emulated CPU model, as the first program was started with
+    a[k++] = (char *)"-cpu";
+    a[k++] = (char *)DPT_QEMU_CPU;
+#endif
     a[k++] = (char *)"-0";
     a[k++] = (char *)(na > 0 ? argv[0] : real);
     if (preload[0]) {

@@ -4,14 +4,18 @@
 # forced, is checked away from this machine's own. First the CLI must report the avx2 level under
 # the emulation (proof that the emulated CPU is the one the kernels see), then the suite runs.
 # Exit 77 (ctest: skipped) without qemu-x86_64 (Debian package qemu-user, scripts/setup.sh).
-#   run_qemu.sh DPTRAIN TEST_PROGRAM [ARGS...]
+# Every program the suite starts (criterion re-executes itself for each test) runs under the same
+# emulation through the preloaded EXEC_LIB (tests/emu/qemu_exec.c); without it the host's kernel
+# would run them natively, on this machine's CPU. A test in the suite checks that it is emulated.
+#   run_qemu.sh EXEC_LIB DPTRAIN TEST_PROGRAM [ARGS...]
 set -euo pipefail
 command -v qemu-x86_64 >/dev/null 2>&1 || {
     echo "qemu-x86_64 not installed: skipped"
     exit 77
 }
-cli=$1
-shift
+lib=$1
+cli=$2
+shift 2
 # OpenBLAS picks its Haswell kernels from the emulated CPUID; an OPENBLAS_CORETYPE naming AVX-512
 # kernels would not run there.
 unset OPENBLAS_CORETYPE DPT_ISA DPT_GEMM
@@ -22,4 +26,5 @@ if ! grep -q '^kernels: avx2 ' <<<"$version"; then
     echo "$version" >&2
     exit 1
 fi
-"${q[@]}" "$@" 2> >(grep -v "TCG doesn't support requested feature" >&2)
+DPT_TEST_EMULATED_CPU=Haswell "${q[@]}" -E "LD_PRELOAD=$lib" "$@" \
+    2> >(grep -v "TCG doesn't support requested feature" >&2)
