@@ -5,12 +5,13 @@
 // build (scripts/libs_bench.sh compiles it; plain C11 + pthreads, no -march flags: the kernels
 // carry target attributes and run only where the CPU has the ISA).
 //
-//   fma_peak [--rounds R] [--threads-max T]
+//   fma_peak [--rounds R] [--threads-max T | --threads-list T,...]
 //
 // For each ISA and chain count (8 to 24 zmm, 8 or 12 ymm: AVX2 has 16 registers) it times R rounds
-// (default 7) of ~0.1 s on 1 thread, then on 2..T threads (default: 2) pinned to cores 0..T-1 and
-// started together; it prints the median and the best round's GFLOP/s, of all threads together
-// and per thread (on a shared machine the best round is the closer estimate of the peak).
+// (default 7) of ~0.1 s on 1 thread, then on 2..T threads (default: 2), or on each thread count of
+// the list, pinned to cores 0..T-1 and started together; it prints the median and the best round's
+// GFLOP/s, of all threads together and per thread (on a shared machine the best round is the closer
+// estimate of the peak).
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -159,21 +160,38 @@ static double run(const struct kernel *k, long iters, int threads)
 
 int main(int argc, char **argv)
 {
-    int rounds = 7, threads_max = 2;
+    int rounds = 7, threads_max = 2, list[64], n_list = 0, bad = 0;
     for (int i = 1; i < argc; i++) {
-        if (i + 1 < argc && strcmp(argv[i], "--rounds") == 0)
+        if (i + 1 < argc && strcmp(argv[i], "--rounds") == 0) {
             rounds = atoi(argv[++i]);
-        else if (i + 1 < argc && strcmp(argv[i], "--threads-max") == 0)
+        } else if (i + 1 < argc && strcmp(argv[i], "--threads-max") == 0) {
             threads_max = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: fma_peak [--rounds R] [--threads-max T]\n");
-            return 2;
+        } else if (i + 1 < argc && strcmp(argv[i], "--threads-list") == 0) {
+            // Thread counts, comma-separated, each 1-64.
+            for (char *p = argv[++i]; *p && !bad;) {
+                char *end;
+                const long t = strtol(p, &end, 10);
+                bad = end == p || t < 1 || t > 64 || n_list == 64 || (*end && *end != ',');
+                if (!bad)
+                    list[n_list++] = (int)t;
+                p = *end ? end + 1 : end;
+            }
+            bad |= n_list == 0;
+        } else {
+            bad = 1;
         }
+    }
+    if (bad) {
+        fprintf(stderr, "usage: fma_peak [--rounds R] [--threads-max T | --threads-list T,...]\n");
+        return 2;
     }
     if (rounds < 1 || rounds > 99 || threads_max < 1 || threads_max > 64) {
         fprintf(stderr, "fma_peak: --rounds 1-99, --threads-max 1-64\n");
         return 2;
     }
+    if (n_list == 0)
+        for (int t = 1; t <= threads_max; t++)
+            list[n_list++] = t;
     __builtin_cpu_init();
     has[ISA_AVX512] = __builtin_cpu_supports("avx512f");
     has[ISA_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -185,7 +203,8 @@ int main(int argc, char **argv)
     printf("| ISA | chains | threads | median GFLOP/s | per thread | best round GFLOP/s | "
            "per thread |\n|---|---:|---:|---:|---:|---:|---:|\n");
     const int n_kernels = (int)(sizeof kernels / sizeof kernels[0]);
-    for (int threads = 1; threads <= threads_max; threads++) {
+    for (int li = 0; li < n_list; li++) {
+        const int threads = list[li];
         double gf[16][99];
         long iters[16];
         for (int q = 0; q < n_kernels; q++) {
