@@ -226,7 +226,10 @@ tool() {
 if stage "FMA peak" 60; then
     fp=$(tool fma_peak)
     if [[ -n $fp ]]; then
-        timeout "$limit" "$fp" --rounds 3 --threads-list "1,2${cores:+,$cores}" >"$out/fma_peak.md" 2>&1
+        ft=1
+        ((cores >= 2)) && ft="$ft,2"
+        ((cores > 2)) && ft="$ft,$cores"
+        timeout "$limit" "$fp" --rounds 3 --threads-list "$ft" >"$out/fma_peak.md" 2>&1
     else
         echo "device_check.sh: no fma_peak (no bundle tool, no gcc)" | tee -a "$out/skipped.txt" >&2
     fi
