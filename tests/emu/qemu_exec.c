@@ -1,6 +1,7 @@
 // Test support for programs run under qemu-user, preloaded into each (LD_PRELOAD, set by the
 // emulator command in tests/CMakeLists.txt): the arm64 cross build (preset arm64), and on x86-64
-// the core suite on an emulated CPU without AVX-512 (ctest core_qemu_haswell, DPT_QEMU_CPU).
+// the core and optim suites on an emulated CPU without AVX-512 (ctest core_qemu_haswell and
+// optim_qemu_haswell, DPT_QEMU_CPU).
 //
 // An emulated process hands execve to the host kernel. Without binfmt_misc (which a container
 // must not register for the whole host) the kernel refuses a foreign arm64 program (ENOEXEC); an
