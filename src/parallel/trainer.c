@@ -547,13 +547,14 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
 // 16 rows (one cache line of a bias vector, so no two workers write the same line of one) is split
 // evenly in such units, to within 25%. A narrower layer is cut into about as many pieces as its
 // share of the step's gradient work calls for (rows x fan-in, against the total over T workers), at
-// most one piece per worker, each piece going to the least-loaded worker so far (ties: the highest
-// index, since worker 0 also publishes the step's flags). A small output layer thus goes whole to
-// one worker, while a hidden layer narrower than 64 T rows is still shared by many. Before, whole
-// 16-row units were dealt out and a layer of fewer than T units went whole to one worker: on
-// workload S (8 units in layer 1) one worker did twice its share at T = 6 and all of layer 1 at
-// T = 9..16, 0.6x the 1-thread rate on a 16-core machine (docs/benchmarks.md). Pieces may share a
-// bias cache line, written once per step: far cheaper than idle workers.
+// most one piece per worker, the pieces as even as whole rows allow, each going to the
+// least-loaded worker so far (ties: the highest index, since worker 0 also publishes the step's
+// flags). A small output layer thus goes whole to one worker, while a hidden layer narrower than
+// 64 T rows is still shared by many. Before, whole 16-row units were dealt out and a layer of
+// fewer than T units went whole to one worker: on workload S (8 units in layer 1) one worker did
+// twice its share at T = 6 and all of layer 1 at T = 9..16, 0.6x the 1-thread rate on a 16-core
+// machine (docs/benchmarks.md). Pieces may share a bias cache line, written once per step: far
+// cheaper than idle workers.
 // lo/hi: nth x (L + 1), row range of worker t in layer l; zero-filled on entry.
 enum { SPLIT_UNIT = 16 };
 
@@ -566,9 +567,9 @@ static double ideal_load(const struct dpt_net_spec *spec, size_t nth)
     return total / (double)nth;
 }
 
-// Rows per piece of a narrow layer l: as many pieces as its share of the work calls for, at most
-// one per worker.
-static size_t narrow_rows(const struct dpt_net_spec *spec, size_t l, size_t nth, double ideal)
+// Pieces of a narrow layer l: as many as its share of the work calls for, at most one per worker
+// and one per row.
+static size_t narrow_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, double ideal)
 {
     const size_t n = spec->sizes[l];
     const double want = (double)n * (double)spec->sizes[l - 1] / ideal + 0.5;
@@ -577,7 +578,7 @@ static size_t narrow_rows(const struct dpt_net_spec *spec, size_t l, size_t nth,
         pieces = nth;
     if (pieces > n)
         pieces = n;
-    return (n + pieces - 1) / pieces;
+    return pieces;
 }
 
 int dpt_split_first(const struct dpt_net_spec *spec, size_t nth)
@@ -587,8 +588,13 @@ int dpt_split_first(const struct dpt_net_spec *spec, size_t nth)
     const size_t n = spec->sizes[1];
     if ((n + SPLIT_UNIT - 1) / SPLIT_UNIT >= 4 * nth)
         return 1; // whole units, at least 4 each
-    const size_t rows = narrow_rows(spec, 1, nth, ideal_load(spec, nth));
-    return rows >= 8 && (n + rows - 1) / rows == nth && n - (nth - 1) * rows >= 8 ? 2 : 0;
+    // A narrow layer 1 that carries nearly all the work (one hidden layer and a small output
+    // layer: S, the default network): a piece for every worker, or for all but one, which then
+    // holds the later layers' rows. Any piece, down to one row, beats the alternative, where each
+    // worker forwards its few samples through all of W_1 (the default network at 64 threads: 1
+    // sample per worker and 59 MiB per step across the cores; docs/benchmarks.md).
+    const size_t pieces = narrow_pieces(spec, 1, nth, ideal_load(spec, nth));
+    return pieces >= 2 && pieces + 1 >= nth ? 2 : 0;
 }
 
 void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t xbytes, size_t priv,
@@ -612,13 +618,13 @@ void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t x
     }
 }
 
-// Layer l in pieces of `rows` rows, each to the least-loaded worker that holds none of it yet
-// (ties: the highest index, since worker 0 also publishes the step's flags).
-static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, size_t rows,
+// Layer l in `pieces` pieces as even as whole rows allow, each to the least-loaded worker that
+// holds none of it yet (ties: the highest index, since worker 0 also publishes the step's flags).
+static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, size_t pieces,
                         size_t *lo, size_t *hi)
 {
     const size_t L = spec->n_layers, L1 = L + 1, n = spec->sizes[l];
-    for (size_t r0 = 0; r0 < n; r0 += rows) {
+    for (size_t q = 0; q < pieces; q++) {
         size_t best = nth;
         double best_load = 0.0;
         for (size_t t = nth; t-- > 0;) {
@@ -632,8 +638,8 @@ static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, s
                 best_load = load;
             }
         }
-        lo[best * L1 + l] = r0;
-        hi[best * L1 + l] = r0 + rows < n ? r0 + rows : n;
+        lo[best * L1 + l] = dpt_split(n, q, pieces);
+        hi[best * L1 + l] = dpt_split(n, q + 1, pieces);
     }
 }
 
@@ -656,7 +662,7 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
         if ((spec->sizes[l] + SPLIT_UNIT - 1) / SPLIT_UNIT >= 4 * nth)
             deal_units(spec, l, nth, SPLIT_UNIT, lo, hi);
         else
-            deal_pieces(spec, l, nth, narrow_rows(spec, l, nth, ideal), lo, hi);
+            deal_pieces(spec, l, nth, narrow_pieces(spec, l, nth, ideal), lo, hi);
     }
 }
 
@@ -701,7 +707,7 @@ void dpt_split_rows_even(const struct dpt_net_spec *spec, size_t nth, size_t *lo
     if ((spec->sizes[L] + SPLIT_UNIT - 1) / SPLIT_UNIT >= 4 * nth)
         deal_units(spec, L, nth, SPLIT_UNIT, lo, hi);
     else
-        deal_pieces(spec, L, nth, narrow_rows(spec, L, nth, ideal_load(spec, nth)), lo, hi);
+        deal_pieces(spec, L, nth, narrow_pieces(spec, L, nth, ideal_load(spec, nth)), lo, hi);
 }
 
 enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sched,

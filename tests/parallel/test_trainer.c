@@ -641,10 +641,10 @@ static struct dpt_dataset *sum_data(size_t n, size_t in)
 // counts ts against private mode at T = 1, for a fused fixed-rate step, adam and a schedule that
 // needs the norm, batches 10 and 64: the same step up to the order of float additions
 // (tolerance as in sliced_mode_matches_private_mode). Also checks that the split is in use: with
-// sliced mode asked, and chosen by auto at batch 10 (at 64 and T = 2 the batch workspace can
-// outgrow the private gradients: private mode).
+// sliced mode asked, and (with_auto) chosen by auto at batch 10 (at 64 and T = 2 the batch
+// workspace can outgrow the private gradients: private mode).
 static void split_matches_private(const struct dpt_dataset *ds, const size_t *sizes, size_t L,
-                                  const size_t *ts, size_t nt, bool all)
+                                  const size_t *ts, size_t nt, bool all, bool with_auto)
 {
     static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
                                          "clip(fixed:lr=0.05),max_norm=0.5"};
@@ -668,7 +668,7 @@ static void split_matches_private(const struct dpt_dataset *ds, const size_t *si
             cr_assert_gt(sqrt(num / den), 1e-3, "%s, batch %zu: the parameters hardly moved",
                          scheds[k], batches[i]);
             for (size_t t = 0; t < nt; t++) {
-                for (int g = 0; g < (s.batch == 10 ? 2 : 1); g++) {
+                for (int g = 0; g < (s.batch == 10 && with_auto ? 2 : 1); g++) {
                     struct dpt_net *net = make_net(&s, 11);
                     struct dpt_schedule *sched;
                     cr_assert_eq(dpt_schedule_parse(s.schedule, &sched), DPT_OK);
@@ -699,23 +699,43 @@ static void split_matches_private(const struct dpt_dataset *ds, const size_t *si
     }
 }
 
-// A layer 1 narrower than 4 units of 16 rows per worker, but wide enough for one piece of at least
-// 8 rows each, is split by rows too (dpt_split_first answers 2). Network 96-64-3: layer 1 is dealt
-// out as 2 x 32, 4 x 16 and 8 x 8 rows at T = 2, 4 and 8 (at T = 7 its last piece would have 4
-// rows: not split).
+// A layer 1 narrower than 4 units of 16 rows per worker is split by rows too (dpt_split_first
+// answers 2) where its share of the work gives every worker a piece, or all but one. Network
+// 96-64-3: layer 1 is dealt out as 2 x 32, 4 x 16, 7 pieces of 9 or 10 rows and 8 x 8 rows at T =
+// 2, 4, 7 and 8. Network 6-64-3, whose output layer carries a third of the work: at T = 3 and 4
+// layer 1 goes to all workers but one, which holds the output layer's rows instead; at T = 2 it
+// would be one piece, at T = 5 three pieces for five workers: not split. (Sliced mode asked: auto
+// keeps private gradients for a network this small, whose batch workspace outweighs them.)
 Test(trainer, narrow_split_first_matches_private_mode)
 {
     struct dpt_dataset *ds = sum_data(203, 96);
-    const size_t sizes[] = {96, 64, 3}, ts[] = {2, 4, 8};
+    const size_t sizes[] = {96, 64, 3}, ts[] = {2, 4, 7, 8};
     struct dpt_net_spec spec = dpt_net_spec_default();
     spec.n_layers = 2;
     for (size_t l = 0; l <= 2; l++)
         spec.sizes[l] = sizes[l];
     cr_assert_eq(dpt_split_first(&spec, 2), 2);
+    cr_assert_eq(dpt_split_first(&spec, 7), 2);
     cr_assert_eq(dpt_split_first(&spec, 8), 2);
-    cr_assert_eq(dpt_split_first(&spec, 7), 0);
-    split_matches_private(ds, sizes, 2, ts, 3, false);
+    cr_assert_eq(dpt_split_first(&spec, 64), 0); // its share calls for 62 pieces
+    split_matches_private(ds, sizes, 2, ts, 4, false, true);
     dpt_dataset_destroy(ds);
+
+    struct dpt_dataset *small = sum_data(203, 6);
+    const size_t sizes6[] = {6, 64, 3}, ts6[] = {3, 4};
+    spec.sizes[0] = 6;
+    cr_assert_eq(dpt_split_first(&spec, 2), 0);
+    cr_assert_eq(dpt_split_first(&spec, 3), 2);
+    cr_assert_eq(dpt_split_first(&spec, 4), 2);
+    cr_assert_eq(dpt_split_first(&spec, 5), 0);
+    for (size_t T = 3; T <= 4; T++) {
+        size_t lo[4 * 3] = {0}, hi[4 * 3] = {0};
+        dpt_split_rows(&spec, T, lo, hi);
+        cr_assert_eq(hi[0 * 3 + 1], 0u, "T=%zu: worker 0 holds rows of layer 1", T);
+        cr_assert_gt(hi[0 * 3 + 2], lo[0 * 3 + 2], "T=%zu: worker 0 holds no rows at all", T);
+    }
+    split_matches_private(small, sizes6, 2, ts6, 2, false, false);
+    dpt_dataset_destroy(small);
 }
 
 // split_all: every hidden layer's forward pass and delta by output rows, with a barrier after each
@@ -727,8 +747,8 @@ Test(trainer, split_all_matches_private_mode)
 {
     struct dpt_dataset *ds = sum_data(203, 96);
     const size_t net3[] = {96, 96, 48, 3}, net4[] = {96, 48, 48, 48, 3}, ts[] = {2, 3, 6};
-    split_matches_private(ds, net3, 3, ts, 3, true);
-    split_matches_private(ds, net4, 4, ts, 3, true);
+    split_matches_private(ds, net3, 3, ts, 3, true, true);
+    split_matches_private(ds, net4, 4, ts, 3, true, true);
     // The OpenMP engine runs the same phases.
     struct setup s = {"", {96, 96, 48, 3}, 3, DPT_ACT_RELU, "adam:lr=0.01", 10};
     struct result ref = train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_PRIVATE);
@@ -856,33 +876,62 @@ Test(trainer, split_all_shared_panels_change_no_bit)
     dpt_dataset_destroy(ds);
 }
 
-// dpt_split_first: the reference networks' choices (S: whole units at T = 2, one piece each at T
-// = 8 and 16, 8 rows each at 16; M: pieces too uneven at T = 16; L: whole units up to T = 16), and
-// wherever it says yes, dpt_split_rows gives every worker at least 8 rows of layer 1.
-Test(trainer, split_first_gives_every_worker_rows_of_layer_1)
+// dpt_split_first: the reference networks' choices (S: whole units at T = 2, pieces from T = 8
+// on, 2 or 3 rows each at 64; M: pieces too uneven from T = 16; L: whole units up to T = 16; the
+// default network 784-256-10: pieces from T = 8 on, 4 or 5 rows each at 64). Wherever it says
+// yes, dpt_split_rows deals layer 1 to every worker but at most one, which then holds rows of
+// another layer: whole units at least 4 each, or pieces that differ by at most one row.
+Test(trainer, split_first_deals_layer_1_to_every_worker_but_one_at_most)
 {
-    const size_t nets[][4] = {
-        {784, 128, 10, 0}, {784, 512, 512, 10}, {784, 1024, 1024, 10}, {96, 64, 3, 0}};
-    const int want[][3] = {{1, 2, 2}, {1, 1, 0}, {1, 1, 1}, {2, 2, 0}}; // at T = 2, 8, 16
-    for (size_t k = 0; k < 4; k++) {
+    const size_t nets[][4] = {{784, 128, 10, 0},
+                              {784, 512, 512, 10},
+                              {784, 1024, 1024, 10},
+                              {96, 64, 3, 0},
+                              {784, 256, 10, 0}};
+    const int want[][5] = {// at T = 2, 8, 16, 32, 64
+                           {1, 2, 2, 2, 2},
+                           {1, 1, 0, 0, 0},
+                           {1, 1, 1, 0, 0},
+                           {2, 2, 2, 2, 0},
+                           {1, 2, 2, 2, 2}};
+    const size_t at[] = {2, 8, 16, 32, 64};
+    for (size_t k = 0; k < 5; k++) {
         struct dpt_net_spec spec = dpt_net_spec_default();
         spec.n_layers = nets[k][3] ? 3 : 2;
         for (size_t l = 0; l <= spec.n_layers; l++)
             spec.sizes[l] = nets[k][l];
-        cr_expect_eq(dpt_split_first(&spec, 2), want[k][0], "net %zu, T=2", k);
-        cr_expect_eq(dpt_split_first(&spec, 8), want[k][1], "net %zu, T=8", k);
-        cr_expect_eq(dpt_split_first(&spec, 16), want[k][2], "net %zu, T=16", k);
+        for (size_t i = 0; i < 5; i++)
+            cr_expect_eq(dpt_split_first(&spec, at[i]), want[k][i], "net %zu, T=%zu", k, at[i]);
         cr_expect_eq(dpt_split_first(&spec, 1), 0, "net %zu, one worker", k);
         const size_t L1 = spec.n_layers + 1;
-        for (size_t T = 2; T <= 64; T++) {
+        for (size_t T = 2; T <= 130; T++) {
             if (!dpt_split_first(&spec, T))
                 continue;
             size_t *lo = calloc(T * L1, sizeof *lo), *hi = calloc(T * L1, sizeof *hi);
             cr_assert(lo && hi);
             dpt_split_rows(&spec, T, lo, hi);
-            for (size_t t = 0; t < T; t++)
-                cr_expect_geq(hi[t * L1 + 1] - lo[t * L1 + 1], 8u, "net %zu, T=%zu, worker %zu", k,
-                              T, t);
+            size_t without = 0, least = SIZE_MAX, most = 0;
+            for (size_t t = 0; t < T; t++) {
+                const size_t rows = hi[t * L1 + 1] - lo[t * L1 + 1];
+                size_t other = 0;
+                for (size_t l = 2; l < L1; l++)
+                    other += hi[t * L1 + l] - lo[t * L1 + l];
+                if (rows == 0) {
+                    without++;
+                    cr_expect_gt(other, 0u, "net %zu, T=%zu: worker %zu holds no rows", k, T, t);
+                    continue;
+                }
+                least = rows < least ? rows : least;
+                most = rows > most ? rows : most;
+            }
+            cr_expect_leq(without, 1u, "net %zu, T=%zu: %zu workers without layer 1", k, T,
+                          without);
+            // Whole 16-row units (answer 1), at least 4 each; else pieces as even as rows allow.
+            const size_t step = dpt_split_first(&spec, T) == 1 ? 16 : 1;
+            cr_expect_leq(most - least, step, "net %zu, T=%zu: pieces of %zu to %zu rows", k, T,
+                          least, most);
+            if (step == 16)
+                cr_expect(without == 0 && least >= 4 * 16, "net %zu, T=%zu: %zu rows", k, T, least);
             free(lo);
             free(hi);
         }
