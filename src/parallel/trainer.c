@@ -547,14 +547,13 @@ static enum dpt_status choose_grad_mode(struct dpt_trainer *tr)
 // 16 rows (one cache line of a bias vector, so no two workers write the same line of one) is split
 // evenly in such units, to within 25%. A narrower layer is cut into about as many pieces as its
 // share of the step's gradient work calls for (rows x fan-in, against the total over T workers), at
-// most one piece per worker, the pieces as even as whole rows allow, each going to the
-// least-loaded worker so far (ties: the highest index, since worker 0 also publishes the step's
-// flags). A small output layer thus goes whole to one worker, while a hidden layer narrower than
-// 64 T rows is still shared by many. Before, whole 16-row units were dealt out and a layer of
-// fewer than T units went whole to one worker: on workload S (8 units in layer 1) one worker did
-// twice its share at T = 6 and all of layer 1 at T = 9..16, 0.6x the 1-thread rate on a 16-core
-// machine (docs/benchmarks.md). Pieces may share a bias cache line, written once per step: far
-// cheaper than idle workers.
+// most one piece per worker (deal_pieces), each going to the least-loaded worker so far (ties: the
+// highest index, since worker 0 also publishes the step's flags). A small output layer thus goes
+// whole to one worker, while a hidden layer narrower than 64 T rows is still shared by many.
+// Before, whole 16-row units were dealt out and a layer of fewer than T units went whole to one
+// worker: on workload S (8 units in layer 1) one worker did twice its share at T = 6 and all of
+// layer 1 at T = 9..16, 0.6x the 1-thread rate on a 16-core machine (docs/benchmarks.md). Pieces
+// may share a bias cache line, written once per step: far cheaper than idle workers.
 // lo/hi: nth x (L + 1), row range of worker t in layer l; zero-filled on entry.
 enum { SPLIT_UNIT = 16 };
 
@@ -618,12 +617,17 @@ void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t x
     }
 }
 
-// Layer l in `pieces` pieces as even as whole rows allow, each to the least-loaded worker that
-// holds none of it yet (ties: the highest index, since worker 0 also publishes the step's flags).
+// Layer l in `pieces` pieces, each to the least-loaded worker that holds none of it yet (ties:
+// the highest index, since worker 0 also publishes the step's flags). Pieces of ceil(n / pieces)
+// rows and a shorter last one, which goes to a worker holding rows of a later layer as well (S's
+// or the default network's output layer); where that would make fewer pieces (256 rows in 63
+// pieces: 51 of 5 rows), pieces as even as whole rows allow.
 static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, size_t pieces,
                         size_t *lo, size_t *hi)
 {
     const size_t L = spec->n_layers, L1 = L + 1, n = spec->sizes[l];
+    const size_t rows = (n + pieces - 1) / pieces;
+    const int even = (n + rows - 1) / rows < pieces;
     for (size_t q = 0; q < pieces; q++) {
         size_t best = nth;
         double best_load = 0.0;
@@ -638,8 +642,10 @@ static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, s
                 best_load = load;
             }
         }
-        lo[best * L1 + l] = dpt_split(n, q, pieces);
-        hi[best * L1 + l] = dpt_split(n, q + 1, pieces);
+        lo[best * L1 + l] = even ? dpt_split(n, q, pieces) : q * rows;
+        hi[best * L1 + l] = even                 ? dpt_split(n, q + 1, pieces)
+                            : (q + 1) * rows < n ? (q + 1) * rows
+                                                 : n;
     }
 }
 

@@ -140,11 +140,11 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
 // Whether sliced mode can compute layer 1 by output rows (split_first): 1 where dpt_split_rows
 // deals layer 1 out in whole 16-row units, at least 4 per worker; 2 where it cuts a narrower
 // layer 1 into one piece for every worker, or for all but one (which then holds rows of the later
-// layers), as even as whole rows allow, down to one row each; 0 otherwise (a layer 1 whose share
-// of the work calls for fewer pieces, such as M's at 16 threads). Each worker's piece of W_1 then
-// stays in its own cache from its gradient rows to the next step's forward rows, instead of every
-// worker reading all of W_1 for its few samples (at T = 16, workload S's 32 samples are 2 per
-// worker; at T = 64, the default network's 64 are 1 each).
+// layers), down to one row each; 0 otherwise (a layer 1 whose share of the work calls for fewer
+// pieces, such as M's at 16 threads). Each worker's piece of W_1 then stays in its own cache from
+// its gradient rows to the next step's forward rows, instead of every worker reading all of W_1
+// for its few samples (at T = 16, workload S's 32 samples are 2 per worker; at T = 64, the
+// default network's 64 are 1 each).
 int dpt_split_first(const struct dpt_net_spec *spec, size_t nth);
 
 // Whether the sliced step splits every hidden layer by output rows, forward and backward
