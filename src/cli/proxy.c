@@ -84,7 +84,8 @@ static void csv_header(FILE *f, const struct cli_proxy_model *mi, int argc, char
     fprintf(f, "# versions: %s\n", dpt_build_info());
     fprintf(f, "# command: %s\n", cmd ? cmd : "");
     fprintf(f,
-            "# model: step = max(compute, memory) + barriers x (T + 1) x line; memory = cold "
+            "# model: step = max(compute, memory) + barriers x (T + 1) x line (over N nodes of C "
+            "cores: C + (N + 1) x NUMA factor lines); memory = cold "
             "bytes / %.4g GB/s per NUMA node; line %.4g ns (%s); %zu cores per NUMA node "
             "(0: one node); NUMA factor %.4g; core speed in the core_speed column; all-core "
             "speed %.4g at %zu cores (0: the largest T)\n",
@@ -446,12 +447,16 @@ int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size
         fprintf(stdout, "machine measured: %s; %s; kernels %s\n", cpu, desc, dpt_isa_name());
         fprintf(stdout,
                 "model: step = max(compute, memory) + barriers x (T + 1) x line transfer\n"
-                "  memory bandwidth %.4g GB/s per NUMA node; line transfer %.4g ns (%s)\n"
-                "  %s; a transfer between NUMA nodes costs %.4g local ones\n",
-                mi.m.mem_bw * 1e-9, mi.m.line_s * 1e9, mi.line_source,
-                mi.m.node_cores ? "" : "one NUMA node", mi.m.numa_factor);
+                "  (over N NUMA nodes of C cores, the two-level barrier: C + (N + 1) x the NUMA "
+                "factor)\n"
+                "  memory bandwidth %.4g GB/s per NUMA node; line transfer %.4g ns (%s)\n",
+                mi.m.mem_bw * 1e-9, mi.m.line_s * 1e9, mi.line_source);
         if (mi.m.node_cores)
-            fprintf(stdout, "  (%zu cores per NUMA node, filled in order)\n", mi.m.node_cores);
+            fprintf(stdout, "  NUMA nodes of %zu cores, filled in order", mi.m.node_cores);
+        else
+            fprintf(stdout, "  one NUMA node");
+        fprintf(stdout, "; a transfer between NUMA nodes costs %.4g local ones\n",
+                mi.m.numa_factor);
         if (n_rate1)
             fprintf(stdout, "  the target's core speed set per network by --rate1 (below)\n");
         else if (mi.m.core_speed != 1.0)

@@ -1016,8 +1016,13 @@ enum dpt_status dpt_proxy_predict(const struct dpt_proxy_model *m, size_t batch,
         // it serves the most bytes.
         const double on0 = (double)(T < per_node ? T : per_node) / (double)T;
         y->memory_s = (x->cold_shared_bytes + on0 * x->cold_private_bytes) / m->mem_bw;
-        const double hop = m->line_s * (y->nodes > 1 ? m->numa_factor : 1.0);
-        y->barrier_s = T > 1 ? (double)x->barriers * (double)(T + 1) * hop : 0.0;
+        // One node: T arrivals on one counter and the release. Several: the trainer's two-level
+        // barrier (dpt_topo_groups), each node's workers on their node's counter (in parallel
+        // across nodes), then one per node on the top counter, and the release, across nodes.
+        const double transfers = y->nodes > 1 ? (double)(T < per_node ? T : per_node) +
+                                                    (double)(y->nodes + 1) * m->numa_factor
+                                              : (double)(T + 1);
+        y->barrier_s = T > 1 ? (double)x->barriers * transfers * m->line_s : 0.0;
         const double raw = (y->compute_s > y->memory_s ? y->compute_s : y->memory_s) + y->barrier_s;
         double floor_s = raw;
         for (size_t j = 0; j < i; j++) {
