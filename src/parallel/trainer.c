@@ -619,9 +619,9 @@ void dpt_choose_sliced(enum dpt_grad_mode asked, int split, size_t bws, size_t x
 
 // Layer l in `pieces` pieces, each to the least-loaded worker that holds none of it yet (ties:
 // the highest index, since worker 0 also publishes the step's flags). Pieces of ceil(n / pieces)
-// rows and a shorter last one, which goes to a worker holding rows of a later layer as well (S's
-// or the default network's output layer); where that would make fewer pieces (256 rows in 63
-// pieces: 51 of 5 rows), pieces as even as whole rows allow.
+// rows and a shorter last one (whose worker, least loaded, then takes a later layer's piece where
+// every worker has one of this layer: S's output layer at 12 threads); where that would make
+// fewer pieces (256 rows for 63 pieces: 52 pieces, 51 of 5 rows), as even as whole rows allow.
 static void deal_pieces(const struct dpt_net_spec *spec, size_t l, size_t nth, size_t pieces,
                         size_t *lo, size_t *hi)
 {
