@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # dptrain on a busy server: the reference workloads at 1 thread and at the default thread count
 # (every usable core), on an idle machine and with another process spinning on one core
-# (`taskset -c CORE sh -c 'while :; do :; done'`), for the sliced step's two versions: `barrier`
-# (DPT_STEP=barrier: every phase ends when every thread arrives) and `dynamic` (the default: items
-# claimed by whichever thread gets to them, preempted threads stand down). Rounds interleave every
-# configuration, so that all see the same drift of a shared host; medians are printed, with the
-# ratio of the default thread count's rate to the 1-thread rate under the same load.
+# (`taskset -c CORE sh -c 'while :; do :; done'`), for the sliced step's versions: `barrier`
+# (DPT_STEP=barrier: every phase ends when every thread arrives), `dynamic` (the default: items
+# claimed by whichever thread gets to them, preempted threads stand down) and, on request,
+# `unmerged` (dynamic with DPT_MERGE_SHARDS=0: a stood-down thread's shard is never run together
+# with another's). Rounds interleave every configuration, so that all see the same drift of a
+# shared host; medians are printed, with the ratio of the default thread count's rate to the
+# 1-thread rate under the same load.
 #
 #   scripts/busy_bench.sh [--dptrain PATH] [--rounds R] [--workloads S,L] [--core C]
-#                         [--samples N] [--steps barrier,dynamic]
+#                         [--samples N] [--steps barrier,dynamic,unmerged]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,8 +28,14 @@ while (($#)); do
     --core) core=$2; shift 2 ;;
     --samples) samples=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "busy_bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+for step in ${steps//,/ }; do
+    case $step in
+    barrier | dynamic | unmerged) ;;
+    *) echo "busy_bench.sh: unknown step '$step' (barrier, dynamic or unmerged)" >&2; exit 2 ;;
     esac
 done
 [[ -x $dptrain ]] || { echo "busy_bench.sh: $dptrain: not an executable (build first)" >&2; exit 2; }
@@ -55,7 +63,9 @@ for ((r = 1; r <= rounds; r++)); do
             for w in ${workloads//,/ }; do
                 args=(bench --workload "$w" --threads-list "1,$cores" --repeat 1 --json --seed "$r")
                 [[ -n $samples ]] && args+=(--samples "$samples")
-                DPT_STEP=$step "$dptrain" "${args[@]}" 2>/dev/null |
+                merge=1
+                [[ $step == unmerged ]] && merge=0
+                DPT_STEP=${step/unmerged/dynamic} DPT_MERGE_SHARDS=$merge "$dptrain" "${args[@]}" 2>/dev/null |
                     sed -n "s/^{\"type\":\"result\".*\"threads\":\([0-9]*\),.*\"samples_per_s\":\([0-9.]*\),.*/$load $step $w \1 \2/p" >>"$out"
             done
         done

@@ -645,13 +645,36 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ib[l]);
 }
 
-void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
-                    const float *x, const size_t *idx, size_t r0, size_t n,
-                    const struct dpt_targets *t, float scale, struct dpt_block_stats *st)
+// gemm over the rows of np adjacent pieces (rows cut[i] .. cut[i + 1] of A and C, cut[0] = 0):
+// one call where the kernels give every row the same either way (fp32, dpt_gemm_rows_merge for
+// the smallest piece), else one call per non-empty piece.
+static void gemm_pieces(enum dpt_precision prec, int tb, const size_t *cut, size_t np, size_t n,
+                        size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                        size_t ldc)
+{
+    size_t small = cut[np];
+    for (size_t i = 0; i < np; i++)
+        if (cut[i + 1] > cut[i] && cut[i + 1] - cut[i] < small)
+            small = cut[i + 1] - cut[i];
+    if (np == 1 || (prec == DPT_PRECISION_FP32 && dpt_gemm_rows_merge(tb, small, cut[np], n, k))) {
+        gemm(prec, 0, tb, cut[np], n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+        return;
+    }
+    for (size_t i = 0; i < np; i++)
+        if (cut[i + 1] > cut[i])
+            gemm(prec, 0, tb, cut[i + 1] - cut[i], n, k, 1.0f, a + cut[i] * lda, lda, b, ldb, 0.0f,
+                 c + cut[i] * ldc, ldc);
+}
+
+void dpt_net_deltas_pieces(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
+                           const float *x, const size_t *idx, size_t r0, const size_t *cut,
+                           size_t np, const struct dpt_targets *t, float scale,
+                           struct dpt_block_stats *st)
 {
     const struct dpt_net_spec *spec = &net->spec;
-    const size_t L = spec->n_layers, n0 = spec->sizes[0];
-    memset(st, 0, sizeof *st);
+    const size_t L = spec->n_layers, n0 = spec->sizes[0], n = cut[np];
+    for (size_t i = 0; i < np; i++)
+        memset(&st[i], 0, sizeof st[i]);
     if (n == 0)
         return;
     const float *in;
@@ -663,17 +686,40 @@ void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t 
     } else {
         in = ws->a[from - 1] + r0 * spec->sizes[from - 1];
     }
-    forward_layers(net, ws, in, r0, n, from, L, 1, ws->precision);
-    output_pass(spec, ws->a[L] + r0 * spec->sizes[L], net->params + net->b_off[L], n, t, idx,
-                ws->dl[L] + r0 * spec->sizes[L], scale, st);
+    // Forward, as forward_layers (the output layer raw), a product at a time over the pieces.
+    for (size_t l = from; l <= L; l++) {
+        const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
+        float *a = ws->a[l] + r0 * n_out;
+        gemm_pieces(ws->precision, 1, cut, np, n_out, n_in, in, n_in, net->params + net->w_off[l],
+                    n_in, a, n_out);
+        if (l < L)
+            bias_act(a, n, n_out, n_out, net->params + net->b_off[l], spec->act[l - 1],
+                     spec->leaky_slope);
+        in = a;
+    }
+    // The loss of each piece on its own, summed in its own order.
+    const size_t nL = spec->sizes[L];
+    for (size_t i = 0; i < np; i++) {
+        const size_t o = cut[i];
+        output_pass(spec, ws->a[L] + (r0 + o) * nL, net->params + net->b_off[L], cut[i + 1] - o, t,
+                    idx ? idx + o : NULL, ws->dl[L] + (r0 + o) * nL, scale, &st[i]);
+    }
     // Backward: Delta_(l-1) = (Delta_l W_l) .* act'(A_(l-1)), down to layer 1.
     for (size_t l = L; l >= 2; l--) {
         const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
         float *next = ws->dl[l - 1] + r0 * n_in;
-        gemm(ws->precision, 0, 0, n, n_in, n_out, 1.0f, ws->dl[l] + r0 * n_out, n_out,
-             net->params + net->w_off[l], n_in, 0.0f, next, n_in);
+        gemm_pieces(ws->precision, 0, cut, np, n_in, n_out, ws->dl[l] + r0 * n_out, n_out,
+                    net->params + net->w_off[l], n_in, next, n_in);
         mul_act_grad(next, ws->a[l - 1] + r0 * n_in, n, n_in, spec->act[l - 2], spec->leaky_slope);
     }
+}
+
+void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
+                    const float *x, const size_t *idx, size_t r0, size_t n,
+                    const struct dpt_targets *t, float scale, struct dpt_block_stats *st)
+{
+    const size_t cut[2] = {0, n};
+    dpt_net_deltas_pieces(net, ws, from, x, idx, r0, cut, 1, t, scale, st);
 }
 
 void dpt_net_output_deltas(const struct dpt_net *net, struct dpt_workspace *ws, const size_t *idx,

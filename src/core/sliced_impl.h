@@ -61,6 +61,17 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
 void dpt_net_deltas(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
                     const float *x, const size_t *idx, size_t r0, size_t n,
                     const struct dpt_targets *t, float scale, struct dpt_block_stats *st);
+// dpt_net_deltas over np >= 1 adjacent pieces of rows at once: piece i is rows r0 + cut[i] ..
+// r0 + cut[i + 1] (cut[0] = 0), samples idx[cut[i]] .. (idx non-NULL where np > 1), its
+// statistics in st[i]. Bitwise the results of one dpt_net_deltas call per piece: a product runs
+// once over all the rows only where the kernels compute every row the same either way
+// (dpt_gemm_rows_merge), else once per piece, and each piece's loss is summed on its own. A thread
+// that runs several workers' shards (the dynamic step, for a thread standing down) then packs
+// each weight matrix once per product instead of once per shard.
+void dpt_net_deltas_pieces(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
+                           const float *x, const size_t *idx, size_t r0, const size_t *cut,
+                           size_t np, const struct dpt_targets *t, float scale,
+                           struct dpt_block_stats *st);
 
 // The hidden layers split by output rows as well (split_all, trainer.c): the output layer's
 // forward pass, loss and delta for batch rows r0 .. r0 + n (samples idx[i]: their targets), from

@@ -16,7 +16,11 @@
 // runnable all along, since it never blocks, but not running) stands down for a while: it claims
 // nothing and sleeps, so that it is never descheduled in the middle of an item the others then
 // wait for, and comes back after a back-off that grows while the preemption goes on (at least one
-// thread always stays).
+// thread always stays). While it stands down, the thread that claims the shard next to its own
+// in phase 1 claims its shard too and runs both as one piece of work (run_shards): each product
+// once over both shards' rows, so the weights are packed once per product as in a run with fewer
+// threads, where the kernels give every row the same either way; the loss is still summed shard
+// by shard, so the results stay bitwise those of the barrier version.
 //
 // The phases of one step, numbered from the start of the job (seq):
 //   prologue   split_first, once per job: every logical worker's rows of layer 1, first step
@@ -44,6 +48,7 @@
 #endif
 
 #include "core/gemm_impl.h"
+#include "core/sliced_impl.h"
 #include "trainer_impl.h"
 
 // The shortest window over which a thread's share of its core is judged (a check is a system
@@ -60,6 +65,8 @@
 #define BACKOFF_MIN_S  0.05
 #define BACKOFF_GROWTH 4
 #define BACKOFF_MAX_S  1.0
+// The most phase-1 items one thread runs as one piece of work (run_shards).
+#define MERGE_MAX 16
 
 // Spins with a pause, then yields, until (*v >> shift) >= want (acquire).
 static void wait_at_least(atomic_ulong *v, int shift, unsigned long want, int oversubscribed)
@@ -179,6 +186,61 @@ static void finish_step(struct dpt_trainer *tr, const struct step *s, unsigned l
     atomic_store_explicit(&d->steps, done_steps << 1 | (unsigned long)end, memory_order_release);
 }
 
+// Claims item u of phase seq for the calling thread: 1 when it was not claimed yet.
+static int claim(struct dpt_dyn *d, size_t u, unsigned long seq)
+{
+    unsigned long cur = atomic_load_explicit(&d->claim[u].seq, memory_order_relaxed);
+    return cur <= seq &&
+           atomic_compare_exchange_strong_explicit(&d->claim[u].seq, &cur, seq + 1,
+                                                   memory_order_relaxed, memory_order_relaxed);
+}
+
+// Phase 1 with item t claimed: also claims the items next to it whose threads stand down (the
+// shards on either side, as long as they are one block of the micro-batch each and all of them
+// together no more than one), and runs them as one piece of work: each product over all their
+// rows once, where the kernels give the same rows either way (dpt_net_deltas_pieces), so the
+// weights are packed once instead of once per shard. The results are bitwise those of the items
+// run one by one. Returns the number of items run.
+static size_t run_shards(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
+                         struct dpt_timing *tm)
+{
+    struct dpt_dyn *d = tr->dyn;
+    const size_t T = tr->nth, m = s->st.m, mb = tr->mb;
+#define SHARD_LO(u) dpt_split(m, (u), T)
+    size_t a = t, b = t + 1; // items [a, b)
+    if (d->merge && SHARD_LO(t + 1) - SHARD_LO(t) <= mb) {
+        while (b < T && b - a < MERGE_MAX &&
+               atomic_load_explicit(&d->away[b].seq, memory_order_relaxed) &&
+               SHARD_LO(b + 1) - SHARD_LO(a) <= mb && claim(d, b, seq))
+            b++;
+        while (a > 0 && b - a < MERGE_MAX &&
+               atomic_load_explicit(&d->away[a - 1].seq, memory_order_relaxed) &&
+               SHARD_LO(b) - SHARD_LO(a - 1) <= mb && claim(d, a - 1, seq))
+            a--;
+    }
+    if (b - a == 1) {
+        run_item(tr, SHARD, t, s, tm);
+        return 1;
+    }
+    atomic_fetch_add_explicit(&d->merged, b - a - 1, memory_order_relaxed);
+    const double t0 = dpt_trainer_now();
+    size_t cut[MERGE_MAX + 1];
+    struct dpt_block_stats st[MERGE_MAX];
+    const size_t r0 = SHARD_LO(a);
+    for (size_t u = a; u <= b; u++)
+        cut[u - a] = SHARD_LO(u) - r0;
+#undef SHARD_LO
+    const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
+    dpt_net_deltas_pieces(tr->net, s->ws, tr->split_first ? 2 : 1, dpt_dataset_x(tr->ds),
+                          tr->perm + s->st.bs + r0, r0, cut, b - a, &tg, s->st.scale, st);
+    for (size_t u = a; u < b; u++) {
+        tr->slots[u].loss = st[u - a].loss_sum;
+        tr->slots[u].correct = st[u - a].correct;
+    }
+    tm->compute_s += dpt_trainer_now() - t0;
+    return b - a;
+}
+
 // Claims and runs the items of phase seq, own item first; then waits until all are complete.
 // The thread completing the step's last item (last_of_step) finishes the step. Returns 1 when
 // this thread finished the step.
@@ -192,13 +254,15 @@ static int run_phase(struct dpt_trainer *tr, size_t ith, enum phase ph, unsigned
     int finished = 0;
     for (size_t k = 0; k < T; k++) {
         const size_t t = (ith + k) % T;
-        unsigned long cur = atomic_load_explicit(&d->claim[t].seq, memory_order_relaxed);
-        if (cur > seq ||
-            !atomic_compare_exchange_strong_explicit(&d->claim[t].seq, &cur, seq + 1,
-                                                     memory_order_relaxed, memory_order_relaxed))
+        if (!claim(d, t, seq))
             continue;
-        run_item(tr, ph, t, s, tm);
-        const unsigned long n = atomic_fetch_add_explicit(&d->done, 1, memory_order_acq_rel) + 1;
+        size_t ran = 1;
+        if (ph == SHARD)
+            ran = run_shards(tr, t, seq, s, tm);
+        else
+            run_item(tr, ph, t, s, tm);
+        const unsigned long n =
+            atomic_fetch_add_explicit(&d->done, ran, memory_order_acq_rel) + ran;
         if (n == target && last_of_step) {
             finish_step(tr, s, done_steps);
             finished = 1;
@@ -219,14 +283,19 @@ static void dynamic_reset(struct dpt_trainer *tr)
     atomic_store_explicit(&d->done, 0, memory_order_relaxed);
     atomic_store_explicit(&d->steps, 0, memory_order_relaxed);
     atomic_store_explicit(&d->active, (unsigned)tr->nth, memory_order_relaxed);
-    for (size_t t = 0; t < tr->nth; t++)
-        atomic_store_explicit(&tr->dyn->claim[t].seq, 0, memory_order_relaxed);
+    for (size_t t = 0; t < tr->nth; t++) {
+        atomic_store_explicit(&d->claim[t].seq, 0, memory_order_relaxed);
+        atomic_store_explicit(&d->away[t].seq, 0, memory_order_relaxed);
+    }
     tr->steps_done = 0;
     // Test hook (tests/parallel/stress_train.c): DPT_TEST_STAND_DOWN=1 makes the last thread
     // stand down at every check, for 0.5 ms, as if it were preempted, so the stand-down and
     // rejoin paths run under the sanitizers and their results can be compared.
     const char *force = getenv("DPT_TEST_STAND_DOWN");
     d->force_stand_down = force && strcmp(force, "1") == 0;
+    // DPT_MERGE_SHARDS=0 runs every phase-1 item on its own (benchmarks of run_shards).
+    const char *merge = getenv("DPT_MERGE_SHARDS");
+    d->merge = !(merge && strcmp(merge, "0") == 0);
 }
 
 // A stood-down thread: sleeps until its back-off ends or the job does. Returns 0 when the job
@@ -286,7 +355,9 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
                                                         memory_order_relaxed,
                                                         memory_order_relaxed)) {
                 atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
+                atomic_store_explicit(&d->away[ith].seq, 1, memory_order_relaxed);
                 const int alive = stand_down(tr, wall + backoff, tm);
+                atomic_store_explicit(&d->away[ith].seq, 0, memory_order_relaxed);
                 backoff = backoff * BACKOFF_GROWTH < BACKOFF_MAX_S ? backoff * BACKOFF_GROWTH
                                                                    : BACKOFF_MAX_S;
                 atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);

@@ -849,11 +849,13 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             tr->dyn = dpt_alloc_aligned(sizeof *tr->dyn);
             if (!tr->dyn ||
                 !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim)) ||
-                !(tr->dyn->backoff = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->backoff))) {
+                !(tr->dyn->backoff = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->backoff)) ||
+                !(tr->dyn->away = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->away))) {
                 st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
                 goto cleanup;
             }
             atomic_init(&tr->dyn->retired, 0);
+            atomic_init(&tr->dyn->merged, 0);
         }
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
             goto cleanup;
@@ -975,6 +977,7 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
     if (tr->dyn) {
         dpt_free_aligned(tr->dyn->claim);
         dpt_free_aligned(tr->dyn->backoff);
+        dpt_free_aligned(tr->dyn->away);
     }
     dpt_free_aligned(tr->dyn);
     dpt_free(tr->row_lo);

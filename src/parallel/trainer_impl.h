@@ -34,10 +34,14 @@ struct dpt_dyn {
                                     // ended it (set by the step's last item)
     alignas(64) atomic_uint active; // threads taking items
     atomic_ulong retired;           // times a thread stood down (statistics, and the tests)
+    atomic_ulong merged;            // phase-1 items run together with another (the tests)
     int force_stand_down;           // test hook: the last thread stands down at every check
-    struct dpt_dyn_claim *claim;    // nth: one per logical worker's item
-    struct dpt_dyn_claim *backoff;  // nth: each thread's next stand-down in microseconds (0: the
-                                    // shortest), kept across epochs; only its thread touches it
+    int merge; // phase 1 may run a stood-down thread's item with another (not DPT_MERGE_SHARDS=0)
+    struct dpt_dyn_claim *claim;   // nth: one per logical worker's item
+    struct dpt_dyn_claim *backoff; // nth: each thread's next stand-down in microseconds (0: the
+                                   // shortest), kept across epochs; only its thread touches it
+    struct dpt_dyn_claim *away;    // nth: 1 while thread t stands down (its logical worker's
+                                   // shard may then be run with the one before it)
 };
 
 struct dpt_trainer {

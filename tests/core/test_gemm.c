@@ -495,3 +495,68 @@ Test(gemm, shared_operand_images_give_the_packed_gemm_bitwise)
     if (at_kernel_levels(image_blockings) == 0)
         cr_skip_test("no built-in kernel level on this CPU: every product goes to the BLAS");
 }
+
+// dpt_gemm_rows_merge's promise: where it says yes, every row of one product over all the rows
+// (ta = 0) is bitwise that row of the products over pieces of them. The dynamic step runs several
+// shards as one piece of work on it (src/parallel/step_dynamic.c). Shapes: forward (NT) and delta
+// (NN) products of shards past the 48-row forward kernel; pieces whose edges fall inside the
+// 12- or 6-row panels (65 = 5 x 12 + 5, 78, 107); k over several k blocks (800), n over a partial
+// panel (40); and the sizes the predicate must refuse (a piece under the packed GEMM's threshold).
+static void merge_case(int tb, size_t n, size_t k, const size_t *cut, size_t np, int want)
+{
+    const size_t m = cut[np];
+    want = want && dpt_gemm_rows_available(); // never at generic (the BLAS)
+    cr_assert_eq(dpt_gemm_rows_merge(tb, cut[1], m, n, k), want, "tb %d, %zu of %zu x %zu x %zu",
+                 tb, cut[1], m, n, k);
+    struct dpt_rng r;
+    dpt_rng_seed(&r, m * 31 + n * 7 + k);
+    float *a = malloc(m * k * sizeof(float)), *b = malloc(n * k * sizeof(float));
+    float *c1 = malloc(m * n * sizeof(float)), *c2 = malloc(m * n * sizeof(float));
+    cr_assert(a && b && c1 && c2);
+    fill(a, m * k, &r);
+    fill(b, n * k, &r);
+    const size_t ldb = tb ? k : n;
+    dpt_gemm(0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c1, n);
+    for (size_t i = 0; i < np; i++)
+        dpt_gemm(0, tb, cut[i + 1] - cut[i], n, k, 1.0f, a + cut[i] * k, k, b, ldb, 0.0f,
+                 c2 + cut[i] * n, n);
+    if (want)
+        cr_assert(memcmp(c1, c2, m * n * sizeof(float)) == 0,
+                  "tb %d, %zu x %zu x %zu: a merged row differs from its piece's", tb, m, n, k);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
+static void merge_shapes(void)
+{
+    const size_t floats = dpt_gemm_pack_floats();
+    float *buf = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    cr_assert(buf);
+    const struct dpt_gemm_pack prev = dpt_gemm_pack_use(NULL, 0);
+    const size_t halves[] = {0, 128, 256}, thirds[] = {0, 65, 143, 250}, deep[] = {0, 70, 141, 256};
+    const size_t thin[] = {0, 40, 256};
+    merge_case(1, 128, 160, halves, 2, 0); // no packing buffer: the small kernels
+    dpt_gemm_pack_use(buf, floats);
+    for (int tb = 0; tb <= 1; tb++) {
+        merge_case(tb, 128, 160, halves, 2, 1);
+        merge_case(tb, 128, 160, thirds, 3, 1);
+        merge_case(tb, 40, 800, deep, 3, 1);
+        merge_case(tb, 128, 160, thin, 2, 0);   // 40 rows: under the threshold
+        merge_case(tb, 10, 1024, halves, 2, 0); // an output layer of 10: the small kernels
+    }
+    dpt_gemm_pack_use(prev.buf, prev.floats);
+    free(buf);
+}
+
+Test(gemm, merged_rows_are_bitwise_the_pieces_rows)
+{
+    enum dpt_isa lv[DPT_ISA_LAST + 1];
+    const size_t n = levels(lv);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(dpt_isa_force(lv[i]));
+        merge_shapes();
+    }
+    dpt_isa_reset();
+}

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/net_impl.h"
+#include "core/sliced_impl.h"
 #include "dptrain/dptrain.h"
 #include "fp_bound.h"
 
@@ -450,6 +452,87 @@ Test(core, backprop_accumulates_and_matches_one_block)
     free(g1);
     free(g2);
     dpt_workspace_destroy(ws);
+    dpt_net_destroy(net);
+}
+
+// Several workers' shards run as one piece of work (the dynamic step, for a thread standing down)
+// give bitwise the activations, deltas and per-shard statistics of one dpt_net_deltas call per
+// shard: from the inputs (from = 1) and from layer 1's activations in place (from = 2), in halves
+// and in uneven thirds of a batch of 256, on a network whose hidden products take the packed GEMM
+// at a built-in level (so rows are merged there; at generic every product runs per piece).
+static void pieces_case(struct dpt_net *net, const float *x, const struct dpt_targets *t,
+                        size_t from, const size_t *cut, size_t np)
+{
+    const size_t B = cut[np], L = dpt_net_spec(net)->n_layers;
+    const size_t *sz = dpt_net_spec(net)->sizes;
+    size_t idx[256];
+    for (size_t i = 0; i < B; i++)
+        idx[i] = (i * 7 + 3) % 300; // every sample once at most, out of order
+    struct dpt_workspace *one, *many, *own;
+    cr_assert_eq(dpt_batch_workspace_create(net, B, &one), DPT_OK);
+    cr_assert_eq(dpt_batch_workspace_create(net, B, &many), DPT_OK);
+    cr_assert_eq(dpt_workspace_create(net, 1, &own), DPT_OK); // its packing buffer
+    const struct dpt_gemm_pack prev = dpt_workspace_pack_use(own);
+    if (from == 2) { // layer 1's activations in place, the same in both
+        struct dpt_block_stats st;
+        dpt_net_deltas(net, one, 1, x, idx, 0, B, t, 0.5f, &st);
+        memcpy(many->a[1], one->a[1], B * sz[1] * sizeof(float));
+    }
+    struct dpt_block_stats want[3], got[3];
+    for (size_t i = 0; i < np; i++)
+        dpt_net_deltas(net, one, from, x, idx + cut[i], cut[i], cut[i + 1] - cut[i], t, 0.5f,
+                       &want[i]);
+    dpt_net_deltas_pieces(net, many, from, x, idx, 0, cut, np, t, 0.5f, got);
+    for (size_t i = 0; i < np; i++) {
+        cr_assert(memcmp(&want[i].loss_sum, &got[i].loss_sum, sizeof(double)) == 0,
+                  "piece %zu: loss %.17g vs %.17g", i, want[i].loss_sum, got[i].loss_sum);
+        cr_assert_eq(want[i].correct, got[i].correct);
+        cr_assert_eq(want[i].n, got[i].n);
+    }
+    for (size_t l = from; l <= L; l++) {
+        cr_assert(memcmp(one->a[l], many->a[l], B * sz[l] * sizeof(float)) == 0, "a[%zu]", l);
+        cr_assert(memcmp(one->dl[l], many->dl[l], B * sz[l] * sizeof(float)) == 0, "dl[%zu]", l);
+    }
+    if (from == 1) {
+        cr_assert(memcmp(one->x, many->x, B * sz[0] * sizeof(float)) == 0);
+        cr_assert(memcmp(one->dl[1], many->dl[1], B * sz[1] * sizeof(float)) == 0);
+    }
+    dpt_gemm_pack_use(prev.buf, prev.floats);
+    dpt_workspace_destroy(own);
+    dpt_workspace_destroy(many);
+    dpt_workspace_destroy(one);
+}
+
+Test(core, deltas_of_several_shards_at_once_are_bitwise_each_shards)
+{
+    size_t sizes[] = {20, 128, 128, 5};
+    enum dpt_act act[] = {DPT_ACT_RELU, DPT_ACT_TANH, DPT_ACT_SOFTMAX};
+    struct dpt_net_spec s = make_spec(3, sizes, act, DPT_LOSS_XENT, DPT_REDUCTION_MEAN);
+    struct dpt_net *net;
+    cr_assert_eq(dpt_net_create(&s, &net), DPT_OK);
+    dpt_net_init(net, DPT_INIT_AUTO, 0, 5);
+    static float x[300 * 20];
+    static int32_t lab[300];
+    struct dpt_rng rng;
+    dpt_rng_seed(&rng, 11);
+    for (size_t i = 0; i < 300 * 20; i++)
+        x[i] = (float)dpt_rng_normal(&rng);
+    for (size_t i = 0; i < 300; i++)
+        lab[i] = (int32_t)dpt_rng_below(&rng, 5);
+    const struct dpt_targets t = {.labels = lab};
+    const size_t halves[] = {0, 128, 256}, thirds[] = {0, 65, 143, 250};
+    for (size_t from = 1; from <= 2; from++) {
+        pieces_case(net, x, &t, from, halves, 2);
+        pieces_case(net, x, &t, from, thirds, 3);
+    }
+    // The products this checks are the merged ones at a built-in level.
+    struct dpt_workspace *own;
+    cr_assert_eq(dpt_workspace_create(net, 1, &own), DPT_OK);
+    const struct dpt_gemm_pack prev = dpt_workspace_pack_use(own);
+    cr_assert_eq(dpt_gemm_rows_merge(1, 65, 250, 128, 128), dpt_gemm_rows_available());
+    cr_assert_eq(dpt_gemm_rows_merge(0, 65, 250, 128, 128), dpt_gemm_rows_available());
+    dpt_gemm_pack_use(prev.buf, prev.floats);
+    dpt_workspace_destroy(own);
     dpt_net_destroy(net);
 }
 

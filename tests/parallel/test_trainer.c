@@ -876,6 +876,68 @@ Test(trainer, split_all_shared_panels_change_no_bit)
     dpt_dataset_destroy(ds);
 }
 
+// The dynamic step with its last thread standing down at every check (DPT_TEST_STAND_DOWN, for
+// about a millisecond every 8 steps): meanwhile the thread before it runs both shards as one piece
+// of work, its products over both shards' rows at once (shards of 85-128 rows of a 128-wide
+// hidden layer: the packed GEMM, so rows are merged), and the parameters are bitwise those of the
+// barrier version, and so are the epoch's loss and accuracy (summed shard by shard), with a
+// schedule that needs the gradient's norm too.
+Test(trainer, a_stood_down_threads_shard_runs_with_another_bitwise)
+{
+    if (!dpt_gemm_rows_available())
+        cr_skip_test("no built-in kernels at this level: the products go to the BLAS");
+    struct dpt_dataset *ds = sum_data(4096, 64);
+    static const char *const scheds[] = {"fixed:lr=0.05", "clip(adam:lr=0.01),max_norm=0.5"};
+    const struct setup s0 = {"", {64, 128, 128, 3}, 3, DPT_ACT_RELU, "", 256};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t T = 2; T <= 3; T++) {
+            struct setup s = s0;
+            s.schedule = scheds[k];
+            struct result r[2];
+            uint64_t merged = 0;
+            for (int dyn = 0; dyn < 2; dyn++) {
+                cr_assert_eq(
+                    setenv(dyn ? "DPT_TEST_STAND_DOWN" : "DPT_STEP", dyn ? "1" : "barrier", 1), 0);
+                struct dpt_net *net = make_net(&s, 11);
+                struct dpt_schedule *sched;
+                cr_assert_eq(dpt_schedule_parse(s.schedule, &sched), DPT_OK);
+                struct dpt_train_params p = dpt_train_params_default();
+                p.batch = s.batch;
+                p.max_epochs = 3;
+                p.threads = T;
+                p.grad_mode = DPT_GRAD_SLICED;
+                p.seed = 3;
+                struct dpt_trainer *tr;
+                cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s",
+                             dpt_last_error());
+                cr_assert_eq(tr->strategy, dyn ? &dpt_step_dynamic : &dpt_step_sliced);
+                cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r[dyn].last), DPT_OK, "%s",
+                             dpt_last_error());
+                if (dyn)
+                    merged = atomic_load(&tr->dyn->merged);
+                r[dyn].n_params = dpt_net_n_params(net);
+                r[dyn].params = malloc(r[dyn].n_params * sizeof(float));
+                memcpy(r[dyn].params, dpt_net_params(net), r[dyn].n_params * sizeof(float));
+                dpt_trainer_destroy(tr);
+                dpt_schedule_destroy(sched);
+                dpt_net_destroy(net);
+                cr_assert_eq(unsetenv(dyn ? "DPT_TEST_STAND_DOWN" : "DPT_STEP"), 0);
+            }
+            cr_expect(merged > 0, "%s, T=%zu: no shard was run with another", scheds[k], T);
+            cr_expect(memcmp(r[0].params, r[1].params, r[0].n_params * sizeof(float)) == 0,
+                      "%s, T=%zu: merged shards changed the parameters (%g)", scheds[k], T,
+                      rel_diff(&r[1], &r[0]));
+            cr_expect(r[0].last.train_loss == r[1].last.train_loss &&
+                          r[0].last.train_acc == r[1].last.train_acc,
+                      "%s, T=%zu: the epoch's loss %.17g, accuracy %g (barrier: %.17g, %g)",
+                      scheds[k], T, r[1].last.train_loss, r[1].last.train_acc, r[0].last.train_loss,
+                      r[0].last.train_acc);
+            free(r[0].params);
+            free(r[1].params);
+        }
+    dpt_dataset_destroy(ds);
+}
+
 // dpt_split_first: the reference networks' choices (S: whole units at T = 2, pieces from T = 8
 // on, 2 or 3 rows each at 64; M: pieces too uneven from T = 16; L: whole units up to T = 16; the
 // default network 784-256-10: pieces from T = 8 on, 4 or 5 rows each at 64). Wherever it says
