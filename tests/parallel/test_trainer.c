@@ -71,6 +71,37 @@ static double rel_diff(const struct result *a, const struct result *b)
     return sqrt(num / den);
 }
 
+// A sliced-mode trainer for setup s at T threads (seed 3, `epochs` epochs), with its network and
+// schedule in *net and *sched; keep() ends it.
+static struct dpt_trainer *sliced_trainer(const struct setup *s, size_t T, size_t epochs,
+                                          struct dpt_net **net, struct dpt_schedule **sched)
+{
+    *net = make_net(s, 11);
+    cr_assert_eq(dpt_schedule_parse(s->schedule, sched), DPT_OK);
+    struct dpt_train_params p = dpt_train_params_default();
+    p.batch = s->batch;
+    p.max_epochs = epochs;
+    p.threads = T;
+    p.grad_mode = DPT_GRAD_SLICED;
+    p.seed = 3;
+    struct dpt_trainer *tr;
+    cr_assert_eq(dpt_trainer_create(*net, *sched, &p, &tr), DPT_OK, "%s", dpt_last_error());
+    return tr;
+}
+
+// Copies net's parameters into r, then destroys the trainer, the schedule and the network.
+static void keep(struct result *r, struct dpt_trainer *tr, struct dpt_schedule *sched,
+                 struct dpt_net *net)
+{
+    r->n_params = dpt_net_n_params(net);
+    r->params = malloc(r->n_params * sizeof(float));
+    cr_assert(r->params);
+    memcpy(r->params, dpt_net_params(net), r->n_params * sizeof(float));
+    dpt_trainer_destroy(tr);
+    dpt_schedule_destroy(sched);
+    dpt_net_destroy(net);
+}
+
 static const struct setup xor_setup = {
     // Points come arbitrarily close to the axes, so the rate decays to zero (cosine over the
     // 2500 steps of 100 epochs) to settle the boundary exactly.
@@ -840,18 +871,9 @@ Test(trainer, split_all_shared_panels_change_no_bit)
                 struct result r[2];
                 for (int share = 0; share < 2; share++) {
                     cr_assert_eq(setenv("DPT_SHARE_PACK", share ? "1" : "0", 1), 0);
-                    struct dpt_net *net = make_net(&s, 11);
+                    struct dpt_net *net;
                     struct dpt_schedule *sched;
-                    cr_assert_eq(dpt_schedule_parse(s.schedule, &sched), DPT_OK);
-                    struct dpt_train_params p = dpt_train_params_default();
-                    p.batch = s.batch;
-                    p.max_epochs = 2;
-                    p.threads = T;
-                    p.grad_mode = DPT_GRAD_SLICED;
-                    p.seed = 3;
-                    struct dpt_trainer *tr;
-                    cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s",
-                                 dpt_last_error());
+                    struct dpt_trainer *tr = sliced_trainer(&s, T, 2, &net, &sched);
                     cr_assert(tr->split_all, "net %zu, T=%zu: split_all", n, T);
                     cr_assert_eq(tr->bws->ia[1] != NULL && tr->bws->ib[1] != NULL, share,
                                  "net %zu, T=%zu: images %s", n, T, share ? "missing" : "made");
@@ -859,12 +881,7 @@ Test(trainer, split_all_shared_panels_change_no_bit)
                         cr_assert_eq(tr->bws->id[2] != NULL, share);
                     cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r[share].last), DPT_OK, "%s",
                                  dpt_last_error());
-                    r[share].n_params = dpt_net_n_params(net);
-                    r[share].params = malloc(r[share].n_params * sizeof(float));
-                    memcpy(r[share].params, dpt_net_params(net), r[share].n_params * sizeof(float));
-                    dpt_trainer_destroy(tr);
-                    dpt_schedule_destroy(sched);
-                    dpt_net_destroy(net);
+                    keep(&r[share], tr, sched, net);
                 }
                 cr_assert(unsetenv("DPT_SHARE_PACK") == 0);
                 cr_expect(memcmp(r[0].params, r[1].params, r[0].n_params * sizeof(float)) == 0,
@@ -898,29 +915,15 @@ Test(trainer, a_stood_down_threads_shard_runs_with_another_bitwise)
             for (int dyn = 0; dyn < 2; dyn++) {
                 cr_assert_eq(
                     setenv(dyn ? "DPT_TEST_STAND_DOWN" : "DPT_STEP", dyn ? "1" : "barrier", 1), 0);
-                struct dpt_net *net = make_net(&s, 11);
+                struct dpt_net *net;
                 struct dpt_schedule *sched;
-                cr_assert_eq(dpt_schedule_parse(s.schedule, &sched), DPT_OK);
-                struct dpt_train_params p = dpt_train_params_default();
-                p.batch = s.batch;
-                p.max_epochs = 3;
-                p.threads = T;
-                p.grad_mode = DPT_GRAD_SLICED;
-                p.seed = 3;
-                struct dpt_trainer *tr;
-                cr_assert_eq(dpt_trainer_create(net, sched, &p, &tr), DPT_OK, "%s",
-                             dpt_last_error());
+                struct dpt_trainer *tr = sliced_trainer(&s, T, 3, &net, &sched);
                 cr_assert_eq(tr->strategy, dyn ? &dpt_step_dynamic : &dpt_step_sliced);
                 cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r[dyn].last), DPT_OK, "%s",
                              dpt_last_error());
                 if (dyn)
                     merged = atomic_load(&tr->dyn->merged);
-                r[dyn].n_params = dpt_net_n_params(net);
-                r[dyn].params = malloc(r[dyn].n_params * sizeof(float));
-                memcpy(r[dyn].params, dpt_net_params(net), r[dyn].n_params * sizeof(float));
-                dpt_trainer_destroy(tr);
-                dpt_schedule_destroy(sched);
-                dpt_net_destroy(net);
+                keep(&r[dyn], tr, sched, net);
                 cr_assert_eq(unsetenv(dyn ? "DPT_TEST_STAND_DOWN" : "DPT_STEP"), 0);
             }
             cr_expect(merged > 0, "%s, T=%zu: no shard was run with another", scheds[k], T);
