@@ -489,14 +489,12 @@ static void pieces_case(struct dpt_net *net, const float *x, const struct dpt_ta
         cr_assert_eq(want[i].correct, got[i].correct);
         cr_assert_eq(want[i].n, got[i].n);
     }
-    for (size_t l = from; l <= L; l++) {
+    for (size_t l = 1; l <= L; l++) { // the deltas go down to layer 1 from either start
         cr_assert(memcmp(one->a[l], many->a[l], B * sz[l] * sizeof(float)) == 0, "a[%zu]", l);
         cr_assert(memcmp(one->dl[l], many->dl[l], B * sz[l] * sizeof(float)) == 0, "dl[%zu]", l);
     }
-    if (from == 1) {
+    if (from == 1)
         cr_assert(memcmp(one->x, many->x, B * sz[0] * sizeof(float)) == 0);
-        cr_assert(memcmp(one->dl[1], many->dl[1], B * sz[1] * sizeof(float)) == 0);
-    }
     dpt_gemm_pack_use(prev.buf, prev.floats);
     dpt_workspace_destroy(own);
     dpt_workspace_destroy(many);
