@@ -368,25 +368,56 @@ static void gemm(enum dpt_precision prec, int ta, int tb, size_t m, size_t n, si
         dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// Forward through layers from..upto over n rows starting at workspace row r0 (in: the n input
-// rows of layer `from`), leaving a[l] = activations (a[upto] only z when raw != 0).
-static const float *forward_layers(const struct dpt_net *net, struct dpt_workspace *ws,
-                                   const float *in, size_t r0, size_t n, size_t from, size_t upto,
-                                   int raw_last, enum dpt_precision prec)
+// gemm over the rows of np adjacent pieces (rows cut[i] .. cut[i + 1] of A and C, cut[0] = 0):
+// one call where the kernels give every row the same either way (fp32, dpt_gemm_rows_merge for
+// the smallest piece), else one call per non-empty piece.
+static void gemm_pieces(enum dpt_precision prec, int tb, const size_t *cut, size_t np, size_t n,
+                        size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                        size_t ldc)
+{
+    size_t small = cut[np];
+    for (size_t i = 0; i < np; i++)
+        if (cut[i + 1] > cut[i] && cut[i + 1] - cut[i] < small)
+            small = cut[i + 1] - cut[i];
+    if (np == 1 || (prec == DPT_PRECISION_FP32 && dpt_gemm_rows_merge(tb, small, cut[np], n, k))) {
+        gemm(prec, 0, tb, cut[np], n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+        return;
+    }
+    for (size_t i = 0; i < np; i++)
+        if (cut[i + 1] > cut[i])
+            gemm(prec, 0, tb, cut[i + 1] - cut[i], n, k, 1.0f, a + cut[i] * lda, lda, b, ldb, 0.0f,
+                 c + cut[i] * ldc, ldc);
+}
+
+// Forward through layers from..upto over the rows of np adjacent pieces (gemm_pieces) starting at
+// workspace row r0 (in: the input rows of layer `from`), leaving a[l] = activations (a[upto] only
+// z when raw != 0).
+static const float *forward_pieces(const struct dpt_net *net, struct dpt_workspace *ws,
+                                   const float *in, size_t r0, const size_t *cut, size_t np,
+                                   size_t from, size_t upto, int raw_last, enum dpt_precision prec)
 {
     const struct dpt_net_spec *spec = &net->spec;
     const float *prev = in;
     for (size_t l = from; l <= upto; l++) {
         const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
         float *a = ws->a[l] + r0 * n_out;
-        gemm(prec, 0, 1, n, n_out, n_in, 1.0f, prev, n_in, net->params + net->w_off[l], n_in, 0.0f,
-             a, n_out);
+        gemm_pieces(prec, 1, cut, np, n_out, n_in, prev, n_in, net->params + net->w_off[l], n_in, a,
+                    n_out);
         if (!(raw_last && l == upto))
-            bias_act(a, n, n_out, n_out, net->params + net->b_off[l], spec->act[l - 1],
+            bias_act(a, cut[np], n_out, n_out, net->params + net->b_off[l], spec->act[l - 1],
                      spec->leaky_slope);
         prev = a;
     }
     return prev;
+}
+
+// forward_pieces over n rows as one piece.
+static const float *forward_layers(const struct dpt_net *net, struct dpt_workspace *ws,
+                                   const float *in, size_t r0, size_t n, size_t from, size_t upto,
+                                   int raw_last, enum dpt_precision prec)
+{
+    const size_t cut[2] = {0, n};
+    return forward_pieces(net, ws, in, r0, cut, 1, from, upto, raw_last, prec);
 }
 
 // ---- public kernels ----
@@ -645,27 +676,6 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ib[l]);
 }
 
-// gemm over the rows of np adjacent pieces (rows cut[i] .. cut[i + 1] of A and C, cut[0] = 0):
-// one call where the kernels give every row the same either way (fp32, dpt_gemm_rows_merge for
-// the smallest piece), else one call per non-empty piece.
-static void gemm_pieces(enum dpt_precision prec, int tb, const size_t *cut, size_t np, size_t n,
-                        size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
-                        size_t ldc)
-{
-    size_t small = cut[np];
-    for (size_t i = 0; i < np; i++)
-        if (cut[i + 1] > cut[i] && cut[i + 1] - cut[i] < small)
-            small = cut[i + 1] - cut[i];
-    if (np == 1 || (prec == DPT_PRECISION_FP32 && dpt_gemm_rows_merge(tb, small, cut[np], n, k))) {
-        gemm(prec, 0, tb, cut[np], n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-        return;
-    }
-    for (size_t i = 0; i < np; i++)
-        if (cut[i + 1] > cut[i])
-            gemm(prec, 0, tb, cut[i + 1] - cut[i], n, k, 1.0f, a + cut[i] * lda, lda, b, ldb, 0.0f,
-                 c + cut[i] * ldc, ldc);
-}
-
 void dpt_net_deltas_pieces(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
                            const float *x, const size_t *idx, size_t r0, const size_t *cut,
                            size_t np, const struct dpt_targets *t, float scale,
@@ -686,17 +696,7 @@ void dpt_net_deltas_pieces(const struct dpt_net *net, struct dpt_workspace *ws, 
     } else {
         in = ws->a[from - 1] + r0 * spec->sizes[from - 1];
     }
-    // Forward, as forward_layers (the output layer raw), a product at a time over the pieces.
-    for (size_t l = from; l <= L; l++) {
-        const size_t n_in = spec->sizes[l - 1], n_out = spec->sizes[l];
-        float *a = ws->a[l] + r0 * n_out;
-        gemm_pieces(ws->precision, 1, cut, np, n_out, n_in, in, n_in, net->params + net->w_off[l],
-                    n_in, a, n_out);
-        if (l < L)
-            bias_act(a, n, n_out, n_out, net->params + net->b_off[l], spec->act[l - 1],
-                     spec->leaky_slope);
-        in = a;
-    }
+    forward_pieces(net, ws, in, r0, cut, np, from, L, 1, ws->precision);
     // The loss of each piece on its own, summed in its own order.
     const size_t nL = spec->sizes[L];
     for (size_t i = 0; i < np; i++) {
