@@ -255,6 +255,40 @@ static inline struct cli_result cli_runv(const char *const *args, const char *st
     return r;
 }
 
+// The environment with the NAME=VALUE entries of `set` replacing or joining this one's.
+static inline char **env_plus(const char *const *set)
+{
+    size_t n = 0, m = 0;
+    while (environ[n])
+        n++;
+    while (set[m])
+        m++;
+    char **env = calloc(n + m + 1, sizeof *env);
+    cr_assert(env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < m; j++) {
+            const size_t len = strcspn(set[j], "=") + 1;
+            replaced = replaced || strncmp(environ[i], set[j], len) == 0;
+        }
+        if (!replaced)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        env[k++] = (char *)set[j];
+    return env;
+}
+
+// dptrain with args (NULL-terminated) in this environment plus `set`.
+static inline struct cli_result run_env(const char *const *set, const char *const *args)
+{
+    char **env = env_plus(set);
+    struct cli_result r = cli_runv(args, NULL, env);
+    free(env);
+    return r;
+}
+
 // Starts `dptrain train` with args (which must log JSON to log_path), waits for its first epoch
 // line so the trainer is running, sends SIGINT and returns the exit code; stderr goes to err_path.
 static inline int interrupt_after_first_epoch(const char *const *args, const char *log_path,

@@ -61,40 +61,6 @@ static bool is_median(const struct table *t, const struct row *r)
     return strcmp(str(t, r, "kind"), "median") == 0;
 }
 
-// The environment with the NAME=VALUE entries of `set` replacing or joining this one's.
-static char **env_plus(const char *const *set)
-{
-    size_t n = 0, m = 0;
-    while (environ[n])
-        n++;
-    while (set[m])
-        m++;
-    char **env = calloc(n + m + 1, sizeof *env);
-    cr_assert(env);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool replaced = false;
-        for (size_t j = 0; j < m; j++) {
-            const size_t len = strcspn(set[j], "=") + 1;
-            replaced = replaced || strncmp(environ[i], set[j], len) == 0;
-        }
-        if (!replaced)
-            env[k++] = environ[i];
-    }
-    for (size_t j = 0; j < m; j++)
-        env[k++] = (char *)set[j];
-    return env;
-}
-
-// dptrain with args (NULL-terminated) in this environment plus `set`.
-static struct cli_result run_env(const char *const *set, const char *const *args)
-{
-    char **env = env_plus(set);
-    struct cli_result r = cli_runv(args, NULL, env);
-    free(env);
-    return r;
-}
-
 static size_t count(const char *text, const char *needle)
 {
     size_t n = 0;

@@ -79,11 +79,18 @@ Test(cli, fifo_outputs_are_written_in_place, CLI_FIXTURE)
     result_free(&r);
     cr_expect_eq(count_prefixed(tdir, "fifo.tmp."), 0u, "no temporary file left");
 
-    // A plot is a file gnuplot writes: a FIFO (or device) there is refused, and left alone.
+    // A plot is a file gnuplot writes: a FIFO (or device) there is refused, and left alone. A
+    // stand-in gnuplot (which fails if it runs) makes the check independent of an installed one.
     write_text(P("l.jsonl"), "");
     cr_assert_eq(mkfifo(P("p.svg"), 0600), 0);
-    expect_usage_error(run("plot", P("l.jsonl"), "--out", P("p.svg"), NULL), "not a regular file",
-                       NULL);
+    mkdir(P("bin"), 0755);
+    write_text(P("bin/gnuplot"), "#!/bin/sh\nexit 1\n");
+    chmod(P("bin/gnuplot"), 0755);
+    char path[600];
+    snprintf(path, sizeof path, "PATH=%s:/usr/bin:/bin", P("bin"));
+    const char *const set[] = {path, NULL};
+    const char *const plot[] = {"plot", P("l.jsonl"), "--out", P("p.svg"), NULL};
+    expect_usage_error(run_env(set, plot), "not a regular file", NULL);
     cr_expect_eq(file_type(P("p.svg")), S_IFIFO);
 }
 
