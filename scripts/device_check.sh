@@ -2,9 +2,10 @@
 # Everything the open performance questions (docs/benchmarks.md) need from a borrowed machine, in
 # one run of a few minutes: what the machine is, its FMA peak, the reference workloads S, M and L
 # at 1, 2, 4, ... threads up to every usable core, the scaling proxy's prediction of the same
-# thread counts from one of its cores, the AVX2 level, S with Adam oversubscribed (8 threads on 2
-# cores), the GEMM kernels against the BLAS, the reference workloads with half the cores taken by
-# spinning processes, and PyTorch where the machine has it. The stages run most important first,
+# thread counts from one of its cores (and again with the FMA loop's all-core clock:
+# scripts/proxy_refit.py), the AVX2 level, S with Adam oversubscribed (8 threads on 2 cores), the
+# GEMM kernels against the BLAS, the reference workloads with half the cores taken by spinning
+# processes, and PyTorch where the machine has it. The stages run most important first,
 # each under what is left of a time budget, so a run cut short keeps what it measured.
 #
 #   scripts/device_check.sh [--dptrain BIN] [--out DIR] [--budget SECONDS] [--data DIR]
@@ -116,6 +117,13 @@ summarize() {
             for (i = 2; i <= k; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
             return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
         }' FS='[,]' "${files[@]}"
+        if [[ -s $out/proxy.csv && -s $out/bench.jsonl && -s $out/fma_peak.md ]] &&
+            command -v python3 >/dev/null; then
+            echo
+            echo "## Issue 16: the proxy again with the FMA loop's all-core clock (scripts/proxy_refit.py)"
+            echo
+            python3 scripts/proxy_refit.py "$out/proxy.csv" "$out/bench.jsonl" "$out/fma_peak.md" 2>&1
+        fi
         [[ -s $out/skipped.txt ]] && { echo; echo "Skipped:"; sed 's/^/- /' "$out/skipped.txt"; }
     } >"$out/summary.md"
     cat "$out/summary.md"
@@ -149,7 +157,7 @@ while (($#)); do
         shift
         ;;
     -h | --help)
-        sed -n '2,31s/^# \{0,1\}//p' "$0"
+        sed -n '2,32s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -226,10 +234,8 @@ tool() {
 if stage "FMA peak" 60; then
     fp=$(tool fma_peak)
     if [[ -n $fp ]]; then
-        ft=1
-        ((cores >= 2)) && ft="$ft,2"
-        ((cores > 2)) && ft="$ft,$cores"
-        timeout "$limit" "$fp" --rounds 3 --threads-list "$ft" >"$out/fma_peak.md" 2>&1
+        # Every thread count measured below: the all-core clock's fall, for the proxy's refit.
+        timeout "$limit" "$fp" --rounds 3 --threads-list "$tl" >"$out/fma_peak.md" 2>&1
     else
         echo "device_check.sh: no fma_peak (no bundle tool, no gcc)" | tee -a "$out/skipped.txt" >&2
     fi

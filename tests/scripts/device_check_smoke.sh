@@ -61,6 +61,11 @@ if grep -qw avx2 /proc/cpuinfo; then
             fail "no AVX2 line for $w"
     done
 fi
+if ((cores >= 2)) && grep -qw avx512f /proc/cpuinfo && command -v python3 >/dev/null; then
+    # The proxy refit with the FMA loop's all-core clock: a 2-thread row of L, three errors.
+    grep -Eq "^\| L \| 2 \| [0-9]+% \| [0-9]+% \| [-+][0-9]+% \| [0-9]+% \| [-+][0-9]+% \| [0-9]+% \| [-+][0-9]+% \|$" \
+        "$s" || fail "no refit row for L at 2 threads"
+fi
 if ((cores >= 4)); then
     grep -Eq "^- L: 1 thread [0-9]+, $cores threads [0-9]+ samples/s: $num""x$" "$s" ||
         fail "no busy line for L"
