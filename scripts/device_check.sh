@@ -3,10 +3,11 @@
 # one run of a few minutes: what the machine is, its FMA peak, the reference workloads S, M and L
 # at 1, 2, 4, ... threads up to every usable core, the scaling proxy's prediction of the same
 # thread counts from one of its cores (and again with the FMA loop's all-core clock:
-# scripts/proxy_refit.py), the AVX2 level, S with Adam oversubscribed (8 threads on 2 cores), the
-# GEMM kernels against the BLAS, the reference workloads with half the cores taken by spinning
-# processes, and PyTorch where the machine has it. The stages run most important first,
-# each under what is left of a time budget, so a run cut short keeps what it measured.
+# scripts/proxy_refit.py), L against the FMA peak in the same rounds (scripts/peak_bench.sh), the
+# AVX2 level, S with Adam oversubscribed (8 threads on 2 cores), the GEMM kernels against the BLAS,
+# the reference workloads with half the cores taken by spinning processes, and PyTorch where the
+# machine has it. The stages run most important first, each under what is left of a time budget,
+# so a run cut short keeps what it measured.
 #
 #   scripts/device_check.sh [--dptrain BIN] [--out DIR] [--budget SECONDS] [--data DIR]
 #                           [--repeat R] [--samples N] [--no-torch]
@@ -117,6 +118,11 @@ summarize() {
             for (i = 2; i <= k; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
             return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
         }' FS='[,]' "${files[@]}"
+        if [[ -s $out/peak_rounds.txt ]] && grep -q '^medians:' "$out/peak_rounds.txt"; then
+            echo
+            echo "Issue 13 again, the peak and L side by side in each round (scripts/peak_bench.sh):"
+            sed -n 's/^medians: /- /p' "$out/peak_rounds.txt"
+        fi
         if [[ -s $out/proxy.csv && -s $out/bench.jsonl && -s $out/fma_peak.md ]] &&
             command -v python3 >/dev/null; then
             echo
@@ -248,6 +254,13 @@ fi
 if stage "the scaling proxy at $tl threads" 60; then
     timeout "$limit" "$dptrain" bench --proxy --workload S,M,L --threads-list "$tl" --repeat 3 \
         --csv "$out/proxy.csv" >"$out/proxy.txt" 2>&1
+fi
+if [[ -n ${fp:-} ]] && grep -qw avx512f /proc/cpuinfo &&
+    stage "L against the FMA peak in the same rounds" 90; then
+    # The issue-13 ratio again with the peak and L measured side by side in each round: a shared
+    # host's clock moves between the stages above.
+    timeout "$limit" scripts/peak_bench.sh --rounds "$repeat" --dptrain "$dptrain" --fma-peak "$fp" \
+        --data "$data" --samples "$samples" >"$out/peak_rounds.txt" 2>&1
 fi
 if stage "S and L at the AVX2 level" 60; then
     DPT_ISA=avx2 timeout "$limit" "$dptrain" bench --data "$data" --workload S,L \

@@ -5,31 +5,52 @@
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset; the ratio is taken per round, then the median over
 # the rounds. Needs a CPU with AVX-512 and a release build.
 #
-#   scripts/peak_bench.sh [--rounds R] [--dptrain PATH]
+#   scripts/peak_bench.sh [--rounds R] [--dptrain PATH] [--fma-peak PATH] [--data DIR]
+#                         [--samples N]
+#
+# --fma-peak takes a built FMA loop (a bundle's bin/fma_peak) instead of compiling one with gcc;
+# --data and --samples are passed to `dptrain bench` (a bundle's data/; the first N samples).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=7
 dptrain=build/release/dptrain
+fma=""
+data=()
 while (($#)); do
     case "$1" in
-    --rounds) rounds=$2; shift 2 ;;
-    --dptrain) dptrain=$2; shift 2 ;;
-    -h | --help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --rounds | --dptrain | --fma-peak | --data | --samples)
+        (($# >= 2)) || { echo "peak_bench.sh: $1 needs a value" >&2; exit 2; }
+        case "$1" in
+        --rounds) rounds=$2 ;;
+        --dptrain) dptrain=$2 ;;
+        --fma-peak) fma=$2 ;;
+        --data) data+=(--data "$2") ;;
+        --samples) data+=(--samples "$2") ;;
+        esac
+        shift 2
+        ;;
+    -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "peak_bench.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "peak_bench.sh: --rounds takes a whole number" >&2; exit 2; }
 [[ -x $dptrain ]] || { echo "peak_bench.sh: build first (cmake --workflow --preset release)" >&2; exit 2; }
 grep -qw avx512f /proc/cpuinfo || { echo "peak_bench.sh: this CPU has no AVX-512" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-gcc -std=c11 -O2 -Wall -o "$tmp/fma_peak" tests/bench/fma_peak.c -lpthread
+if [[ -n $fma ]]; then # run where it is: a bundle's wrapper finds its libraries from its path
+    [[ -x $fma ]] || { echo "peak_bench.sh: $fma: not an executable" >&2; exit 2; }
+else
+    gcc -std=c11 -O2 -Wall -o "$tmp/fma_peak" tests/bench/fma_peak.c -lpthread
+    fma=$tmp/fma_peak
+fi
 echo "# $(lscpu | sed -n 's/^Model name: *//p' | head -1); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 for ((r = 1; r <= rounds; r++)); do
-    p=$("$tmp/fma_peak" --rounds 1 2>&1)
+    p=$("$fma" --rounds 1 2>&1)
     p1=$(awk -F'|' '$2 ~ /AVX-512 zmm/ && $4+0 == 1 {if ($5+0 > m) m = $5+0} END {print m}' <<<"$p")
     p2=$(awk -F'|' '$2 ~ /AVX-512 zmm/ && $4+0 == 2 {if ($5+0 > m) m = $5+0} END {print m}' <<<"$p")
     b=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$dptrain" bench --workload L \
-        --threads-list 1,2 --repeat 1 2>/dev/null)
+        --threads-list 1,2 --repeat 1 "${data[@]}" 2>/dev/null)
     g1=$(awk '$1 == "L" && $5 == 1 {print $8}' <<<"$b")
     g2=$(awk '$1 == "L" && $5 == 2 {print $8}' <<<"$b")
     echo "$r $p1 $p2 $g1 $g2" >>"$tmp/rounds"

@@ -61,6 +61,10 @@ if grep -qw avx2 /proc/cpuinfo; then
             fail "no AVX2 line for $w"
     done
 fi
+if ((cores >= 2)) && grep -qw avx512f /proc/cpuinfo; then
+    grep -Eq "^- peak $num / $num GFLOP/s, L $num / $num GFLOP/s; per-round ratio $num% at 1 thread, $num% at 2$" \
+        "$s" || fail "no paired L-against-peak line"
+fi
 if ((cores >= 2)) && grep -qw avx512f /proc/cpuinfo && command -v python3 >/dev/null; then
     # The proxy refit with the FMA loop's all-core clock: a 2-thread row of L, three errors.
     grep -Eq "^\| L \| 2 \| [0-9]+% \| [0-9]+% \| [-+][0-9]+% \| [0-9]+% \| [-+][0-9]+% \| [0-9]+% \| [-+][0-9]+% \|$" \
