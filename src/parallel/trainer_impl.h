@@ -44,6 +44,11 @@ struct dpt_dyn {
                                    // shard may then be run with the one before it)
 };
 
+// Whether a thread that ran cpu_s seconds of a window of span_s seconds of wall time was kept off
+// its core long enough to stand down (step_dynamic.c: more than 5 ms within 20 ms, or a quarter
+// of a longer window).
+int dpt_dyn_off_core(double span_s, double cpu_s);
+
 struct dpt_trainer {
     struct dpt_net *net;        // borrowed
     struct dpt_schedule *sched; // borrowed

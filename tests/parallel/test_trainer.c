@@ -893,6 +893,25 @@ Test(trainer, split_all_shared_panels_change_no_bit)
     dpt_dataset_destroy(ds);
 }
 
+// When a thread of the dynamic step counts as kept off its core: a core shared with a busy process
+// (one of its time slices off, 1.5-12 ms, or about half of a longer window) stands it down; one
+// short interruption of an idle thread (a kernel thread, the hypervisor taking the virtual CPU for
+// a millisecond or two) does not, however short the window it falls in.
+Test(trainer, a_short_interruption_does_not_stand_a_thread_down)
+{
+    // idle, or interrupted once for 1-2 ms
+    cr_expect(!dpt_dyn_off_core(0.002, 0.002), "never off its core");
+    cr_expect(!dpt_dyn_off_core(0.002, 0.001), "1 ms off in a 2 ms window");
+    cr_expect(!dpt_dyn_off_core(0.003, 0.001), "2 ms off in a 3 ms window");
+    cr_expect(!dpt_dyn_off_core(0.020, 0.016), "4 ms off in 20 ms");
+    cr_expect(!dpt_dyn_off_core(0.100, 0.080), "a fifth of a long window");
+    // sharing its core with a busy process
+    cr_expect(dpt_dyn_off_core(0.008, 0.002), "a 6 ms slice off");
+    cr_expect(dpt_dyn_off_core(0.020, 0.014), "6 ms off in 20 ms");
+    cr_expect(dpt_dyn_off_core(0.040, 0.020), "half of 40 ms");
+    cr_expect(dpt_dyn_off_core(0.100, 0.070), "over a quarter of a long window");
+}
+
 // The dynamic step with its last thread standing down at every check (DPT_TEST_STAND_DOWN, for
 // about a millisecond every 8 steps): meanwhile the thread before it runs both shards as one piece
 // of work, its products over both shards' rows at once (shards of 85-128 rows of a 128-wide
