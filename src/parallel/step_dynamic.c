@@ -55,11 +55,11 @@
 // compares the time it spent not running since its window began with OFF_CPU_MAX of the window,
 // counted as WINDOW_S while the window is shorter, and begins a new window once WINDOW_S has
 // passed. So it stands down after 5 ms off its core within any 20 ms, or a quarter of a longer
-// window: a core shared with a busy process (about half; one of its time slices, 1.5-12 ms,
-// usually suffices) is seen at once, while one short interruption (a kernel thread, a hypervisor
-// taking the virtual CPU for a millisecond or two) is not. Judged over 2 ms alone, as at first,
-// a 1 ms interruption read as half and stood idle threads down (M at 2 threads on an idle 2-core
-// VM: 2-5 stand-downs an epoch; docs/benchmarks.md).
+// window: a core shared with a busy process (about half: one of its time slices of 6-12 ms under
+// Linux's CFS, two or three of EEVDF's 1.5-3 ms) is seen at once, while one short interruption (a
+// kernel thread, a hypervisor taking the virtual CPU for a millisecond or two) is not. Judged
+// over 2 ms alone, as at first, a 1 ms interruption read as half and stood idle threads down (M
+// at 2 threads on an idle 2-core VM: 2-5 stand-downs an epoch; docs/benchmarks.md).
 #define CHECK_S     0.002
 #define WINDOW_S    0.02
 #define OFF_CPU_MAX 0.25

@@ -894,7 +894,7 @@ Test(trainer, split_all_shared_panels_change_no_bit)
 }
 
 // When a thread of the dynamic step counts as kept off its core: a core shared with a busy process
-// (one of its time slices off, 1.5-12 ms, or about half of a longer window) stands it down; one
+// (one of its time slices off, 6-12 ms, or about half of a longer window) stands it down; one
 // short interruption of an idle thread (a kernel thread, the hypervisor taking the virtual CPU for
 // a millisecond or two) does not, however short the window it falls in.
 Test(trainer, a_short_interruption_does_not_stand_a_thread_down)
