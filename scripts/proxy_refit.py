@@ -17,7 +17,8 @@ proxy's, error = proxy / measured - 1, three ways:
 
 The model is dpt_proxy_predict's (src/parallel/proxy.c) for one NUMA node: step = max(compute /
 speed, memory) + barriers, and no faster than an earlier thread count that divides T scaled
-linearly. The recorded run must be of one node (node_cores 0).
+linearly. The recorded run must be of one node (node_cores 0). Applied to the recorded model, it
+must reproduce the CSV's efficiency column; it says so and stops where it does not.
 """
 import csv
 import json
@@ -90,11 +91,8 @@ def main():
     def linear(t):
         return 1.0 - (1.0 - ratio[top]) * (min(t, top) - 1) / (top - 1)
 
-    print("FMA loop per thread against 1 thread: " +
-          ", ".join(f"{t}T {ratio[t]:.3f}" for t in ts) + "\n")
-    print("| workload | T | measured | proxy: none | error | linear | error | curve | error |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    errors = {"none": [], "linear": [], "curve": []}
+    # The model for each workload three ways; then the table, once every workload checked out.
+    table = []
     for w in sorted({r["workload"] for r in med}, key="SML".find):
         rows = sorted((r for r in med if r["workload"] == w), key=lambda r: int(r["threads"]))
         if int(rows[0]["threads"]) != 1 or (w, 1) not in rate:
@@ -112,18 +110,28 @@ def main():
                         step = max(step, s0 * t0 / t)
                 steps.append((t, step))
             eff[name] = {t: steps[0][1] / s / t for t, s in steps}
+        # The model is written twice (here and in C): as recorded, it must give dptrain's figures.
         for r in rows:
-            t = int(r["threads"])
-            if (w, t) not in rate:
-                continue
-            m = rate[w, t] / (t * rate[w, 1])
-            cells = []
-            for name in ("none", "linear", "curve"):
-                p = eff[name][t]
-                cells += [f"{100 * p:.0f}%", f"{p / m - 1:+.0%}"]
-                if t > 1:
-                    errors[name].append(abs(p / m - 1))
-            print(f"| {w} | {t} | {100 * m:.0f}% | " + " | ".join(cells) + " |")
+            got, want = eff["none"][int(r["threads"])], float(r["efficiency"])
+            if abs(got - want) > 1e-6 * want:
+                fail(f"{w} at {r['threads']} threads: this model gives efficiency {got:.6g}, the "
+                     f"CSV {want:.6g}: src/parallel/proxy.c changed, change this file with it")
+        table += [(w, int(r["threads"]), eff) for r in rows if (w, int(r["threads"])) in rate]
+
+    print("FMA loop per thread against 1 thread: " +
+          ", ".join(f"{t}T {ratio[t]:.3f}" for t in ts) + "\n")
+    print("| workload | T | measured | proxy: none | error | linear | error | curve | error |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    errors = {"none": [], "linear": [], "curve": []}
+    for w, t, eff in table:
+        m = rate[w, t] / (t * rate[w, 1])
+        cells = []
+        for name in ("none", "linear", "curve"):
+            p = eff[name][t]
+            cells += [f"{100 * p:.0f}%", f"{p / m - 1:+.0%}"]
+            if t > 1:
+                errors[name].append(abs(p / m - 1))
+        print(f"| {w} | {t} | {100 * m:.0f}% | " + " | ".join(cells) + " |")
     print()
     for name, e in errors.items():
         if e:
