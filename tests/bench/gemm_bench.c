@@ -1,17 +1,23 @@
 // dpt_gemm against the BLAS's cblas_sgemm, one thread, on the products of the reference
 // workloads (or the shapes given): the evidence behind dpt_gemm's choice of path. Not a test.
 //
-//   build/release/tests/gemm_bench [--rounds R] [--bf16] [--blocking KC,NC] [SHAPE ...]
+//   build/release/tests/gemm_bench [--rounds R] [--bf16 | --kernels] [--cold]
+//                                  [--blocking KC,NC] [SHAPE ...]
 //
 // --bf16: dpt_gemm (fp32) against dpt_gemm_bf16 (bf16 operands, fp32 accumulation; only on a CPU
 // with AVX512_BF16) instead of the BLAS against dpt_gemm.
+// --kernels: the packed GEMM (forced, whatever dpt_gemm's rule says) against the small kernels
+// (dpt_gemm on a thread without a packing buffer: nt for NT, bcast for TN and NN), instead.
+// --cold: each call takes the next of several copies of A and B (64 MiB of them in all), so the
+// operands come from memory, as a batch's inputs or another core's activations do in training,
+// rather than from this core's caches.
 // --blocking KC,NC: the packed GEMM's block sizes, in place of those from the caches (gemm.c).
 //
 // SHAPE is op(A) op(B) and m x n x k, e.g. NT:256x1024x784 (C = A B^T, A 256 x 784).
 //
-// For each shape the two run alternately, R rounds (default 7) of enough calls for ~0.1 s each,
-// on hot operands; it prints the median GFLOP/s of each and their ratio, then the ratio of the
-// summed median times (every shape weighted by its own time, not by how often training calls it).
+// For each shape the two run alternately, R rounds (default 7) of enough calls for ~0.1 s each;
+// it prints the median GFLOP/s of each and their ratio, then the ratio of the summed median times
+// (every shape weighted by its own time, not by how often training calls it).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +45,27 @@ static int parse(const char *s, struct shape *sh)
     return 0;
 }
 
+// One call of contender `who` (0: the first column, 1: the second) of the mode: 0 the BLAS
+// against dpt_gemm, 1 dpt_gemm against dpt_gemm_bf16, 2 the packed GEMM against the small kernels.
+static void run(int mode, int who, const struct shape *sh, const float *a, size_t lda,
+                const float *b, size_t ldb, float *c, float *pack, size_t floats)
+{
+    if (mode == 0 && who == 0)
+        cblas_sgemm(CblasRowMajor, sh->ta ? CblasTrans : CblasNoTrans,
+                    sh->tb ? CblasTrans : CblasNoTrans, (int)sh->m, (int)sh->n, (int)sh->k, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, c, (int)sh->n);
+    else if (mode == 1 && who == 1)
+        dpt_gemm_bf16(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
+    else if (mode == 2 && who == 0)
+        dpt_gemm_packed(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
+    else if (mode == 2) { // the small kernels: a thread without a packing buffer
+        dpt_gemm_pack_use(NULL, 0);
+        dpt_gemm(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
+        dpt_gemm_pack_use(pack, floats);
+    } else
+        dpt_gemm(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
+}
+
 int main(int argc, char **argv)
 {
     // L at 1 thread (batch 256), L's 2-thread shard and row shapes, then M's (batch 128).
@@ -48,7 +75,7 @@ int main(int argc, char **argv)
         "TN:512x784x256",  "NT:256x512x784",   "NT:128x512x784",   "NT:128x512x512",
         "NN:128x512x512",  "TN:512x784x128",   "TN:512x512x128",
     };
-    int rounds = 7, first = 1, bf16 = 0;
+    int rounds = 7, first = 1, bf16 = 0, kernels = 0, cold = 0;
     for (;;) {
         if (argc > first + 1 && strcmp(argv[first], "--rounds") == 0) {
             rounds = atoi(argv[first + 1]);
@@ -65,14 +92,24 @@ int main(int argc, char **argv)
         } else if (argc > first && strcmp(argv[first], "--bf16") == 0) {
             bf16 = 1;
             first++;
+        } else if (argc > first && strcmp(argv[first], "--kernels") == 0) {
+            kernels = 1;
+            first++;
+        } else if (argc > first && strcmp(argv[first], "--cold") == 0) {
+            cold = 1;
+            first++;
         } else {
             break;
         }
     }
-    if (rounds < 1 || rounds > 99 || (argc > first && argv[first][0] == '-')) {
-        fprintf(
-            stderr,
-            "usage: gemm_bench [--rounds R (1-99)] [--bf16] [--blocking KC,NC] [NT:MxNxK ...]\n");
+    if (rounds < 1 || rounds > 99 || (argc > first && argv[first][0] == '-') ||
+        bf16 + kernels > 1) {
+        fprintf(stderr, "usage: gemm_bench [--rounds R (1-99)] [--bf16 | --kernels] [--cold] "
+                        "[--blocking KC,NC] [NT:MxNxK ...]\n");
+        return 2;
+    }
+    if (kernels && !dpt_gemm_rows_available()) {
+        fprintf(stderr, "gemm_bench: --kernels: no built-in kernels at this level\n");
         return 2;
     }
     if (bf16 && dpt_precision_check(DPT_PRECISION_BF16)) {
@@ -87,8 +124,11 @@ int main(int argc, char **argv)
     dpt_blas_single_thread();
     printf("# %s; packed GEMM %s\n", dpt_blas_info(),
            pack && dpt_gemm_rows_available() ? "available" : "not available (BLAS only)");
-    printf("%-18s %10s %10s %7s\n", "shape", bf16 ? "fp32 GF/s" : "BLAS GF/s",
-           bf16 ? "bf16 GF/s" : "dpt GF/s", "ratio");
+    static const char *const heads[3][2] = {
+        {"BLAS GF/s", "dpt GF/s"}, {"fp32 GF/s", "bf16 GF/s"}, {"packed GF/s", "small GF/s"}};
+    const int mode = bf16 ? 1 : kernels ? 2 : 0;
+    printf("%-18s %11s %11s %7s%s\n", "shape", heads[mode][0], heads[mode][1], "ratio",
+           cold ? "  (cold operands)" : "");
     double sum_blas = 0.0, sum_dpt = 0.0;
     for (size_t s = 0; s < n_shapes; s++) {
         const char *name = argc > first ? argv[first + (int)s] : defaults[s];
@@ -98,52 +138,40 @@ int main(int argc, char **argv)
             return 2;
         }
         const size_t lda = sh.ta ? sh.m : sh.k, ldb = sh.tb ? sh.k : sh.n;
-        float *a = malloc(sh.m * sh.k * sizeof *a), *b = malloc(sh.n * sh.k * sizeof *b);
-        float *c = calloc(sh.m * sh.n, sizeof *c);
+        const size_t fa = sh.m * sh.k, fb = sh.n * sh.k, fab = fa + fb;
+        const size_t copies = cold && fab < ((size_t)16 << 20) ? ((size_t)16 << 20) / fab : 1;
+        float *ab = malloc(copies * fab * sizeof *ab), *c = calloc(sh.m * sh.n, sizeof *c);
         double *tb = malloc((size_t)rounds * sizeof *tb), *td = malloc((size_t)rounds * sizeof *td);
-        if (!a || !b || !c || !tb || !td) {
+        if (!ab || !c || !tb || !td) {
             fprintf(stderr, "gemm_bench: out of memory\n");
             return 2;
         }
-        for (size_t i = 0; i < sh.m * sh.k; i++)
-            a[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-        for (size_t i = 0; i < sh.n * sh.k; i++)
-            b[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+        for (size_t i = 0; i < copies * fab; i++)
+            ab[i] = (float)rand() / (float)RAND_MAX - 0.5f;
         const double flop = 2.0 * (double)sh.m * (double)sh.n * (double)sh.k;
         const int calls = (int)(1e10 / flop) + 1; // ~0.1 s at 100 GFLOP/s
-        for (int r = 0; r < rounds; r++) {
-            double t = now();
-            for (int q = 0; q < calls; q++)
-                if (bf16)
-                    dpt_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c, sh.n);
-                else
-                    cblas_sgemm(CblasRowMajor, sh.ta ? CblasTrans : CblasNoTrans,
-                                sh.tb ? CblasTrans : CblasNoTrans, (int)sh.m, (int)sh.n, (int)sh.k,
-                                1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)sh.n);
-            tb[r] = now() - t;
-            t = now();
-            for (int q = 0; q < calls; q++)
-                if (bf16)
-                    dpt_gemm_bf16(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c,
-                                  sh.n);
-                else
-                    dpt_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, 1.0f, a, lda, b, ldb, 0.0f, c, sh.n);
-            td[r] = now() - t;
-        }
+        for (int r = 0; r < rounds; r++)
+            for (int who = 0; who < 2; who++) {
+                const double t = now();
+                for (int q = 0; q < calls; q++) {
+                    const float *a = ab + (size_t)q % copies * fab, *b = a + fa;
+                    run(mode, who, &sh, a, lda, b, ldb, c, pack, floats);
+                }
+                (who ? td : tb)[r] = now() - t;
+            }
         qsort(tb, (size_t)rounds, sizeof *tb, cmp_double);
         qsort(td, (size_t)rounds, sizeof *td, cmp_double);
         const double mb = tb[rounds / 2], md = td[rounds / 2];
         sum_blas += mb;
         sum_dpt += md;
-        printf("%-18s %10.1f %10.1f %6.3fx\n", name, flop * calls / mb * 1e-9,
+        printf("%-18s %11.1f %11.1f %6.3fx\n", name, flop * calls / mb * 1e-9,
                flop * calls / md * 1e-9, mb / md);
-        free(a);
-        free(b);
+        free(ab);
         free(c);
         free(tb);
         free(td);
     }
-    printf("%-18s %10s %10s %6.3fx\n", "all (time)", "", "", sum_blas / sum_dpt);
+    printf("%-18s %11s %11s %6.3fx\n", "all (time)", "", "", sum_blas / sum_dpt);
     dpt_gemm_pack_use(NULL, 0);
     free(pack);
     return 0;

@@ -327,12 +327,15 @@ static void packed_shapes(void)
     check_packed(0, 0, 66, 47, 33, -1.0f, 1.0f, 1);
     // The row-pointer products take the packed path (gathering the rows as they pack) for large
     // enough products once the thread has a buffer: the weight gradient of S's layer 1 at 2
-    // threads and tails; the forward product of layer 1's rows over a batch of 128 or 256 (M and
-    // L with layer 1 split by rows) and tails of the 12-row panels and 32-column panels.
+    // threads and tails; the forward product of layer 1's rows over a batch of 256 (L with layer
+    // 1 split by rows at 16 threads) and tails of the 12-row panels and 32-column panels. Under
+    // 64 columns the forward product takes the nt kernel (M's 32 rows at 16 threads, a tail):
+    // the same bits as dpt_gemm either way.
     check_rows(1, 64, 784, 32, -0.05f, 1.0f);
     check_rows(1, 97, 530, 33, 1.0f, 0.0f);
     check_rows(1, 16, 1040, 64, 2.0f, 0.5f);
     check_rows(0, 256, 64, 784, 1.0f, 0.0f);
+    check_rows(0, 133, 79, 300, 2.0f, 0.5f);
     check_rows(0, 128, 32, 784, 1.0f, 0.0f);
     check_rows(0, 133, 47, 300, 2.0f, 0.5f);
     dpt_gemm_pack_use(prev.buf, prev.floats);
@@ -501,7 +504,8 @@ Test(gemm, shared_operand_images_give_the_packed_gemm_bitwise)
 // shards as one piece of work on it (src/parallel/step_dynamic.c). Shapes: forward (NT) and delta
 // (NN) products of shards past the 48-row forward kernel; pieces whose edges fall inside the
 // 12- or 6-row panels (65 = 5 x 12 + 5, 78, 107); k over several k blocks (800), n over a partial
-// panel (40); and the sizes the predicate must refuse (a piece under the packed GEMM's threshold).
+// panel (40 for NN, 72 for NT); and the sizes the predicate must refuse (a piece under the packed
+// GEMM's threshold, a forward product under 64 columns).
 static void merge_case(int tb, size_t n, size_t k, const size_t *cut, size_t np, int want)
 {
     const size_t m = cut[np];
@@ -545,8 +549,9 @@ static void merge_shapes(void)
     for (int tb = 0; tb <= 1; tb++) {
         merge_case(tb, 128, 160, halves, 2, 1);
         merge_case(tb, 128, 160, thirds, 3, 1);
-        merge_case(tb, 40, 800, deep, 3, 1);
+        merge_case(tb, tb ? 72 : 40, 800, deep, 3, 1);
         merge_case(tb, 128, 160, thin, 2, 0);   // 40 rows: under the threshold
+        merge_case(tb, 40, 800, deep, 3, !tb);  // NT with 40 columns: the nt kernel
         merge_case(tb, 10, 1024, halves, 2, 0); // an output layer of 10: the small kernels
     }
     dpt_gemm_pack_use(prev.buf, prev.floats);
