@@ -257,13 +257,13 @@ int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k)
 
 // Whether dpt_gemm sends op(A) op(B) to the packed GEMM (given a buffer): large enough
 // (dpt_gemm_packed_pays), not TT (the BLAS), and not a forward product of at most
-// DPT_NT_KERNEL_MAX_ROWS rows or under DPT_NT_PACKED_MIN_COLS columns, which reads its operands
-// in place, never packed. The row-pointer and image products follow the same rule, so they take
+// DPT_NT_KERNEL_MAX_ROWS rows or DPT_NT_KERNEL_MAX_COLS columns, which reads its operands in
+// place, never packed. The row-pointer and image products follow the same rule, so they take
 // the kernel dpt_gemm would (and give its bits).
 static int takes_packed(int ta, int tb, size_t m, size_t n, size_t k)
 {
     return !(ta && tb) && dpt_gemm_packed_pays(ta, tb, m, n, k) &&
-           !(!ta && tb && (m <= DPT_NT_KERNEL_MAX_ROWS || n < DPT_NT_PACKED_MIN_COLS));
+           !(!ta && tb && (m <= DPT_NT_KERNEL_MAX_ROWS || n <= DPT_NT_KERNEL_MAX_COLS));
 }
 
 // The current level's kernels (NULL at generic) and, where there are some, their blocking in *bl.

@@ -13,12 +13,12 @@
 void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
               const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
-// NT products (C = A B^T, the forward product) with at most this many rows of A, or fewer than
-// this many columns, take the nt kernel, which reads both operands in place, even where the packed
-// GEMM would pay: the packed GEMM would pack all of A (a batch's activations or inputs) for one or
-// two panels of columns (docs/benchmarks.md, "Narrow forward products").
+// NT products (C = A B^T, the forward product) with at most this many rows of A, or at most this
+// many columns, take the nt kernel, which reads both operands in place, even where the packed GEMM
+// would pay: the packed GEMM would pack all of A (a batch's activations or inputs) for one or two
+// panels of columns (docs/benchmarks.md, "Narrow forward products").
 #define DPT_NT_KERNEL_MAX_ROWS 48
-#define DPT_NT_PACKED_MIN_COLS 64
+#define DPT_NT_KERNEL_MAX_COLS 64
 
 // ---- the vector level ----
 //

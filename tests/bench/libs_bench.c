@@ -164,7 +164,7 @@ static const char *dpt_path(const struct shape *s)
     if (!dpt_gemm_rows_available())
         return "BLAS";
     const int small_nt =
-        !s->ta && s->tb && (m <= DPT_NT_KERNEL_MAX_ROWS || n < DPT_NT_PACKED_MIN_COLS);
+        !s->ta && s->tb && (m <= DPT_NT_KERNEL_MAX_ROWS || n <= DPT_NT_KERNEL_MAX_COLS);
     if (dpt_gemm_packed_pays(s->ta, s->tb, m, n, k) && !small_nt)
         return "packed";
     return s->tb ? "nt" : "bcast";

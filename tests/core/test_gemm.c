@@ -328,14 +328,15 @@ static void packed_shapes(void)
     // The row-pointer products take the packed path (gathering the rows as they pack) for large
     // enough products once the thread has a buffer: the weight gradient of S's layer 1 at 2
     // threads and tails; the forward product of layer 1's rows over a batch of 256 (L with layer
-    // 1 split by rows at 16 threads) and tails of the 12-row panels and 32-column panels. Under
-    // 64 columns the forward product takes the nt kernel (M's 32 rows at 16 threads, a tail):
-    // the same bits as dpt_gemm either way.
+    // 1 split by rows at 8 threads) and tails of the 12-row panels and 32-column panels. At up
+    // to 64 columns the forward product takes the nt kernel (L's 64 rows at 16 threads, M's 32,
+    // a tail): the same bits as dpt_gemm either way.
     check_rows(1, 64, 784, 32, -0.05f, 1.0f);
     check_rows(1, 97, 530, 33, 1.0f, 0.0f);
     check_rows(1, 16, 1040, 64, 2.0f, 0.5f);
-    check_rows(0, 256, 64, 784, 1.0f, 0.0f);
+    check_rows(0, 256, 128, 784, 1.0f, 0.0f);
     check_rows(0, 133, 79, 300, 2.0f, 0.5f);
+    check_rows(0, 256, 64, 784, 1.0f, 0.0f);
     check_rows(0, 128, 32, 784, 1.0f, 0.0f);
     check_rows(0, 133, 47, 300, 2.0f, 0.5f);
     dpt_gemm_pack_use(prev.buf, prev.floats);
@@ -466,16 +467,17 @@ static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alph
 // split_all's three products with a shared operand (forward NT and delta NN: A's image; weight
 // gradient TN: B's), at the shapes of L and M over 4-16 workers and with tails: m past the panels
 // (256 = 21 x 12 + 4, 250, 100), k over several k blocks (784, 1024, 1000) and pieces that cross
-// them, n past B's panels (784 = 24.5 x 32, 1000), pieces of 8 rows (narrower than a vector or a
-// panel) and of 64.
+// them, n past B's panels (784 = 24.5 x 32, 1000; the forward products 128 and 72 columns wide:
+// at 64 or fewer they take the nt kernel and read no image), pieces of 8 rows (narrower than a
+// vector or a panel) and of 64.
 static void image_shapes(void)
 {
     const size_t floats = dpt_gemm_pack_floats();
     float *buf = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
     cr_assert(buf);
     const struct dpt_gemm_pack prev = dpt_gemm_pack_use(buf, floats);
-    check_image(0, 1, 256, 64, 1024, 1.0f, 0.0f, 64);
-    check_image(0, 1, 250, 64, 784, 1.0f, 0.0f, 8);
+    check_image(0, 1, 256, 128, 1024, 1.0f, 0.0f, 64);
+    check_image(0, 1, 250, 72, 784, 1.0f, 0.0f, 8);
     check_image(0, 0, 256, 64, 1024, 1.0f, 0.0f, 8);
     check_image(0, 0, 100, 40, 1000, 1.0f, 0.0f, 24);
     check_image(1, 0, 64, 784, 256, 1.0f, 0.0f, 8);
@@ -505,7 +507,7 @@ Test(gemm, shared_operand_images_give_the_packed_gemm_bitwise)
 // (NN) products of shards past the 48-row forward kernel; pieces whose edges fall inside the
 // 12- or 6-row panels (65 = 5 x 12 + 5, 78, 107); k over several k blocks (800), n over a partial
 // panel (40 for NN, 72 for NT); and the sizes the predicate must refuse (a piece under the packed
-// GEMM's threshold, a forward product under 64 columns).
+// GEMM's threshold, a forward product of at most 64 columns).
 static void merge_case(int tb, size_t n, size_t k, const size_t *cut, size_t np, int want)
 {
     const size_t m = cut[np];

@@ -848,7 +848,8 @@ Test(trainer, split_all_choices)
 // product reads the shared image instead of packing it again. The images hold exactly what each
 // product would have packed, so training with them is bitwise training without them
 // (DPT_SHARE_PACK=0): 3 and 4 layers whose products are large enough to take them (checked: the
-// images exist and the packed GEMM would read them), at T = 4 and 8, for the fused SGD step, adam
+// images exist and the packed GEMM would read them; the forward products' images only past 64
+// columns a worker, so the 512-unit net at T = 4), at T = 4 and 8, for the fused SGD step, adam
 // and a schedule that needs the norm, over batches of 128 and a last one of 64.
 Test(trainer, split_all_shared_panels_change_no_bit)
 {
@@ -858,10 +859,10 @@ Test(trainer, split_all_shared_panels_change_no_bit)
     static const char *const scheds[] = {"fixed:lr=0.05", "adam:lr=0.01",
                                          "clip(fixed:lr=0.05),max_norm=0.5"};
     const struct setup nets[] = {
-        {"", {256, 256, 256, 3}, 3, DPT_ACT_RELU, "", 128},
+        {"", {256, 512, 512, 3}, 3, DPT_ACT_RELU, "", 128},
         {"", {256, 256, 256, 256, 3}, 4, DPT_ACT_TANH, "", 128},
     };
-    cr_assert(dpt_gemm_image_pays(0, 1, 128, 64, 256) && dpt_gemm_image_pays(0, 0, 128, 64, 256) &&
+    cr_assert(dpt_gemm_image_pays(0, 1, 128, 128, 512) && dpt_gemm_image_pays(0, 0, 128, 64, 256) &&
               dpt_gemm_image_pays(1, 0, 64, 256, 128));
     for (size_t n = 0; n < 2; n++)
         for (size_t k = 0; k < 3; k++)
