@@ -56,9 +56,13 @@ static void run(int mode, int who, const struct shape *sh, const float *a, size_
                     (int)lda, b, (int)ldb, 0.0f, c, (int)sh->n);
     else if (mode == 1 && who == 1)
         dpt_gemm_bf16(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
-    else if (mode == 2 && who == 0)
-        dpt_gemm_packed(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
-    else if (mode == 2) { // the small kernels: a thread without a packing buffer
+    else if (mode == 2 && who == 0) {
+        if (!dpt_gemm_packed(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c,
+                             sh->n)) {
+            fprintf(stderr, "gemm_bench: --kernels: the packed GEMM declined the product\n");
+            exit(2);
+        }
+    } else if (mode == 2) { // the small kernels: a thread without a packing buffer
         dpt_gemm_pack_use(NULL, 0);
         dpt_gemm(sh->ta, sh->tb, sh->m, sh->n, sh->k, 1.0f, a, lda, b, ldb, 0.0f, c, sh->n);
         dpt_gemm_pack_use(pack, floats);
