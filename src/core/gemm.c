@@ -255,15 +255,26 @@ int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k)
            (double)m * (double)n * (double)k >= 1048576.0;
 }
 
-// Whether dpt_gemm sends op(A) op(B) to the packed GEMM (given a buffer): large enough
-// (dpt_gemm_packed_pays), not TT (the BLAS), and not a forward product of at most
-// DPT_NT_KERNEL_MAX_ROWS rows or DPT_NT_KERNEL_MAX_COLS columns, which reads its operands in
-// place, never packed. The row-pointer and image products follow the same rule, so they take
-// the kernel dpt_gemm would (and give its bits).
-static int takes_packed(int ta, int tb, size_t m, size_t n, size_t k)
+// The deepest forward product whose nt blocks keep their rows in L1 at this level: a block holds 4
+// rows of B and nt_mr rows of A, k floats each, for the whole k loop (32 KiB and 4 x 4 rows: 1024;
+// 48 KiB: 1536). Deeper, the rows stream from L2 for every block and the packed GEMM, which blocks
+// k, is faster from 33 rows on (docs/benchmarks.md, "Forward products of at most 64 rows").
+size_t dpt_gemm_nt_max_depth(void)
 {
-    return !(ta && tb) && dpt_gemm_packed_pays(ta, tb, m, n, k) &&
-           !(!ta && tb && (m <= DPT_NT_KERNEL_MAX_ROWS || n <= DPT_NT_KERNEL_MAX_COLS));
+    const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
+    pthread_once(&caches_once, read_caches);
+    return kr ? caches.l1 / ((4 + kr->nt_mr) * sizeof(float)) : 0;
+}
+
+int dpt_gemm_takes_packed(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    if ((ta && tb) || !dpt_gemm_packed_pays(ta, tb, m, n, k))
+        return 0;
+    if (ta || !tb) // TN and NN: nothing else
+        return 1;
+    return !(m <= DPT_NT_KERNEL_ANY_DEPTH_ROWS ||
+             ((m <= DPT_NT_KERNEL_MAX_ROWS || n <= DPT_NT_KERNEL_MAX_COLS) &&
+              k <= dpt_gemm_nt_max_depth()));
 }
 
 // The current level's kernels (NULL at generic) and, where there are some, their blocking in *bl.
@@ -303,10 +314,10 @@ int dpt_gemm_rows_merge(int tb, size_t m_piece, size_t m_all, size_t n, size_t k
 {
     struct dpt_gemm_blocking bl;
     const struct dpt_isa_kernels *kr = level_kernels(&bl);
-    // takes_packed grows with m: the smallest piece and the whole are the two ends.
+    // dpt_gemm_takes_packed grows with m: the smallest piece and the whole are the two ends.
     return kr && pack_cur.buf && pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl) &&
-           m_piece >= 1 && m_piece <= m_all && takes_packed(0, tb, m_piece, n, k) &&
-           takes_packed(0, tb, m_all, n, k);
+           m_piece >= 1 && m_piece <= m_all && dpt_gemm_takes_packed(0, tb, m_piece, n, k) &&
+           dpt_gemm_takes_packed(0, tb, m_all, n, k);
 }
 
 // ---- the products ----
@@ -334,8 +345,9 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
         return;
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
     if (kr && k > 0 && !(ta && tb)) {
-        if (takes_packed(ta, tb, m, n, k) && try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b,
-                                                        ldb, NULL, NULL, NULL, beta, c, ldc))
+        if (dpt_gemm_takes_packed(ta, tb, m, n, k) &&
+            try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, NULL, NULL, beta, c,
+                       ldc))
             return;
         // A thread without a packing buffer uses the unpacked kernels too, never the BLAS: the
         // BLAS allocates its own buffers on first use, and OpenBLAS 0.3.21 retries forever when it
@@ -357,7 +369,8 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
 int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k)
 {
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    return kr && takes_packed(ta, tb, m, n, k) && m <= dpt_gemm_blocking(dpt_isa_level()).ma;
+    return kr && dpt_gemm_takes_packed(ta, tb, m, n, k) &&
+           m <= dpt_gemm_blocking(dpt_isa_level()).ma;
 }
 
 size_t dpt_gemm_image_floats(size_t rows, size_t k)
@@ -467,8 +480,9 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
     // As dpt_gemm decides for a contiguous A: large products (but a shard's few rows) go to the
     // packed GEMM, which gathers the rows while packing, so the result is bitwise that of
     // dpt_gemm on a gathered copy; the rest to the dot-product kernel.
-    if (!(takes_packed(0, 1, m, n, k) && try_packed(0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb,
-                                                    NULL, NULL, NULL, beta, c, ldc)))
+    if (!(dpt_gemm_takes_packed(0, 1, m, n, k) &&
+          try_packed(0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb, NULL, NULL, NULL, beta, c,
+                     ldc)))
         kr->nt_rows(m, n, k, alpha, a_rows, b, ldb, beta, c, ldc);
 }
 
@@ -484,8 +498,9 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
     }
     // Large products go to the packed GEMM, which gathers the rows while packing; the rest (and a
     // thread without a packing buffer) to the broadcast kernel.
-    if (!(takes_packed(1, 0, m, n, k) && try_packed(1, 0, m, n, k, alpha, a, lda, NULL, NULL, 0,
-                                                    b_rows, NULL, NULL, beta, c, ldc)))
+    if (!(dpt_gemm_takes_packed(1, 0, m, n, k) &&
+          try_packed(1, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, b_rows, NULL, NULL, beta, c,
+                     ldc)))
         kr->bcast(m, n, k, alpha, a, 1, lda, NULL, 0, b_rows, beta, c, ldc);
 }
 

@@ -13,12 +13,17 @@
 void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
               const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
-// NT products (C = A B^T, the forward product) with at most this many rows of A, or at most this
-// many columns, take the nt kernel, which reads both operands in place, even where the packed GEMM
-// would pay: the packed GEMM would pack all of A (a batch's activations or inputs) for one or two
-// panels of columns (docs/benchmarks.md, "Narrow forward products").
-#define DPT_NT_KERNEL_MAX_ROWS 48
-#define DPT_NT_KERNEL_MAX_COLS 64
+// Which forward (NT, C = A B^T) products take the nt kernel, which reads both operands in place,
+// even where the packed GEMM would pay (dpt_gemm_takes_packed): those of at most
+// DPT_NT_KERNEL_ANY_DEPTH_ROWS rows, and those of at most DPT_NT_KERNEL_MAX_ROWS rows or at most
+// DPT_NT_KERNEL_MAX_COLS columns whose depth k lets the kernel keep its rows in the L1 cache (4
+// rows of B and one block of A's, from hwloc's L1 size). The packed GEMM would pack all of A (a
+// batch's activations or inputs) for one or two panels of columns, or all of B (a layer's weights,
+// just updated) for a few dozen rows (docs/benchmarks.md, "Narrow forward products" and "Forward
+// products of at most 64 rows").
+#define DPT_NT_KERNEL_ANY_DEPTH_ROWS 32
+#define DPT_NT_KERNEL_MAX_ROWS       64
+#define DPT_NT_KERNEL_MAX_COLS       64
 
 // ---- the vector level ----
 //
@@ -91,6 +96,12 @@ size_t dpt_gemm_level_pack_floats(enum dpt_isa level);
 // Whether op(A) op(B) (m x k times k x n) is large enough for the packed GEMM to beat the small
 // kernels (measured: docs/architecture.md); the one place that rule lives.
 int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k);
+// Whether dpt_gemm (and the row-pointer and image products) sends op(A) op(B) to the packed GEMM
+// at a level with built-in kernels, given a packing buffer: it pays, it is not TT, and it is not a
+// forward product for the nt kernel (above). Non-decreasing in m for fixed ta, tb, n and k.
+int dpt_gemm_takes_packed(int ta, int tb, size_t m, size_t n, size_t k);
+// The deepest forward product the nt kernel takes at the current level (0 at generic).
+size_t dpt_gemm_nt_max_depth(void);
 // Makes buf (floats long; NULL: none) the calling thread's packing buffer and returns the previous
 // one, to be restored with another call when the caller is done.
 struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);

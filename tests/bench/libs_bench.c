@@ -163,9 +163,7 @@ static const char *dpt_path(const struct shape *s)
     const size_t m = (size_t)s->m, n = (size_t)s->n, k = (size_t)s->k;
     if (!dpt_gemm_rows_available())
         return "BLAS";
-    const int small_nt =
-        !s->ta && s->tb && (m <= DPT_NT_KERNEL_MAX_ROWS || n <= DPT_NT_KERNEL_MAX_COLS);
-    if (dpt_gemm_packed_pays(s->ta, s->tb, m, n, k) && !small_nt)
+    if (dpt_gemm_takes_packed(s->ta, s->tb, m, n, k))
         return "packed";
     return s->tb ? "nt" : "bcast";
 }

@@ -504,10 +504,10 @@ Test(gemm, shared_operand_images_give_the_packed_gemm_bitwise)
 // dpt_gemm_rows_merge's promise: where it says yes, every row of one product over all the rows
 // (ta = 0) is bitwise that row of the products over pieces of them. The dynamic step runs several
 // shards as one piece of work on it (src/parallel/step_dynamic.c). Shapes: forward (NT) and delta
-// (NN) products of shards past the 48-row forward kernel; pieces whose edges fall inside the
+// (NN) products of shards past the 64-row forward kernel; pieces whose edges fall inside the
 // 12- or 6-row panels (65 = 5 x 12 + 5, 78, 107); k over several k blocks (800), n over a partial
 // panel (40 for NN, 72 for NT); and the sizes the predicate must refuse (a piece under the packed
-// GEMM's threshold, a forward product of at most 64 columns).
+// GEMM's threshold, a forward product of at most 64 rows or at most 64 columns).
 static void merge_case(int tb, size_t n, size_t k, const size_t *cut, size_t np, int want)
 {
     const size_t m = cut[np];
@@ -545,7 +545,7 @@ static void merge_shapes(void)
     cr_assert(buf);
     const struct dpt_gemm_pack prev = dpt_gemm_pack_use(NULL, 0);
     const size_t halves[] = {0, 128, 256}, thirds[] = {0, 65, 143, 250}, deep[] = {0, 70, 141, 256};
-    const size_t thin[] = {0, 40, 256};
+    const size_t thin[] = {0, 40, 256}, at64[] = {0, 64, 256};
     merge_case(1, 128, 160, halves, 2, 0); // no packing buffer: the small kernels
     dpt_gemm_pack_use(buf, floats);
     for (int tb = 0; tb <= 1; tb++) {
@@ -553,11 +553,41 @@ static void merge_shapes(void)
         merge_case(tb, 128, 160, thirds, 3, 1);
         merge_case(tb, tb ? 72 : 40, 800, deep, 3, 1);
         merge_case(tb, 128, 160, thin, 2, 0);   // 40 rows: under the threshold
+        merge_case(tb, 128, 160, at64, 2, !tb); // NT with a 64-row piece: the nt kernel
         merge_case(tb, 40, 800, deep, 3, !tb);  // NT with 40 columns: the nt kernel
         merge_case(tb, 10, 1024, halves, 2, 0); // an output layer of 10: the small kernels
     }
     dpt_gemm_pack_use(prev.buf, prev.floats);
     free(buf);
+}
+
+// The forward products' rule (gemm_impl.h): the nt kernel for at most 32 rows at any depth, and
+// for at most 64 rows or 64 columns as deep as its rows fit in L1 (1024 floats with a 32 KiB L1;
+// at least 256 with the smallest L1 gemm.c accepts from hwloc, 8 KiB); the packed GEMM one float
+// deeper, for wider products, and for every NN and TN product that pays.
+Test(gemm, forward_products_take_the_nt_kernel_as_deep_as_its_rows_fit_l1)
+{
+    enum dpt_isa lv[DPT_ISA_LAST + 1];
+    const size_t nl = levels(lv);
+    for (size_t i = 0; i < nl; i++) {
+        cr_assert(dpt_isa_force(lv[i]));
+        const size_t d = dpt_gemm_nt_max_depth();
+        if (lv[i] == DPT_ISA_GENERIC) {
+            cr_assert_eq(d, 0);
+            continue;
+        }
+        cr_assert_geq(d, 256, "%s: %zu", dpt_isa_name(), d);
+        cr_assert(!dpt_gemm_takes_packed(0, 1, 32, 4096, 4 * d));
+        cr_assert(!dpt_gemm_takes_packed(0, 1, 64, 1024, d));
+        cr_assert(dpt_gemm_takes_packed(0, 1, 64, 1024, d + 1));
+        cr_assert(!dpt_gemm_takes_packed(0, 1, 256, 64, d));
+        cr_assert(dpt_gemm_takes_packed(0, 1, 256, 64, d + 1));
+        cr_assert(dpt_gemm_takes_packed(0, 1, 65, 65, 784));
+        cr_assert(dpt_gemm_takes_packed(0, 0, 64, 1024, d) &&
+                  dpt_gemm_takes_packed(1, 0, 64, 1024, d));
+        cr_assert(!dpt_gemm_takes_packed(1, 1, 1024, 1024, 1024)); // TT: the BLAS
+    }
+    dpt_isa_reset();
 }
 
 Test(gemm, merged_rows_are_bitwise_the_pieces_rows)
