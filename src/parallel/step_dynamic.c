@@ -300,8 +300,9 @@ static void dynamic_reset(struct dpt_trainer *tr)
     }
     tr->steps_done = 0;
     // Test hook (tests/parallel/stress_train.c): DPT_TEST_STAND_DOWN=1 makes the last thread
-    // stand down at every check, for 0.5 ms, as if it were preempted, so the stand-down and
-    // rejoin paths run under the sanitizers and their results can be compared.
+    // stand down at every check, for 0.5 ms, as if it were preempted, and sit out the first
+    // 0.5 ms of every job, so the stand-down, late-start and rejoin paths run under the
+    // sanitizers and their results can be compared.
     const char *force = getenv("DPT_TEST_STAND_DOWN");
     d->force_stand_down = force && strcmp(force, "1") == 0;
     // DPT_MERGE_SHARDS=0 runs every phase-1 item on its own (benchmarks of run_shards).
@@ -347,9 +348,43 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
     double wall0 = dpt_trainer_now(), cpu0 = thread_cpu_s(), clean_since = wall0;
     unsigned long k = 0; // steps of this job this thread has gone through
     struct step s;
-    if (tr->split_first) {
+    // A stand-down that the previous job's end cut short goes on into this job until its back-off
+    // ends, as it would have had the job gone on (not counted again in d->retired): a thread would
+    // otherwise come back at every epoch's start, and be caught out again within a few steps,
+    // each time holding the others up for as long as another process keeps its core. Its items,
+    // the prologue's too, are run by the others meanwhile. The test hook sits out every job's
+    // start for the shortest back-off, so that this path runs under the tests.
+    double *resume = &d->resume[ith].at;
+    const double until = forced ? wall0 + backoff_min : *resume;
+    *resume = 0.0;
+    int late = 0; // this thread sat out the job's start
+    unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);
+    if (until > wall0 && n_active > 1 &&
+        atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
+                                                memory_order_relaxed, memory_order_relaxed)) {
+        atomic_store_explicit(&d->away[ith].seq, 1, memory_order_relaxed);
+        const int alive = stand_down(tr, until, tm);
+        atomic_store_explicit(&d->away[ith].seq, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
+        if (!alive) {
+            *resume = until;
+            atomic_store_explicit(saved, (unsigned long)(backoff * 1e6), memory_order_relaxed);
+            return;
+        }
+        late = 1;
+    }
+    if (tr->split_first && !late) {
         step_init(tr, tr->first_batch, &s);
         run_phase(tr, ith, PROLOGUE, 0, &s, 0, 0, tm, oversubscribed);
+    } else if (tr->split_first) { // the prologue's items, claimed by the others, complete first
+        const double w0 = dpt_trainer_now();
+        wait_at_least(&d->done, 0, tr->nth, oversubscribed);
+        tm->wait_s += dpt_trainer_now() - w0;
+    }
+    if (late) { // join at the step being run now, as after a stand-down below
+        k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
+        wall0 = clean_since = dpt_trainer_now();
+        cpu0 = thread_cpu_s();
     }
     for (;;) {
         const size_t b = tr->first_batch + k;
@@ -366,13 +401,16 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
                                                         memory_order_relaxed)) {
                 atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
                 atomic_store_explicit(&d->away[ith].seq, 1, memory_order_relaxed);
-                const int alive = stand_down(tr, wall + backoff, tm);
+                const double back = wall + backoff;
+                const int alive = stand_down(tr, back, tm);
                 atomic_store_explicit(&d->away[ith].seq, 0, memory_order_relaxed);
                 backoff = backoff * BACKOFF_GROWTH < BACKOFF_MAX_S ? backoff * BACKOFF_GROWTH
                                                                    : BACKOFF_MAX_S;
                 atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
-                if (!alive)
+                if (!alive) {
+                    *resume = back;
                     break;
+                }
                 // Rejoin at the step being run now (earlier ones are published and done).
                 k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
                 wall0 = clean_since = dpt_trainer_now();

@@ -850,7 +850,8 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             if (!tr->dyn ||
                 !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim)) ||
                 !(tr->dyn->backoff = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->backoff)) ||
-                !(tr->dyn->away = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->away))) {
+                !(tr->dyn->away = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->away)) ||
+                !(tr->dyn->resume = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->resume))) {
                 st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
                 goto cleanup;
             }
@@ -978,6 +979,7 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
         dpt_free_aligned(tr->dyn->claim);
         dpt_free_aligned(tr->dyn->backoff);
         dpt_free_aligned(tr->dyn->away);
+        dpt_free_aligned(tr->dyn->resume);
     }
     dpt_free_aligned(tr->dyn);
     dpt_free(tr->row_lo);

@@ -28,6 +28,9 @@ struct worker_slot {
 struct dpt_dyn_claim {
     alignas(64) atomic_ulong seq; // 1 + the last phase this item was claimed for; 0: never
 };
+struct dpt_dyn_resume {
+    alignas(64) double at; // seconds of dpt_trainer_now; 0: none
+};
 struct dpt_dyn {
     alignas(64) atomic_ulong done;  // items completed in the running job
     alignas(64) atomic_ulong steps; // 2 x the steps completed in the running job, + 1 once a step
@@ -42,6 +45,9 @@ struct dpt_dyn {
                                    // shortest), kept across epochs; only its thread touches it
     struct dpt_dyn_claim *away;    // nth: 1 while thread t stands down (its logical worker's
                                    // shard may then be run with the one before it)
+    struct dpt_dyn_resume *resume; // nth: where a job ended while thread t stood down, when its
+                                   // back-off ends, so that it sits out the next job until then;
+                                   // only its thread touches it, between jobs
 };
 
 // Whether a thread that ran cpu_s seconds of a window of span_s seconds of wall time was kept off
