@@ -266,15 +266,27 @@ size_t dpt_gemm_nt_max_depth(void)
     return kr ? caches.l1 / ((4 + kr->nt_mr) * sizeof(float)) : 0;
 }
 
-int dpt_gemm_takes_packed(int ta, int tb, size_t m, size_t n, size_t k)
+// The rule of dpt_gemm_takes_packed, with the column rule (at most DPT_NT_KERNEL_MAX_COLS
+// columns) or without it (cols = 0).
+static int takes_packed(int ta, int tb, size_t m, size_t n, size_t k, int cols)
 {
     if ((ta && tb) || !dpt_gemm_packed_pays(ta, tb, m, n, k))
         return 0;
     if (ta || !tb) // TN and NN: nothing else
         return 1;
     return !(m <= DPT_NT_KERNEL_ANY_DEPTH_ROWS ||
-             ((m <= DPT_NT_KERNEL_MAX_ROWS || n <= DPT_NT_KERNEL_MAX_COLS) &&
+             ((m <= DPT_NT_KERNEL_MAX_ROWS || (cols && n <= DPT_NT_KERNEL_MAX_COLS)) &&
               k <= dpt_gemm_nt_max_depth()));
+}
+
+int dpt_gemm_takes_packed(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    return takes_packed(ta, tb, m, n, k, 1);
+}
+
+int dpt_gemm_shared_takes_packed(int tb, size_t m, size_t n, size_t k)
+{
+    return takes_packed(0, tb, m, n, k, 0);
 }
 
 // The current level's kernels (NULL at generic) and, where there are some, their blocking in *bl.
@@ -369,7 +381,9 @@ void dpt_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const f
 int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k)
 {
     const struct dpt_isa_kernels *kr = kernels_of(dpt_isa_level());
-    return kr && dpt_gemm_takes_packed(ta, tb, m, n, k) &&
+    return kr &&
+           (ta ? dpt_gemm_takes_packed(ta, tb, m, n, k)
+               : dpt_gemm_shared_takes_packed(tb, m, n, k)) &&
            m <= dpt_gemm_blocking(dpt_isa_level()).ma;
 }
 
@@ -452,6 +466,17 @@ void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
           try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, ta ? NULL : aimg,
                      tb ? NULL : bimg, beta, c, ldc)))
         dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void dpt_gemm_shared(int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                     const float *aimg, const float *b, size_t ldb, float beta, float *c,
+                     size_t ldc)
+{
+    if (aimg && !dpt_gemm_image_pays(0, tb, m, n, k))
+        aimg = NULL; // never filled: an image is packed only where it pays
+    if (!(dpt_gemm_shared_takes_packed(tb, m, n, k) &&
+          try_packed(0, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, aimg, NULL, beta, c, ldc)))
+        dpt_gemm(0, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int dpt_gemm_rows_available(void)

@@ -100,6 +100,12 @@ int dpt_gemm_packed_pays(int ta, int tb, size_t m, size_t n, size_t k);
 // at a level with built-in kernels, given a packing buffer: it pays, it is not TT, and it is not a
 // forward product for the nt kernel (above). Non-decreasing in m for fixed ta, tb, n and k.
 int dpt_gemm_takes_packed(int ta, int tb, size_t m, size_t n, size_t k);
+// dpt_gemm_takes_packed for a product whose op(A) (ta = 0) is an operand the workers of a step
+// share (split_all's hidden-layer forward products, dpt_gemm_shared): the same rule without the
+// nt kernel's column rule. There the packed GEMM reads op(A) from an image the workers filled,
+// packing nothing of it, and with its prefetch leads the nt kernel by 18-43% (docs/benchmarks.md,
+// "Shared forward products take the packed GEMM").
+int dpt_gemm_shared_takes_packed(int tb, size_t m, size_t n, size_t k);
 // The deepest forward product the nt kernel takes at the current level (0 at generic).
 size_t dpt_gemm_nt_max_depth(void);
 // Makes buf (floats long; NULL: none) the calling thread's packing buffer and returns the previous
@@ -124,8 +130,9 @@ int dpt_gemm_rows_merge(int tb, size_t m_piece, size_t m_all, size_t n, size_t k
 // image each thread fills in part (the columns it has just computed), and every product reads
 // the image instead of packing the operand again. The results are bitwise those without it.
 //
-// Whether dpt_gemm_image on a thread with a packing buffer would run op(A) op(B) (m x k times
-// k x n) through the packed GEMM, and so read images: the rule of dpt_gemm, and m <= 1024.
+// Whether dpt_gemm_image (ta = 1) or dpt_gemm_shared (ta = 0) on a thread with a packing buffer
+// would run op(A) op(B) (m x k times k x n) through the packed GEMM, and so read images: the rule
+// of dpt_gemm (ta = 1) or dpt_gemm_shared_takes_packed (ta = 0), and m <= 1024.
 int dpt_gemm_image_pays(int ta, int tb, size_t m, size_t n, size_t k);
 // Floats of an image of an operand with `rows` rows (A: m; B: n) and depth k at any level, with
 // slack. Images are 64-byte aligned.
@@ -148,6 +155,12 @@ void dpt_gemm_image_outside(int of_a, size_t rows, size_t k, size_t lo, size_t h
 void dpt_gemm_image(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *aimg, const float *b, size_t ldb, const float *bimg,
                     float beta, float *c, size_t ldc);
+// C = alpha A op(B) + beta C where A is shared by the workers of a step: the packed GEMM where
+// dpt_gemm_shared_takes_packed says so (reading A from aimg where it is non-NULL and
+// dpt_gemm_image_pays, else packing it), dpt_gemm otherwise. The same bits with and without aimg.
+void dpt_gemm_shared(int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                     const float *aimg, const float *b, size_t ldb, float beta, float *c,
+                     size_t ldc);
 
 // The blocking for a level: from the caches hwloc reports (gemm.c states the rule), or the one
 // forced by dpt_gemm_blocking_force. All zero at the generic level.

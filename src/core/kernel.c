@@ -662,9 +662,11 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         dpt_gemm_bf16_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else if (in_rows)
         dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
-    else if (l > 1 && in == ws->a[l - 1] && ws->ia[l - 1] && j1 - j0 == ws->cols[l])
-        dpt_gemm_image(0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, ws->ia[l - 1], w, n_in, NULL, 0.0f,
-                       z, n_out);
+    else if (l > 1 && in == ws->a[l - 1] && ws->precision == DPT_PRECISION_FP32)
+        // split_all's hidden layers: every worker multiplies the whole batch's activations, from
+        // their image where the workers filled one for this width.
+        dpt_gemm_shared(1, m, j1 - j0, n_in, 1.0f, in, n_in,
+                        j1 - j0 == ws->cols[l] ? ws->ia[l - 1] : NULL, w, n_in, 0.0f, z, n_out);
     else
         gemm(ws->precision, 0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
     bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],

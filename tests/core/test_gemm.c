@@ -447,9 +447,23 @@ static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alph
     float *want = malloc(m * n * sizeof *want);
     cr_assert(want);
     memcpy(want, c, m * n * sizeof *want);
-    dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, n);
-    dpt_gemm_image(ta, tb, m, n, k, alpha, a, lda, of_a ? img : NULL, b, ldb, of_a ? NULL : img,
-                   beta, c, n);
+    if (of_a && tb) {
+        // A forward product of split_all (dpt_gemm_shared): the packed GEMM's bits, with the
+        // image and without it (packing A itself), at any width it pays.
+        float *self = malloc(m * n * sizeof *self);
+        cr_assert(self);
+        memcpy(self, c, m * n * sizeof *self);
+        cr_assert(dpt_gemm_packed(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, n));
+        dpt_gemm_shared(tb, m, n, k, alpha, a, lda, NULL, b, ldb, beta, self, n);
+        dpt_gemm_shared(tb, m, n, k, alpha, a, lda, img, b, ldb, beta, c, n);
+        cr_assert(memcmp(self, want, m * n * sizeof *self) == 0,
+                  "%zux%zux%zu: dpt_gemm_shared without the image is not the packed GEMM", m, n, k);
+        free(self);
+    } else {
+        dpt_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, n);
+        dpt_gemm_image(ta, tb, m, n, k, alpha, a, lda, of_a ? img : NULL, b, ldb, of_a ? NULL : img,
+                       beta, c, n);
+    }
     cr_assert(dpt_gemm_image_pays(ta, tb, m, n, k), "%zux%zux%zu should read the image", m, n, k);
     for (size_t i = 0; i < m * n; i++)
         cr_assert(memcmp(&c[i], &want[i], sizeof(float)) == 0,
@@ -467,9 +481,9 @@ static void check_image(int ta, int tb, size_t m, size_t n, size_t k, float alph
 // split_all's three products with a shared operand (forward NT and delta NN: A's image; weight
 // gradient TN: B's), at the shapes of L and M over 4-16 workers and with tails: m past the panels
 // (256 = 21 x 12 + 4, 250, 100), k over several k blocks (784, 1024, 1000) and pieces that cross
-// them, n past B's panels (784 = 24.5 x 32, 1000; the forward products 128 and 72 columns wide:
-// at 64 or fewer they take the nt kernel and read no image), pieces of 8 rows (narrower than a
-// vector or a panel) and of 64.
+// them, n past B's panels (784 = 24.5 x 32, 1000; the forward products 128, 72, 64 and 32 columns
+// wide, the last two under the nt kernel's column rule, which shared products do not follow),
+// pieces of 8 rows (narrower than a vector or a panel) and of 64.
 static void image_shapes(void)
 {
     const size_t floats = dpt_gemm_pack_floats();
@@ -478,6 +492,8 @@ static void image_shapes(void)
     const struct dpt_gemm_pack prev = dpt_gemm_pack_use(buf, floats);
     check_image(0, 1, 256, 128, 1024, 1.0f, 0.0f, 64);
     check_image(0, 1, 250, 72, 784, 1.0f, 0.0f, 8);
+    check_image(0, 1, 256, 64, 1024, 1.0f, 0.0f, 64);
+    check_image(0, 1, 128, 32, 512, 1.0f, 0.0f, 8);
     check_image(0, 0, 256, 64, 1024, 1.0f, 0.0f, 8);
     check_image(0, 0, 100, 40, 1000, 1.0f, 0.0f, 24);
     check_image(1, 0, 64, 784, 256, 1.0f, 0.0f, 8);
@@ -582,6 +598,13 @@ Test(gemm, forward_products_take_the_nt_kernel_as_deep_as_its_rows_fit_l1)
         cr_assert(dpt_gemm_takes_packed(0, 1, 64, 1024, d + 1));
         cr_assert(!dpt_gemm_takes_packed(0, 1, 256, 64, d));
         cr_assert(dpt_gemm_takes_packed(0, 1, 256, 64, d + 1));
+        // A shared op(A) (split_all's forward products): the row rules only.
+        cr_assert(dpt_gemm_shared_takes_packed(1, 256, 64, d) &&
+                  dpt_gemm_shared_takes_packed(1, 128, 32, 512));
+        cr_assert(!dpt_gemm_shared_takes_packed(1, 64, 1024, d) &&
+                  dpt_gemm_shared_takes_packed(1, 64, 1024, d + 1));
+        cr_assert(!dpt_gemm_shared_takes_packed(1, 32, 4096, 4 * d));
+        cr_assert(!dpt_gemm_shared_takes_packed(1, 256, 16, 784)); // under the packed GEMM's size
         cr_assert(dpt_gemm_takes_packed(0, 1, 65, 65, 784));
         cr_assert(dpt_gemm_takes_packed(0, 0, 64, 1024, d) &&
                   dpt_gemm_takes_packed(1, 0, 64, 1024, d));

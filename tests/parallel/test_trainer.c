@@ -848,9 +848,10 @@ Test(trainer, split_all_choices)
 // product reads the shared image instead of packing it again. The images hold exactly what each
 // product would have packed, so training with them is bitwise training without them
 // (DPT_SHARE_PACK=0): 3 and 4 layers whose products are large enough to take them (checked: the
-// images exist and the packed GEMM would read them; the forward products' images only past 64
-// columns a worker, so the 512-unit net at T = 4), at T = 4 and 8, for the fused SGD step, adam
-// and a schedule that needs the norm, over batches of 128 and a last one of 64.
+// images exist and the packed GEMM would read them; the forward products at 128, 64 and 32
+// columns a worker, which take the packed GEMM with or without an image), at T = 4 and 8, for the
+// fused SGD step, adam and a schedule that needs the norm, over batches of 128 and a last one of
+// 64.
 Test(trainer, split_all_shared_panels_change_no_bit)
 {
     if (!dpt_gemm_rows_available())
