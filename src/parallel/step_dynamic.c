@@ -351,9 +351,11 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
     // A stand-down that the previous job's end cut short goes on into this job until its back-off
     // ends, as it would have had the job gone on (not counted again in d->retired): a thread would
     // otherwise come back at every epoch's start, and be caught out again within a few steps,
-    // each time holding the others up for as long as another process keeps its core. Its items,
-    // the prologue's too, are run by the others meanwhile. The test hook sits out every job's
-    // start for the shortest back-off, so that this path runs under the tests.
+    // each time holding the others up for as long as another process keeps its core. Its items
+    // are run by the others meanwhile; the prologue's it still claims when it comes back if
+    // nobody has (the threads' sit-outs may follow one another, so that each was away while the
+    // others were not). The test hook sits out every job's start for the shortest back-off, so
+    // that this path runs under the tests.
     double *resume = &d->resume[ith].at;
     const double until = forced ? wall0 + backoff_min : *resume;
     *resume = 0.0;
@@ -373,13 +375,9 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
         }
         late = 1;
     }
-    if (tr->split_first && !late) {
+    if (tr->split_first) { // a late thread too: every thread may have been late in turn
         step_init(tr, tr->first_batch, &s);
         run_phase(tr, ith, PROLOGUE, 0, &s, 0, 0, tm, oversubscribed);
-    } else if (tr->split_first) { // the prologue's items, claimed by the others, complete first
-        const double w0 = dpt_trainer_now();
-        wait_at_least(&d->done, 0, tr->nth, oversubscribed);
-        tm->wait_s += dpt_trainer_now() - w0;
     }
     if (late) { // join at the step being run now, as after a stand-down below
         k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
