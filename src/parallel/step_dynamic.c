@@ -380,7 +380,12 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
         run_phase(tr, ith, PROLOGUE, 0, &s, 0, 0, tm, oversubscribed);
     }
     if (late) { // join at the step being run now, as after a stand-down below
-        k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
+        const unsigned long st = atomic_load_explicit(&d->steps, memory_order_acquire);
+        if (st & 1) { // the job ended meanwhile
+            atomic_store_explicit(saved, (unsigned long)(backoff * 1e6), memory_order_relaxed);
+            return;
+        }
+        k = st >> 1;
         wall0 = clean_since = dpt_trainer_now();
         cpu0 = thread_cpu_s();
     }
@@ -409,8 +414,13 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
                     *resume = back;
                     break;
                 }
-                // Rejoin at the step being run now (earlier ones are published and done).
-                k = atomic_load_explicit(&d->steps, memory_order_acquire) >> 1;
+                // Rejoin at the step being run now (earlier ones are published and done), unless
+                // a step has ended the job since the stand-down last looked: a stop or divergence
+                // before the epoch's end, after which no thread may run another step.
+                const unsigned long st = atomic_load_explicit(&d->steps, memory_order_acquire);
+                if (st & 1)
+                    break;
+                k = st >> 1;
                 wall0 = clean_since = dpt_trainer_now();
                 cpu0 = thread_cpu_s();
                 continue;
