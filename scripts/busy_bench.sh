@@ -4,7 +4,7 @@
 # (`taskset -c CORE sh -c 'while :; do :; done'`), for the sliced step's versions: `barrier`
 # (DPT_STEP=barrier: every phase ends when every thread arrives), `dynamic` (the default: items
 # claimed by whichever thread gets to them, preempted threads stand down) and, on request,
-# `unmerged` (dynamic with DPT_MERGE_SHARDS=0: a stood-down thread's shard is never run together
+# `unmerged` (dynamic with DPT_MERGE_SHARDS=0: a stood-down thread's items are never run together
 # with another's). Rounds interleave every configuration, so that all see the same drift of a
 # shared host; medians are printed, with the ratio of the default thread count's rate to the
 # 1-thread rate under the same load.

@@ -322,14 +322,14 @@ int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
     return try_packed(ta, tb, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, NULL, NULL, beta, c, ldc);
 }
 
-int dpt_gemm_rows_merge(int tb, size_t m_piece, size_t m_all, size_t n, size_t k)
+int dpt_gemm_rows_merge(int ta, int tb, size_t m_piece, size_t m_all, size_t n, size_t k)
 {
     struct dpt_gemm_blocking bl;
     const struct dpt_isa_kernels *kr = level_kernels(&bl);
     // dpt_gemm_takes_packed grows with m: the smallest piece and the whole are the two ends.
     return kr && pack_cur.buf && pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl) &&
-           m_piece >= 1 && m_piece <= m_all && dpt_gemm_takes_packed(0, tb, m_piece, n, k) &&
-           dpt_gemm_takes_packed(0, tb, m_all, n, k);
+           m_piece >= 1 && m_piece <= m_all && dpt_gemm_takes_packed(ta, tb, m_piece, n, k) &&
+           dpt_gemm_takes_packed(ta, tb, m_all, n, k);
 }
 
 // ---- the products ----

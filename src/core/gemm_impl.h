@@ -115,13 +115,15 @@ struct dpt_gemm_pack dpt_gemm_pack_use(float *buf, size_t floats);
 // large enough (1), else nothing (0).
 int dpt_gemm_packed(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
-// Whether rows may be merged: each row of C = A op(B) (ta = 0) that dpt_gemm computes on the
-// calling thread in one call over m_all rows is bitwise the row it computes in a call over any
-// m_piece <= m_all of them (m_piece >= 1: the smallest piece). Yes where both sizes take the
-// packed GEMM of a built-in level: it sums every element over k in the same blocks and order
-// whatever the number of rows (its k blocks depend on k and the blocking only). No otherwise
-// (the small kernels and the BLAS are not known to; they may block rows differently).
-int dpt_gemm_rows_merge(int tb, size_t m_piece, size_t m_all, size_t n, size_t k);
+// Whether rows may be merged: each row of C = op(A) op(B) that dpt_gemm computes on the calling
+// thread in one call over m_all rows is bitwise the row it computes in a call over any m_piece <=
+// m_all of them (m_piece >= 1: the smallest piece), the rows of op(A) at any offset (ta = 0: rows
+// of A, the shards of a forward or delta product; ta = 1: columns of A, the gradient rows of
+// several workers). Yes where both sizes take the packed GEMM of a built-in level: it sums every
+// element over k in the same blocks and order whatever the number of rows (its k blocks depend on
+// k and the blocking only). No otherwise (the small kernels and the BLAS are not known to; they
+// may block rows differently).
+int dpt_gemm_rows_merge(int ta, int tb, size_t m_piece, size_t m_all, size_t n, size_t k);
 
 // ---- operand images: an operand packed once and shared by the threads of a step ----
 //

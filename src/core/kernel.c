@@ -379,7 +379,8 @@ static void gemm_pieces(enum dpt_precision prec, int tb, const size_t *cut, size
     for (size_t i = 0; i < np; i++)
         if (cut[i + 1] > cut[i] && cut[i + 1] - cut[i] < small)
             small = cut[i + 1] - cut[i];
-    if (np == 1 || (prec == DPT_PRECISION_FP32 && dpt_gemm_rows_merge(tb, small, cut[np], n, k))) {
+    if (np == 1 ||
+        (prec == DPT_PRECISION_FP32 && dpt_gemm_rows_merge(0, tb, small, cut[np], n, k))) {
         gemm(prec, 0, tb, cut[np], n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
         return;
     }
@@ -758,6 +759,14 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
     // This worker's columns of the image of Delta_l that layer l - 1's delta product will read.
     if (ws->id[l] && dpt_gemm_image_pays(0, 0, m, ws->cols[l - 1], n))
         dpt_gemm_pack_a_image(m, n, ws->dl[l], n, j0, j1, ws->id[l]);
+}
+
+int dpt_net_layer_grad_merges(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                              size_t piece, size_t rows, size_t m)
+{
+    return l >= 1 && l <= net->spec.n_layers && ws->precision == DPT_PRECISION_FP32 &&
+           !(l > 1 && ws->ib[l - 1]) &&
+           dpt_gemm_rows_merge(1, 0, piece, rows, net->spec.sizes[l - 1], m);
 }
 
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,

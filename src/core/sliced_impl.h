@@ -98,5 +98,13 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
 void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
                         const float *x, const float *const *x_rows, size_t j0, size_t j1, size_t m,
                         float alpha, float beta, float *w, float *b);
+// Whether one dpt_net_layer_grad call over `rows` rows of layer l gives every row the bits it gets
+// in calls over adjacent pieces of them, the smallest `piece` rows (the same batch rows 0 .. m,
+// inputs, alpha and beta): fp32, no image of layer l - 1's activations (split_all's, read only
+// at one width), and a product dpt_gemm_rows_merge merges (its rows are the gradient's). The bias
+// is each row's own column sum either way. The dynamic step then forms several workers' gradient
+// rows in one product, packing the batch's inputs or activations once.
+int dpt_net_layer_grad_merges(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                              size_t piece, size_t rows, size_t m);
 
 #endif

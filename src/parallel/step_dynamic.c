@@ -16,11 +16,13 @@
 // runnable all along, since it never blocks, but not running) stands down for a while: it claims
 // nothing and sleeps, so that it is never descheduled in the middle of an item the others then
 // wait for, and comes back after a back-off that grows while the preemption goes on (at least one
-// thread always stays). While it stands down, the thread that claims the shard next to its own
-// in phase 1 claims its shard too and runs both as one piece of work (run_shards): each product
+// thread always stays). While it stands down, the thread that claims the item next to its own
+// claims its item too and runs both as one piece of work: in phase 1 (run_shards) each product
 // once over both shards' rows, so the weights are packed once per product as in a run with fewer
-// threads, where the kernels give every row the same either way; the loss is still summed shard
-// by shard, so the results stay bitwise those of the barrier version.
+// threads; in phase 2 (run_rows) each layer's gradient rows of both in one product, so the batch's
+// inputs and activations are packed once. Products are merged only where the kernels give every
+// row the same bits either way, and the loss is still summed shard by shard, so the results stay
+// bitwise those of the barrier version.
 //
 // The phases of one step, numbered from the start of the job (seq):
 //   prologue   split_first, once per job: every logical worker's rows of layer 1, first step
@@ -71,7 +73,7 @@
 #define BACKOFF_MIN_S  0.05
 #define BACKOFF_GROWTH 4
 #define BACKOFF_MAX_S  1.0
-// The most phase-1 items one thread runs as one piece of work (run_shards).
+// The most items one thread runs as one piece of work (run_shards, run_rows).
 #define MERGE_MAX 16
 
 int dpt_dyn_off_core(double span_s, double cpu_s)
@@ -116,8 +118,8 @@ static void step_init(const struct dpt_trainer *tr, size_t b, struct step *s)
 
 enum phase { PROLOGUE, SHARD, ROWS, UPDATE };
 
-// Runs logical worker t's item of a phase.
-static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct step *s,
+// Runs the items of logical workers t .. t1 - 1 of a phase (one, but for ROWS: run_rows).
+static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, size_t t1, struct step *s,
                      struct dpt_timing *tm)
 {
     const size_t T = tr->nth, B = tr->p.batch, N = tr->epoch_samples;
@@ -126,7 +128,8 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
     double t0 = dpt_trainer_now();
     switch (ph) {
     case PROLOGUE:
-        dpt_trainer_first_layer(tr, t, s->parity, tr->perm + s->st.bs, s->st.m);
+        for (size_t u = t; u < t1; u++)
+            dpt_trainer_first_layer(tr, u, s->parity, tr->perm + s->st.bs, s->st.m);
         tm->compute_s += dpt_trainer_now() - t0;
         return;
     case SHARD: {
@@ -140,15 +143,19 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
         return;
     }
     case ROWS: {
-        dpt_trainer_prefetch_inputs(tr, s->st.b, s->st.bs, t); // as the barrier version
+        // As the barrier version (with split_first every worker asks for the same rows).
+        for (size_t u = t; u < (tr->split_first ? t + 1 : t1); u++)
+            dpt_trainer_prefetch_inputs(tr, s->st.b, s->st.bs, u);
+        // Every worker's copy of the batch's inputs (or row pointers) holds the same rows.
         const float *xb = tr->split_first && !tr->xrows ? tr->xbuf[2 * t + s->parity] : NULL;
         const float *const *xr = tr->xrows ? tr->xrows + (2 * t + s->parity) * B : NULL;
-        dpt_trainer_sliced_grad(tr, s->ws, xb, xr, t, &s->st.ctx, s->st.m, tm);
+        dpt_trainer_sliced_grad(tr, s->ws, xb, xr, t, t1, &s->st.ctx, s->st.m, tm);
         t0 = dpt_trainer_now();
-        if (needs_norm) {
-            tr->slots[t].sq = dpt_trainer_sliced_sq(tr, t);
-        } else if (!tr->fused) {
-            dpt_trainer_sliced_update(tr, t, &s->st.ctx);
+        for (size_t u = t; u < t1; u++) {
+            if (needs_norm)
+                tr->slots[u].sq = dpt_trainer_sliced_sq(tr, u);
+            else if (!tr->fused)
+                dpt_trainer_sliced_update(tr, u, &s->st.ctx);
         }
         tm->update_s += dpt_trainer_now() - t0;
         break;
@@ -159,16 +166,19 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, struct ste
             total += tr->slots[u].sq;
         struct dpt_step_ctx ctx = s->st.ctx;
         ctx.grad_sq_norm = total;
-        dpt_trainer_sliced_update(tr, t, &ctx);
+        for (size_t u = t; u < t1; u++)
+            dpt_trainer_sliced_update(tr, u, &ctx);
         tm->update_s += dpt_trainer_now() - t0;
         break;
     }
     }
     if (last && tr->split_first && s->st.b + 1 < tr->n_batches) {
-        // The next step's layer 1 for rows t: only these rows of W_1, just updated by this item.
+        // The next step's layer 1 for these workers' rows: only those rows of W_1, just updated
+        // by this item.
         const double tn0 = dpt_trainer_now();
         const size_t nbs = s->st.bs + B, nm = N - nbs < B ? N - nbs : B;
-        dpt_trainer_first_layer(tr, t, (s->st.b + 1) & 1, tr->perm + nbs, nm);
+        for (size_t u = t; u < t1; u++)
+            dpt_trainer_first_layer(tr, u, (s->st.b + 1) & 1, tr->perm + nbs, nm);
         tm->compute_s += dpt_trainer_now() - tn0;
     }
 }
@@ -206,41 +216,56 @@ static int claim(struct dpt_dyn *d, size_t u, unsigned long seq)
                                                    memory_order_relaxed, memory_order_relaxed);
 }
 
-// Phase 1 with item t claimed: also claims the items next to it whose threads stand down (the
-// shards on either side, as long as they are one block of the micro-batch each and all of them
-// together no more than one), and runs them as one piece of work: each product over all their
-// rows once, where the kernels give the same rows either way (dpt_net_deltas_pieces), so the
-// weights are packed once instead of once per shard. The results are bitwise those of the items
-// run one by one. Returns the number of items run.
+// With item t of phase seq claimed, claims the items on either side whose threads stand down
+// (DPT_MERGE_SHARDS=0: none), as long as the items [a, b) claimed, at most MERGE_MAX, stay within
+// `rows` rows of the batch in phase 1 (rows = 0: any number): the items [*a, *b) to run as one,
+// the items added to *count.
+static void claim_away(struct dpt_trainer *tr, size_t t, unsigned long seq, const struct step *s,
+                       size_t rows, atomic_ulong *count, size_t *pa, size_t *pb)
+{
+    struct dpt_dyn *d = tr->dyn;
+    const size_t T = tr->nth, m = s->st.m;
+#define FITS(a, b) (rows == 0 || dpt_split(m, (b), T) - dpt_split(m, (a), T) <= rows)
+    size_t a = t, b = t + 1;
+    if (d->merge && FITS(a, b)) {
+        while (b < T && b - a < MERGE_MAX &&
+               atomic_load_explicit(&d->away[b].seq, memory_order_relaxed) && FITS(a, b + 1) &&
+               claim(d, b, seq))
+            b++;
+        while (a > 0 && b - a < MERGE_MAX &&
+               atomic_load_explicit(&d->away[a - 1].seq, memory_order_relaxed) && FITS(a - 1, b) &&
+               claim(d, a - 1, seq))
+            a--;
+    }
+#undef FITS
+    *pa = a;
+    *pb = b;
+    if (b - a > 1)
+        atomic_fetch_add_explicit(count, b - a - 1, memory_order_relaxed);
+}
+
+// Phase 1 with item t claimed: also claims the shards next to it whose threads stand down (as
+// long as they are one block of the micro-batch each and all of them together no more than one),
+// and runs them as one piece of work: each product over all their rows once, where the kernels
+// give the same rows either way (dpt_net_deltas_pieces), so the weights are packed once instead
+// of once per shard. The results are bitwise those of the items run one by one. Returns the
+// number of items run.
 static size_t run_shards(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
                          struct dpt_timing *tm)
 {
-    struct dpt_dyn *d = tr->dyn;
-    const size_t T = tr->nth, m = s->st.m, mb = tr->mb;
-#define SHARD_LO(u) dpt_split(m, (u), T)
-    size_t a = t, b = t + 1; // items [a, b)
-    if (d->merge && SHARD_LO(t + 1) - SHARD_LO(t) <= mb) {
-        while (b < T && b - a < MERGE_MAX &&
-               atomic_load_explicit(&d->away[b].seq, memory_order_relaxed) &&
-               SHARD_LO(b + 1) - SHARD_LO(a) <= mb && claim(d, b, seq))
-            b++;
-        while (a > 0 && b - a < MERGE_MAX &&
-               atomic_load_explicit(&d->away[a - 1].seq, memory_order_relaxed) &&
-               SHARD_LO(b) - SHARD_LO(a - 1) <= mb && claim(d, a - 1, seq))
-            a--;
-    }
+    const size_t T = tr->nth, m = s->st.m;
+    size_t a, b; // items [a, b)
+    claim_away(tr, t, seq, s, tr->mb, &tr->dyn->merged, &a, &b);
     if (b - a == 1) {
-        run_item(tr, SHARD, t, s, tm);
+        run_item(tr, SHARD, t, t + 1, s, tm);
         return 1;
     }
-    atomic_fetch_add_explicit(&d->merged, b - a - 1, memory_order_relaxed);
     const double t0 = dpt_trainer_now();
     size_t cut[MERGE_MAX + 1];
     struct dpt_block_stats st[MERGE_MAX];
-    const size_t r0 = SHARD_LO(a);
+    const size_t r0 = dpt_split(m, a, T);
     for (size_t u = a; u <= b; u++)
-        cut[u - a] = SHARD_LO(u) - r0;
-#undef SHARD_LO
+        cut[u - a] = dpt_split(m, u, T) - r0;
     const struct dpt_targets tg = dpt_dataset_targets_view(tr->ds);
     dpt_net_deltas_pieces(tr->net, s->ws, tr->split_first ? 2 : 1, dpt_dataset_x(tr->ds),
                           tr->perm + s->st.bs + r0, r0, cut, b - a, &tg, s->st.scale, st);
@@ -249,6 +274,20 @@ static size_t run_shards(struct dpt_trainer *tr, size_t t, unsigned long seq, st
         tr->slots[u].correct = st[u - a].correct;
     }
     tm->compute_s += dpt_trainer_now() - t0;
+    return b - a;
+}
+
+// Phase 2 with item t claimed: also claims the items next to it whose threads stand down and
+// runs them as one piece of work: each layer's gradient rows of all of them in one product where
+// the kernels give every row the same bits either way (dpt_trainer_sliced_grad), so the batch's
+// inputs and activations are packed once instead of once per item. Returns the number of items
+// run.
+static size_t run_rows(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
+                       struct dpt_timing *tm)
+{
+    size_t a, b;
+    claim_away(tr, t, seq, s, 0, &tr->dyn->merged_rows, &a, &b);
+    run_item(tr, ROWS, a, b, s, tm);
     return b - a;
 }
 
@@ -270,8 +309,10 @@ static int run_phase(struct dpt_trainer *tr, size_t ith, enum phase ph, unsigned
         size_t ran = 1;
         if (ph == SHARD)
             ran = run_shards(tr, t, seq, s, tm);
+        else if (ph == ROWS)
+            ran = run_rows(tr, t, seq, s, tm);
         else
-            run_item(tr, ph, t, s, tm);
+            run_item(tr, ph, t, t + 1, s, tm);
         const unsigned long n =
             atomic_fetch_add_explicit(&d->done, ran, memory_order_acq_rel) + ran;
         if (n == target && last_of_step) {
@@ -358,6 +399,7 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
     // that this path runs under the tests.
     double *resume = &d->resume[ith].at;
     const double until = forced ? wall0 + backoff_min : *resume;
+
     *resume = 0.0;
     int late = 0; // this thread sat out the job's start
     unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);

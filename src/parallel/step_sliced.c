@@ -4,6 +4,7 @@
 // split_all every hidden layer by its rows, forward and backward, barriers between); in phase 2
 // it forms its rows of every layer's gradient over the whole batch and applies the schedule step
 // to exactly those rows. The dynamic version of the same step is step_dynamic.c.
+#include <stdint.h>
 #include <string.h>
 
 #include "core/sliced_impl.h"
@@ -27,29 +28,53 @@ void dpt_trainer_shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, 
 }
 
 // Phase 2 of sliced mode, in three parts (the dynamic step runs them as separate items):
-// dpt_trainer_sliced_grad forms worker t's rows of every layer's gradient over the whole batch (m
-// rows of the batch workspace); a linear schedule's step is folded into the product instead
-// (W += -rate Delta^T A). dpt_trainer_sliced_sq is the squared norm of those rows (for a schedule
-// that needs the global norm), and dpt_trainer_sliced_update the schedule step on exactly those
-// rows. The gradient products are backprop work and count as compute; the step counts as update.
+// dpt_trainer_sliced_grad forms the rows of every layer's gradient of logical workers t0 .. t1 - 1
+// (one worker in the barrier version) over the whole batch (m rows of the batch workspace); a
+// linear schedule's step is folded into the product instead (W += -rate Delta^T A).
+// dpt_trainer_sliced_sq is the squared norm of worker t's rows (for a schedule that needs the
+// global norm), and dpt_trainer_sliced_update the schedule step on exactly those rows. The
+// gradient products are backprop work and count as compute; the step counts as update.
 void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace *ws,
-                             const float *xb, const float *const *xr, size_t t,
+                             const float *xb, const float *const *xr, size_t t0, size_t t1,
                              const struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm)
 {
     const struct dpt_net_spec *spec = dpt_net_spec(tr->net);
-    const size_t L = spec->n_layers;
-    const size_t *lo = tr->row_lo + t * (L + 1), *hi = tr->row_hi + t * (L + 1);
+    const size_t L1 = spec->n_layers + 1;
     float *theta = dpt_net_params(tr->net);
     const float alpha = tr->fused ? -(float)dpt_schedule_rate(tr->sched, ctx->step) : 1.0f;
+    const float beta = tr->fused ? 1.0f : 0.0f;
     float *dst = tr->fused ? theta : tr->gsum;
-    const double t0 = dpt_trainer_now();
-    for (size_t l = 1; l <= L; l++) {
+    const double s0 = dpt_trainer_now();
+    for (size_t l = 1; l < L1; l++) {
         size_t w, b;
         dpt_net_layer_offsets(tr->net, l, &w, &b);
-        dpt_net_layer_grad(tr->net, ws, l, xb, xr, lo[l], hi[l], m, alpha, tr->fused ? 1.0f : 0.0f,
-                           dst + w + lo[l] * spec->sizes[l - 1], dst + b + lo[l]);
+        const size_t n_in = spec->sizes[l - 1];
+        // Several workers' rows as one product where together they are one run of rows (the
+        // workers' rows are disjoint: their count is the run's length) and the kernels give every
+        // row the same bits either way; else each worker's on its own.
+        size_t j0 = SIZE_MAX, j1 = 0, rows = 0, piece = SIZE_MAX;
+        for (size_t t = t0; t < t1 && t1 - t0 > 1; t++) {
+            const size_t lo = tr->row_lo[t * L1 + l], hi = tr->row_hi[t * L1 + l];
+            if (hi > lo) {
+                j0 = lo < j0 ? lo : j0;
+                j1 = hi > j1 ? hi : j1;
+                rows += hi - lo;
+                piece = hi - lo < piece ? hi - lo : piece;
+            }
+        }
+        if (rows > 0 && rows == j1 - j0 &&
+            dpt_net_layer_grad_merges(tr->net, ws, l, piece, rows, m)) {
+            dpt_net_layer_grad(tr->net, ws, l, xb, xr, j0, j1, m, alpha, beta, dst + w + j0 * n_in,
+                               dst + b + j0);
+            continue;
+        }
+        for (size_t t = t0; t < t1; t++) {
+            const size_t lo = tr->row_lo[t * L1 + l], hi = tr->row_hi[t * L1 + l];
+            dpt_net_layer_grad(tr->net, ws, l, xb, xr, lo, hi, m, alpha, beta, dst + w + lo * n_in,
+                               dst + b + lo);
+        }
     }
-    tm->compute_s += dpt_trainer_now() - t0;
+    tm->compute_s += dpt_trainer_now() - s0;
 }
 
 double dpt_trainer_sliced_sq(const struct dpt_trainer *tr, size_t t)
@@ -91,7 +116,7 @@ static void sliced_phase(struct dpt_trainer *tr, const struct dpt_workspace *ws,
                          const float *const *xr, size_t ith, struct dpt_step_ctx *ctx, size_t m,
                          struct dpt_timing *tm)
 {
-    dpt_trainer_sliced_grad(tr, ws, xb, xr, ith, ctx, m, tm);
+    dpt_trainer_sliced_grad(tr, ws, xb, xr, ith, ith + 1, ctx, m, tm);
     if (tr->fused)
         return;
     double t1 = dpt_trainer_now();

@@ -857,6 +857,7 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             }
             atomic_init(&tr->dyn->retired, 0);
             atomic_init(&tr->dyn->merged, 0);
+            atomic_init(&tr->dyn->merged_rows, 0);
         }
         if ((st = dpt_batch_workspace_create(net, params->batch, &tr->bws)) != DPT_OK)
             goto cleanup;

@@ -38,8 +38,9 @@ struct dpt_dyn {
     alignas(64) atomic_uint active; // threads taking items
     atomic_ulong retired;           // times a thread stood down (statistics, and the tests)
     atomic_ulong merged;            // phase-1 items run together with another (the tests)
+    atomic_ulong merged_rows;       // phase-2 items run together with another (the tests)
     int force_stand_down;           // test hook: the last thread stands down at every check
-    int merge; // phase 1 may run a stood-down thread's item with another (not DPT_MERGE_SHARDS=0)
+    int merge; // a stood-down thread's items may run with another's (not DPT_MERGE_SHARDS=0)
     struct dpt_dyn_claim *claim;   // nth: one per logical worker's item
     struct dpt_dyn_claim *backoff; // nth: each thread's next stand-down in microseconds (0: the
                                    // shortest), kept across epochs; only its thread touches it
@@ -271,10 +272,11 @@ void dpt_trainer_shard_deltas(struct dpt_trainer *tr, struct dpt_workspace *ws, 
 // split_first: logical worker t's rows of layer 1 for batch rows perm[0..m) at step parity p.
 void dpt_trainer_first_layer(struct dpt_trainer *tr, size_t t, size_t p, const size_t *perm,
                              size_t m);
-// Sliced phase 2 of logical worker t: its gradient rows (fused: the update itself), their squared
-// norm, and the schedule step on them.
+// Sliced phase 2: the gradient rows of logical workers t0 .. t1 - 1 (fused: the update itself;
+// adjacent workers' rows in one product where that changes no bit, dpt_net_layer_grad_merges),
+// logical worker t's squared norm, and the schedule step on its rows.
 void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace *ws,
-                             const float *xb, const float *const *xr, size_t t,
+                             const float *xb, const float *const *xr, size_t t0, size_t t1,
                              const struct dpt_step_ctx *ctx, size_t m, struct dpt_timing *tm);
 double dpt_trainer_sliced_sq(const struct dpt_trainer *tr, size_t t);
 void dpt_trainer_sliced_update(struct dpt_trainer *tr, size_t t, const struct dpt_step_ctx *ctx);

@@ -518,21 +518,23 @@ Test(gemm, shared_operand_images_give_the_packed_gemm_bitwise)
 }
 
 // dpt_gemm_rows_merge's promise: where it says yes, every row of one product over all the rows
-// (ta = 0) is bitwise that row of the products over pieces of them. The dynamic step runs several
-// shards as one piece of work on it (src/parallel/step_dynamic.c). Shapes: forward (NT) and delta
-// (NN) products of shards past the 64-row forward kernel; pieces whose edges fall inside the
-// 12- or 6-row panels (65 = 5 x 12 + 5, 78, 107); k over several k blocks (800), n over a partial
-// panel (40 for NN, 72 for NT); and the sizes the predicate must refuse (a piece under the packed
-// GEMM's threshold, a forward product of at most 64 rows or at most 64 columns).
-static void merge_case(int tb, size_t n, size_t k, const size_t *cut, size_t np, int want)
+// is bitwise that row of the products over pieces of them. The dynamic step runs several shards
+// (ta = 0) and several workers' gradient rows (ta = 1) as one piece of work on it
+// (src/parallel/step_dynamic.c). Shapes: forward (NT) and delta (NN) products of shards past the
+// 64-row forward kernel, and gradient (TN) products whose depth is a batch (32, 256); pieces whose
+// edges fall inside the 12- or 6-row panels (65 = 5 x 12 + 5, 78, 107); k over several k blocks
+// (800), n over a partial panel (40 for NN, 72 for NT); and the sizes the predicate must refuse (a
+// piece under the packed GEMM's threshold, a forward product of at most 64 rows or at most 64
+// columns, a gradient product too small to pack).
+static void merge_case(int ta, int tb, size_t n, size_t k, const size_t *cut, size_t np, int want)
 {
     const size_t m = cut[np];
     size_t small = m;
     for (size_t i = 0; i < np; i++)
         small = cut[i + 1] - cut[i] < small ? cut[i + 1] - cut[i] : small;
     want = want && dpt_gemm_rows_available(); // never at generic (the BLAS)
-    cr_assert_eq(dpt_gemm_rows_merge(tb, small, m, n, k), want, "tb %d, %zu of %zu x %zu x %zu", tb,
-                 small, m, n, k);
+    cr_assert_eq(dpt_gemm_rows_merge(ta, tb, small, m, n, k), want,
+                 "ta %d tb %d, %zu of %zu x %zu x %zu", ta, tb, small, m, n, k);
     struct dpt_rng r;
     dpt_rng_seed(&r, m * 31 + n * 7 + k);
     float *a = malloc(m * k * sizeof(float)), *b = malloc(n * k * sizeof(float));
@@ -540,14 +542,16 @@ static void merge_case(int tb, size_t n, size_t k, const size_t *cut, size_t np,
     cr_assert(a && b && c1 && c2);
     fill(a, m * k, &r);
     fill(b, n * k, &r);
-    const size_t ldb = tb ? k : n;
-    dpt_gemm(0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c1, n);
+    // op(A) row i: A's row i (lda = k) or, transposed, A's column i (A is k x m, lda = m).
+    const size_t lda = ta ? m : k, ldb = tb ? k : n;
+    dpt_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c1, n);
     for (size_t i = 0; i < np; i++)
-        dpt_gemm(0, tb, cut[i + 1] - cut[i], n, k, 1.0f, a + cut[i] * k, k, b, ldb, 0.0f,
-                 c2 + cut[i] * n, n);
+        dpt_gemm(ta, tb, cut[i + 1] - cut[i], n, k, 1.0f, a + cut[i] * (ta ? 1 : k), lda, b, ldb,
+                 0.0f, c2 + cut[i] * n, n);
     if (want)
         cr_assert(memcmp(c1, c2, m * n * sizeof(float)) == 0,
-                  "tb %d, %zu x %zu x %zu: a merged row differs from its piece's", tb, m, n, k);
+                  "ta %d tb %d, %zu x %zu x %zu: a merged row differs from its piece's", ta, tb, m,
+                  n, k);
     free(a);
     free(b);
     free(c1);
@@ -561,18 +565,29 @@ static void merge_shapes(void)
     cr_assert(buf);
     const struct dpt_gemm_pack prev = dpt_gemm_pack_use(NULL, 0);
     const size_t halves[] = {0, 128, 256}, thirds[] = {0, 65, 143, 250}, deep[] = {0, 70, 141, 256};
-    const size_t thin[] = {0, 40, 256}, at64[] = {0, 64, 256};
-    merge_case(1, 128, 160, halves, 2, 0); // no packing buffer: the small kernels
+    const size_t thin[] = {0, 40, 256}, at64[] = {0, 64, 256}, s2[] = {0, 64, 128};
+    const size_t s3[] = {0, 43, 85, 128}, tiny[] = {0, 5, 10};
+    merge_case(0, 1, 128, 160, halves, 2, 0); // no packing buffer: the small kernels
+    merge_case(1, 0, 784, 32, s2, 2, 0);
     dpt_gemm_pack_use(buf, floats);
     for (int tb = 0; tb <= 1; tb++) {
-        merge_case(tb, 128, 160, halves, 2, 1);
-        merge_case(tb, 128, 160, thirds, 3, 1);
-        merge_case(tb, tb ? 72 : 40, 800, deep, 3, 1);
-        merge_case(tb, 128, 160, thin, 2, 0);   // 40 rows: under the threshold
-        merge_case(tb, 128, 160, at64, 2, !tb); // NT with a 64-row piece: the nt kernel
-        merge_case(tb, 40, 800, deep, 3, !tb);  // NT with 40 columns: the nt kernel
-        merge_case(tb, 10, 1024, halves, 2, 0); // an output layer of 10: the small kernels
+        merge_case(0, tb, 128, 160, halves, 2, 1);
+        merge_case(0, tb, 128, 160, thirds, 3, 1);
+        merge_case(0, tb, tb ? 72 : 40, 800, deep, 3, 1);
+        merge_case(0, tb, 128, 160, thin, 2, 0);   // 40 rows: under the threshold
+        merge_case(0, tb, 128, 160, at64, 2, !tb); // NT with a 64-row piece: the nt kernel
+        merge_case(0, tb, 40, 800, deep, 3, !tb);  // NT with 40 columns: the nt kernel
+        merge_case(0, tb, 10, 1024, halves, 2, 0); // an output layer of 10: the small kernels
     }
+    // Gradient rows (TN): S's layer 1 at 2 and 3 threads (784 inputs, a batch of 32), L's
+    // hidden layer at 2 threads (batch 256), pieces inside the panels over several k blocks; S's
+    // output layer (10 rows in pieces of 5) and a 40-row piece under the threshold, refused.
+    merge_case(1, 0, 784, 32, s2, 2, 1);
+    merge_case(1, 0, 784, 32, s3, 3, 1);
+    merge_case(1, 0, 1024, 256, halves, 2, 1);
+    merge_case(1, 0, 200, 800, thirds, 3, 1);
+    merge_case(1, 0, 128, 32, tiny, 2, 0);
+    merge_case(1, 0, 784, 32, thin, 2, 0);
     dpt_gemm_pack_use(prev.buf, prev.floats);
     free(buf);
 }

@@ -527,8 +527,8 @@ Test(core, deltas_of_several_shards_at_once_are_bitwise_each_shards)
     struct dpt_workspace *own;
     cr_assert_eq(dpt_workspace_create(net, 1, &own), DPT_OK);
     const struct dpt_gemm_pack prev = dpt_workspace_pack_use(own);
-    cr_assert_eq(dpt_gemm_rows_merge(1, 65, 250, 128, 128), dpt_gemm_rows_available());
-    cr_assert_eq(dpt_gemm_rows_merge(0, 65, 250, 128, 128), dpt_gemm_rows_available());
+    cr_assert_eq(dpt_gemm_rows_merge(0, 1, 65, 250, 128, 128), dpt_gemm_rows_available());
+    cr_assert_eq(dpt_gemm_rows_merge(0, 0, 65, 250, 128, 128), dpt_gemm_rows_available());
     dpt_gemm_pack_use(prev.buf, prev.floats);
     dpt_workspace_destroy(own);
     dpt_net_destroy(net);
