@@ -372,6 +372,35 @@ static int stand_down(struct dpt_trainer *tr, double until, struct dpt_timing *t
     return alive;
 }
 
+// Stands the calling thread down until `until` (dpt_trainer_now's clock) or the job's end, unless
+// it is the last thread taking items (one always stays). Returns 0 when it did not stand down, 1
+// when it is back and the job goes on, -1 when the job ended meanwhile.
+static int sit_out(struct dpt_trainer *tr, size_t ith, double until, struct dpt_timing *tm)
+{
+    struct dpt_dyn *d = tr->dyn;
+    unsigned n = atomic_load_explicit(&d->active, memory_order_relaxed);
+    if (n < 2 || !atomic_compare_exchange_strong_explicit(
+                     &d->active, &n, n - 1, memory_order_relaxed, memory_order_relaxed))
+        return 0;
+    atomic_store_explicit(&d->away[ith].seq, 1, memory_order_relaxed);
+    const int alive = stand_down(tr, until, tm);
+    atomic_store_explicit(&d->away[ith].seq, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
+    return alive ? 1 : -1;
+}
+
+// The step a thread back from sitting out joins, in *k: the one being run now (earlier ones are
+// published and done). 0 when a step has ended the job since the thread last looked (the epoch's
+// end, or a stop or divergence before it), after which no thread may run another step.
+static int rejoin(const struct dpt_dyn *d, unsigned long *k)
+{
+    const unsigned long st = atomic_load_explicit(&d->steps, memory_order_acquire);
+    if (st & 1)
+        return 0;
+    *k = st >> 1;
+    return 1;
+}
+
 static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *tm)
 {
     struct dpt_dyn *d = tr->dyn;
@@ -399,39 +428,21 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
     // that this path runs under the tests.
     double *resume = &d->resume[ith].at;
     const double until = forced ? wall0 + backoff_min : *resume;
-
     *resume = 0.0;
-    int late = 0; // this thread sat out the job's start
-    unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);
-    if (until > wall0 && n_active > 1 &&
-        atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
-                                                memory_order_relaxed, memory_order_relaxed)) {
-        atomic_store_explicit(&d->away[ith].seq, 1, memory_order_relaxed);
-        const int alive = stand_down(tr, until, tm);
-        atomic_store_explicit(&d->away[ith].seq, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
-        if (!alive) {
-            *resume = until;
-            atomic_store_explicit(saved, (unsigned long)(backoff * 1e6), memory_order_relaxed);
-            return;
-        }
-        late = 1;
-    }
-    if (tr->split_first) { // a late thread too: every thread may have been late in turn
+    const int late = until > wall0 ? sit_out(tr, ith, until, tm) : 0; // sat out the job's start
+    int go = late >= 0; // the job goes on for this thread
+    if (!go)
+        *resume = until;
+    if (go && tr->split_first) { // a late thread too: each may have been late in turn
         step_init(tr, tr->first_batch, &s);
         run_phase(tr, ith, PROLOGUE, 0, &s, 0, 0, tm, oversubscribed);
     }
-    if (late) { // join at the step being run now, as after a stand-down below
-        const unsigned long st = atomic_load_explicit(&d->steps, memory_order_acquire);
-        if (st & 1) { // the job ended meanwhile
-            atomic_store_explicit(saved, (unsigned long)(backoff * 1e6), memory_order_relaxed);
-            return;
-        }
-        k = st >> 1;
+    if (go && late > 0) { // join the step being run, as after a stand-down below
+        go = rejoin(d, &k);
         wall0 = clean_since = dpt_trainer_now();
         cpu0 = thread_cpu_s();
     }
-    for (;;) {
+    while (go) {
         const size_t b = tr->first_batch + k;
         if (b >= tr->n_batches)
             break;
@@ -439,30 +450,18 @@ static void dynamic_job(struct dpt_trainer *tr, size_t ith, struct dpt_timing *t
         if (forced ? k % FORCED_EVERY == FORCED_EVERY - 1 : wall - wall0 >= CHECK_S) {
             const double cpu = thread_cpu_s(), span = wall - wall0;
             const int preempted = forced || (cpu0 > 0.0 && dpt_dyn_off_core(span, cpu - cpu0));
-            unsigned n_active = atomic_load_explicit(&d->active, memory_order_relaxed);
-            if (preempted && n_active > 1 &&
-                atomic_compare_exchange_strong_explicit(&d->active, &n_active, n_active - 1,
-                                                        memory_order_relaxed,
-                                                        memory_order_relaxed)) {
+            const double back = wall + backoff;
+            const int sat = preempted ? sit_out(tr, ith, back, tm) : 0;
+            if (sat != 0) {
                 atomic_fetch_add_explicit(&d->retired, 1, memory_order_relaxed);
-                atomic_store_explicit(&d->away[ith].seq, 1, memory_order_relaxed);
-                const double back = wall + backoff;
-                const int alive = stand_down(tr, back, tm);
-                atomic_store_explicit(&d->away[ith].seq, 0, memory_order_relaxed);
                 backoff = backoff * BACKOFF_GROWTH < BACKOFF_MAX_S ? backoff * BACKOFF_GROWTH
                                                                    : BACKOFF_MAX_S;
-                atomic_fetch_add_explicit(&d->active, 1, memory_order_relaxed);
-                if (!alive) {
+                if (sat < 0) {
                     *resume = back;
                     break;
                 }
-                // Rejoin at the step being run now (earlier ones are published and done), unless
-                // a step has ended the job since the stand-down last looked: a stop or divergence
-                // before the epoch's end, after which no thread may run another step.
-                const unsigned long st = atomic_load_explicit(&d->steps, memory_order_acquire);
-                if (st & 1)
+                if (!rejoin(d, &k))
                     break;
-                k = st >> 1;
                 wall0 = clean_since = dpt_trainer_now();
                 cpu0 = thread_cpu_s();
                 continue;
