@@ -9,20 +9,24 @@
 // same parameters twice at the same T, and its barrier parts race-free under ThreadSanitizer. One
 // with two hidden layers of 256 and batches of 128 runs split_all with products large enough for
 // the shared packed panels (each worker writes its columns into images the others read) at T = 2
-// (forced) and 4: the same parameters twice, and the same as without the panels.
+// (forced) and 4: the same parameters twice, and the same as without the panels. The same network
+// with batches of 32 and split_all off runs the dynamic step at T = 2 with products large enough
+// to be merged (layer 2's gradient rows, 128 a worker): with a thread standing down, its items are
+// run with the other's, and the parameters are the barrier version's.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dptrain/dptrain.h"
 
-enum { PRIVATE, REPRO, SLICED, SLICED_DEEP, SLICED_WIDE };
+enum { PRIVATE, REPRO, SLICED, SLICED_DEEP, SLICED_WIDE, SLICED_MERGE };
 
 static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_spec, float *out,
                  size_t *np)
 {
     struct dpt_net_spec spec = dpt_net_spec_default();
-    const int wide = mode == SLICED_WIDE, deep = mode == SLICED_DEEP || wide;
+    const int merge = mode == SLICED_MERGE, wide = mode == SLICED_WIDE || merge;
+    const int deep = mode == SLICED_DEEP || wide;
     spec.n_layers = deep ? 3 : 2;
     spec.sizes[0] = 2;
     spec.sizes[1] = wide ? 256 : deep ? 96 : 256;
@@ -40,13 +44,13 @@ static int train(struct dpt_dataset *ds, size_t T, int mode, const char *sched_s
     dpt_net_init(net, DPT_INIT_AUTO, 0, 1);
     struct dpt_train_params p = dpt_train_params_default();
     p.threads = T;
-    p.batch = wide ? 128 : 13;
+    p.batch = merge ? 32 : wide ? 128 : 13;
     p.max_epochs = 3;
     p.reproducible = mode == REPRO;
     p.grad_mode = mode == SLICED || deep ? DPT_GRAD_SLICED : DPT_GRAD_PRIVATE;
     if (dpt_trainer_create(net, sched, &p, &tr) != DPT_OK)
         goto done;
-    if (deep && strcmp(dpt_trainer_decomposition(tr), "hidden layers by features") != 0) {
+    if (deep && !merge && strcmp(dpt_trainer_decomposition(tr), "hidden layers by features") != 0) {
         fprintf(stderr, "T=%zu: split %s, not split_all\n", T, dpt_trainer_decomposition(tr));
         goto done;
     }
@@ -115,6 +119,14 @@ int main(void)
                 bad |= train(ds, T, SLICED_WIDE, sc, got, &np) != 0;
                 bad |= same_with(ds, T, SLICED_WIDE, sc, NULL, NULL, got, again, &np);
                 bad |= same_with(ds, T, SLICED_WIDE, sc, "DPT_SHARE_PACK", "0", got, again, &np);
+                unsetenv("DPT_SPLIT_ALL");
+            }
+            if (T == 2) { // the dynamic step's merged items, against its barrier version
+                setenv("DPT_SPLIT_ALL", "0", 1);
+                bad |= train(ds, T, SLICED_MERGE, sc, got, &np) != 0;
+                bad |=
+                    same_with(ds, T, SLICED_MERGE, sc, "DPT_TEST_STAND_DOWN", "1", got, again, &np);
+                bad |= same_with(ds, T, SLICED_MERGE, sc, "DPT_STEP", "barrier", got, again, &np);
                 unsetenv("DPT_SPLIT_ALL");
             }
             bad |= same_with(ds, T, REPRO, sc, NULL, NULL, ref, got, &np);
