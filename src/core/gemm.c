@@ -492,6 +492,23 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
             c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
+// Rows of A per call of the nt kernel from row pointers. The kernel streams all of A once per 4
+// rows of B; where A is larger than half of L2 it would come from L3 every time (NT 256x64x784,
+// split_all's layer 1 for L at 16 threads: 10-14% slower hot, 16-20% cold, docs/benchmarks.md), so
+// A goes in chunks of as many rows as fit in half of L2 beside B (half of that half where B alone
+// does not fit; at least 32 rows, a multiple of the kernel's row block), each chunk staying in L2
+// while B passes by. Each entry of C is one dot product along k whatever the chunk, so the bits
+// are the same.
+static size_t nt_chunk_rows(const struct dpt_isa_kernels *kr, size_t m, size_t n, size_t k)
+{
+    pthread_once(&caches_once, read_caches);
+    const size_t row = k * sizeof(float), half = caches.l2 / 2, bb = n * row;
+    if (m * row <= half)
+        return m;
+    const size_t fit = (bb < half / 2 ? half - bb : half / 2) / row, rows = fit > 32 ? fit : 32;
+    return rows / kr->nt_mr * kr->nt_mr;
+}
+
 void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *const *a_rows,
                       const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
@@ -505,10 +522,13 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
     // As dpt_gemm decides for a contiguous A: large products (but a shard's few rows) go to the
     // packed GEMM, which gathers the rows while packing, so the result is bitwise that of
     // dpt_gemm on a gathered copy; the rest to the dot-product kernel.
-    if (!(dpt_gemm_takes_packed(0, 1, m, n, k) &&
-          try_packed(0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb, NULL, NULL, NULL, beta, c,
-                     ldc)))
-        kr->nt_rows(m, n, k, alpha, a_rows, b, ldb, beta, c, ldc);
+    if (dpt_gemm_takes_packed(0, 1, m, n, k) &&
+        try_packed(0, 1, m, n, k, alpha, NULL, 0, a_rows, b, ldb, NULL, NULL, NULL, beta, c, ldc))
+        return;
+    const size_t chunk = nt_chunk_rows(kr, m, n, k);
+    for (size_t i0 = 0; i0 < m; i0 += chunk)
+        kr->nt_rows(m - i0 < chunk ? m - i0 : chunk, n, k, alpha, a_rows + i0, b, ldb, beta,
+                    c + i0 * ldc, ldc);
 }
 
 void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
