@@ -118,7 +118,8 @@ static void step_init(const struct dpt_trainer *tr, size_t b, struct step *s)
 
 enum phase { PROLOGUE, SHARD, ROWS, UPDATE };
 
-// Runs the items of logical workers t .. t1 - 1 of a phase (one, but for ROWS: run_rows).
+// Runs logical worker t's item of a phase; for ROWS, the items of workers t .. t1 - 1 (run_rows),
+// else t1 = t + 1.
 static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, size_t t1, struct step *s,
                      struct dpt_timing *tm)
 {
@@ -128,8 +129,7 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, size_t t1,
     double t0 = dpt_trainer_now();
     switch (ph) {
     case PROLOGUE:
-        for (size_t u = t; u < t1; u++)
-            dpt_trainer_first_layer(tr, u, s->parity, tr->perm + s->st.bs, s->st.m);
+        dpt_trainer_first_layer(tr, t, s->parity, tr->perm + s->st.bs, s->st.m);
         tm->compute_s += dpt_trainer_now() - t0;
         return;
     case SHARD: {
@@ -166,8 +166,7 @@ static void run_item(struct dpt_trainer *tr, enum phase ph, size_t t, size_t t1,
             total += tr->slots[u].sq;
         struct dpt_step_ctx ctx = s->st.ctx;
         ctx.grad_sq_norm = total;
-        for (size_t u = t; u < t1; u++)
-            dpt_trainer_sliced_update(tr, u, &ctx);
+        dpt_trainer_sliced_update(tr, t, &ctx);
         tm->update_s += dpt_trainer_now() - t0;
         break;
     }

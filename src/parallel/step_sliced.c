@@ -53,14 +53,14 @@ void dpt_trainer_sliced_grad(struct dpt_trainer *tr, const struct dpt_workspace 
         // workers' rows are disjoint: their count is the run's length) and the kernels give every
         // row the same bits either way; else each worker's on its own.
         size_t j0 = SIZE_MAX, j1 = 0, rows = 0, piece = SIZE_MAX;
-        for (size_t t = t0; t < t1 && t1 - t0 > 1; t++) {
+        for (size_t t = t0; t1 - t0 > 1 && t < t1; t++) {
             const size_t lo = tr->row_lo[t * L1 + l], hi = tr->row_hi[t * L1 + l];
-            if (hi > lo) {
-                j0 = lo < j0 ? lo : j0;
-                j1 = hi > j1 ? hi : j1;
-                rows += hi - lo;
-                piece = hi - lo < piece ? hi - lo : piece;
-            }
+            if (hi <= lo)
+                continue;
+            j0 = lo < j0 ? lo : j0;
+            j1 = hi > j1 ? hi : j1;
+            rows += hi - lo;
+            piece = hi - lo < piece ? hi - lo : piece;
         }
         if (rows > 0 && rows == j1 - j0 &&
             dpt_net_layer_grad_merges(tr->net, ws, l, piece, rows, m)) {

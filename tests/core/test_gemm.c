@@ -260,8 +260,8 @@ static void rows_shapes(void)
                 for (int tn = 0; tn < 2; tn++)
                     check_rows(tn, ms[a], ns[b], ks[c], 1.0f, 0.0f);
     check_rows(0, 32, 64, 784, -0.05f, 1.0f);
-    // Past the nt kernel's chunk of rows (what fits in half of L2 beside B: 100 rows of 784 with
-    // 64 of B and 1 MiB of L2), with a tail: layer 1 of L at 16 threads, and a partial batch.
+    // Past the nt kernel's chunk of rows (what fits in half of L2 beside B: 96 rows of 784 with 64
+    // of B and 1 MiB of L2), with a tail: layer 1 of L at 16 threads, and a partial batch.
     check_rows(0, 256, 64, 784, 1.0f, 0.0f);
     check_rows(0, 250, 40, 784, -0.05f, 1.0f);
     check_rows(1, 64, 784, 32, -0.05f, 1.0f);
