@@ -531,6 +531,28 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
                     c + i0 * ldc, ldc);
 }
 
+// Whether a row-pointer TN product of m rows and depth k (a worker's rows of layer 1's gradient
+// over a batch of k) takes the broadcast kernel although the packed GEMM would pay: where C has
+// at most 32 rows and the kernel's block of B (k rows of bc_cols floats, beside a line of A's
+// entries a row of B) stays in L1. There the kernel runs as fast as the packed GEMM with its
+// operands hot (TN 32x784x128: 206 against 204 GFLOP/s; AVX2 16x784x128: 132 against 107) and
+// reads B's rows where they lie, while the packed GEMM writes a copy of them as large as the
+// batch's inputs (400 KiB for M), which pushes the next step's inputs out of L2 (M at 16
+// threads: docs/benchmarks.md, "Layer 1's gradient rows read the inputs in place"). Not at 64
+// rows: S's at 2 threads ran 11% slower in real 2-thread runs whenever this host ran the two
+// threads slowly, though faster alone. The depth must fit one k block as well: then the two
+// compute each entry as the same chain of fused multiply-adds with the same alpha and beta, so
+// the bits do not depend on which kernel ran (what dpt_gemm_rows_merge relies on).
+static int tn_rows_in_place(size_t m, size_t k)
+{
+    struct dpt_gemm_blocking bl;
+    const struct dpt_isa_kernels *kr = level_kernels(&bl);
+    if (!kr || m > 32 || dpt_isa_k_block(k, &bl) < k)
+        return 0;
+    pthread_once(&caches_once, read_caches);
+    return k * (kr->bc_cols * sizeof(float) + 64) <= caches.l1;
+}
+
 void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                       const float *const *b_rows, float beta, float *c, size_t ldc)
 {
@@ -542,8 +564,9 @@ void dpt_gemm_tn_rows(size_t m, size_t n, size_t k, float alpha, const float *a,
         return;
     }
     // Large products go to the packed GEMM, which gathers the rows while packing; the rest (and a
-    // thread without a packing buffer) to the broadcast kernel.
-    if (!(dpt_gemm_takes_packed(1, 0, m, n, k) &&
+    // thread without a packing buffer) to the broadcast kernel, and so do thin ones whose block
+    // of B stays in L1 (tn_rows_in_place).
+    if (!(!tn_rows_in_place(m, k) && dpt_gemm_takes_packed(1, 0, m, n, k) &&
           try_packed(1, 0, m, n, k, alpha, a, lda, NULL, NULL, 0, b_rows, NULL, NULL, beta, c,
                      ldc)))
         kr->bcast(m, n, k, alpha, a, 1, lda, NULL, 0, b_rows, beta, c, ldc);

@@ -334,10 +334,15 @@ static void packed_shapes(void)
     // threads and tails; the forward product of layer 1's rows over a batch of 256 (L with layer
     // 1 split by rows at 8 threads) and tails of the 12-row panels and 32-column panels. At up
     // to 64 columns the forward product takes the nt kernel (L's 64 rows at 16 threads, M's 32,
-    // a tail): the same bits as dpt_gemm either way.
+    // a tail): the same bits as dpt_gemm either way. A gradient product of at most 32 rows whose
+    // depth fits one k block and the broadcast kernel's block in L1 takes that kernel where
+    // dpt_gemm packs (M's 32 rows over a batch of 128 at 16 threads, with the fused step; 16 rows
+    // with alpha and beta): the same bits too, and with the small blocks below (k = 64 and 128
+    // over several k blocks) both pack.
     check_rows(1, 64, 784, 32, -0.05f, 1.0f);
     check_rows(1, 97, 530, 33, 1.0f, 0.0f);
     check_rows(1, 16, 1040, 64, 2.0f, 0.5f);
+    check_rows(1, 32, 784, 128, -0.05f, 1.0f);
     check_rows(0, 256, 128, 784, 1.0f, 0.0f);
     check_rows(0, 133, 79, 300, 2.0f, 0.5f);
     check_rows(0, 256, 64, 784, 1.0f, 0.0f);

@@ -22,6 +22,7 @@ struct dpt_isa_kernels {
     size_t mr, nr;    // the packed micro-tile (rows of A's panels, columns of B's)
     size_t vl;        // floats a vector
     size_t nt_mr;     // rows of A in a block of the nt kernel (x 4 rows of B)
+    size_t bc_cols;   // columns of C in a block of the broadcast kernel (x 4 rows)
     // C (m x n) = alpha A B^T + beta C; A's rows at arows[i] (k wide), B n x k (ldb). Any sizes.
     void (*nt_rows)(size_t m, size_t n, size_t k, float alpha, const float *const *arows,
                     const float *b, size_t ldb, float beta, float *c, size_t ldc);
