@@ -665,9 +665,10 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else if (l > 1 && in == ws->a[l - 1] && ws->precision == DPT_PRECISION_FP32)
         // split_all's hidden layers: every worker multiplies the whole batch's activations, from
-        // their image where the workers filled one for this width.
+        // their image where the workers filled one (as below, one step of the layers earlier).
         dpt_gemm_shared(1, m, j1 - j0, n_in, 1.0f, in, n_in,
-                        j1 - j0 == ws->cols[l] ? ws->ia[l - 1] : NULL, w, n_in, 0.0f, z, n_out);
+                        dpt_gemm_image_pays(0, 1, m, ws->cols[l], n_in) ? ws->ia[l - 1] : NULL, w,
+                        n_in, 0.0f, z, n_out);
     else
         gemm(ws->precision, 0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
     bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],
@@ -747,7 +748,7 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
     if (j1 <= j0 || m == 0)
         return;
     // Delta_l[:, j0:j1] = Delta_(l+1) W_(l+1)[:, j0:j1], then times act'(A_l) row by row.
-    if (ws->id[l + 1] && j1 - j0 == ws->cols[l])
+    if (ws->id[l + 1] && dpt_gemm_image_pays(0, 0, m, ws->cols[l], n_next))
         dpt_gemm_image(0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next, ws->id[l + 1],
                        net->params + net->w_off[l + 1] + j0, n, NULL, 0.0f, ws->dl[l] + j0, n);
     else
@@ -784,7 +785,7 @@ void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *w
         dpt_gemm_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
     } else {
         const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
-        if (l > 1 && ws->ib[l - 1] && j1 - j0 == ws->cols[l])
+        if (l > 1 && ws->ib[l - 1] && dpt_gemm_image_pays(1, 0, ws->cols[l], n_in, m))
             dpt_gemm_image(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, NULL, prev, n_in,
                            ws->ib[l - 1], beta, w, n_in);
         else

@@ -35,7 +35,8 @@ struct dpt_workspace {
     // workers share (gemm_impl.h), each filled by the workers that computed its columns. ia[l]:
     // op(A) of layer l + 1's forward product (a[l]); ib[l]: op(B) of layer l + 1's weight
     // gradient (a[l]); id[l]: op(A) of layer l - 1's delta product (dl[l]). NULL where none.
-    // cols[l]: the columns of hidden layer l each worker computes (all the same), 0 for others.
+    // cols[l]: the most columns of hidden layer l a worker computes, for which each image is
+    // filled or not (dpt_gemm_image_pays); every worker reads a filled one. 0 for other layers.
     float *ia[DPT_MAX_LAYERS + 1], *ib[DPT_MAX_LAYERS + 1], *id[DPT_MAX_LAYERS + 1];
     size_t cols[DPT_MAX_LAYERS + 1];
     float *img_block; // the images' own allocation

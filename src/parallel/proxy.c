@@ -403,8 +403,7 @@ static enum dpt_status run_setup(struct dpt_proxy *px, size_t T, struct run *r)
             return st;
         if (r->split_all) {
             size_t cols[DPT_MAX_LAYERS + 1];
-            for (size_t l = 0; l <= r->L; l++)
-                cols[l] = r->row_hi[l] - r->row_lo[l];
+            dpt_split_widest(T, r->L, r->row_lo, r->row_hi, cols);
             if ((st = dpt_batch_workspace_images(px->net, r->bws, cols)) != DPT_OK)
                 return st;
         }

@@ -680,12 +680,22 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
 #define SPLIT_ALL_ROWS 64
 #define SPLIT_ALL_UNIT 8 // half a cache line of the bias: at most two workers share a line
 
-// A hidden layer that splits evenly among nth workers in units of 8 rows: at least 4 units each
-// (balanced to within 25%), or the same whole number each.
-static int splits_evenly(size_t n, size_t nth)
+// Rows per worker below which a shard's products take no packed path at all (dpt_gemm_packed_pays:
+// 16 rows for a transposed product, 64 otherwise): each worker streams every W_l through the small
+// kernels for a handful of rows, at any T.
+#define SPLIT_ALL_FEW 16
+
+// A hidden layer of n rows that splits well enough among nth workers in units of 8 rows: at least
+// 4 units each (balanced to within 25%), or the same whole number each; or, where the batch gives
+// each worker fewer than 16 rows (`rows`), at least one unit each: the busiest worker may then hold
+// up to twice the mean, which still beats every worker streaming all the weights (M, 128 rows a
+// step, at 20, 24 and 40 threads: 16%, 11% and 4% of linear in the proxy by samples, 52%, 38% and
+// 15% split so; docs/benchmarks.md, "split_all at any thread count").
+static int splits_well(size_t n, size_t nth, size_t rows)
 {
     const size_t units = (n + SPLIT_ALL_UNIT - 1) / SPLIT_ALL_UNIT;
-    return units >= 4 * nth || (n % (SPLIT_ALL_UNIT * nth) == 0 && n >= SPLIT_ALL_UNIT * nth);
+    return units >= 4 * nth || (n % (SPLIT_ALL_UNIT * nth) == 0 && n >= SPLIT_ALL_UNIT * nth) ||
+           (rows < SPLIT_ALL_FEW && units >= nth);
 }
 
 int dpt_split_all_env(void)
@@ -699,10 +709,22 @@ int dpt_split_all(const struct dpt_net_spec *spec, size_t nth, size_t batch, int
     const size_t L = spec->n_layers;
     if (force == 0 || nth < 2 || L < 3)
         return 0;
+    const size_t rows = (batch + nth - 1) / nth;
     for (size_t l = 1; l < L; l++)
-        if (!splits_evenly(spec->sizes[l], nth))
+        if (!splits_well(spec->sizes[l], nth, rows))
             return 0;
-    return force == 1 || (batch + nth - 1) / nth < SPLIT_ALL_ROWS;
+    return force == 1 || rows < SPLIT_ALL_ROWS;
+}
+
+void dpt_split_widest(size_t nth, size_t L, const size_t *lo, const size_t *hi, size_t *cols)
+{
+    for (size_t l = 0; l <= L; l++) {
+        cols[l] = 0;
+        for (size_t t = 0; t < nth; t++) {
+            const size_t w = hi[t * (L + 1) + l] - lo[t * (L + 1) + l];
+            cols[l] = w > cols[l] ? w : cols[l];
+        }
+    }
 }
 
 void dpt_split_rows_even(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi)
@@ -863,11 +885,10 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
             goto cleanup;
         dpt_workspace_set_precision(tr->bws, params->precision); // the twin copies it
         // split_all: the operands every worker multiplies by its own columns are packed once, by
-        // the workers that computed them, and shared (worker 0's widths are everyone's).
+        // the workers that computed them, and shared (made for the widest worker's products).
         if (tr->split_all) {
             size_t cols[DPT_MAX_LAYERS + 1];
-            for (size_t l = 0; l <= L; l++)
-                cols[l] = tr->row_hi[l] - tr->row_lo[l];
+            dpt_split_widest(tr->nth, L, tr->row_lo, tr->row_hi, cols);
             if ((st = dpt_batch_workspace_images(net, tr->bws, cols)) != DPT_OK)
                 goto cleanup;
         }

@@ -164,16 +164,20 @@ void dpt_split_rows(const struct dpt_net_spec *spec, size_t nth, size_t *lo, siz
 int dpt_split_first(const struct dpt_net_spec *spec, size_t nth);
 
 // Whether the sliced step splits every hidden layer by output rows, forward and backward
-// (split_all; step_sliced.c): at least two hidden layers, each splitting evenly in units of 8
-// rows, and fewer than 64 batch rows per worker (where a shard's products would stream every
-// weight matrix for a few rows). force: -1 decide, 0 never, 1 wherever the layers allow.
+// (split_all; step_sliced.c): at least two hidden layers, each splitting well enough in units of 8
+// rows (balanced to within 25%, or at least one unit a worker where the batch gives each fewer
+// than 16 rows), and fewer than 64 batch rows per worker (where a shard's products would stream
+// every weight matrix for a few rows). force: -1 decide, 0 never, 1 wherever the layers allow.
 int dpt_split_all(const struct dpt_net_spec *spec, size_t nth, size_t batch, int force);
 // DPT_SPLIT_ALL in the environment: "0" (0), "1" (1), else -1 (tests, benchmarks).
 int dpt_split_all_env(void);
-// split_all's row split: every hidden layer evenly in units of 8 rows, the output layer as
-// dpt_split_rows deals it. Worker t's rows of a layer are also the columns of that layer's
+// split_all's row split: every hidden layer as evenly as whole units of 8 rows allow, the output
+// layer as dpt_split_rows deals it. Worker t's rows of a layer are also the columns of that layer's
 // activations and deltas it computes.
 void dpt_split_rows_even(const struct dpt_net_spec *spec, size_t nth, size_t *lo, size_t *hi);
+// cols[l] = the most rows of layer l (l = 0 .. L) any of the nth workers holds in lo/hi (as
+// dpt_split_rows_even fills them): the width split_all's shared images are made for.
+void dpt_split_widest(size_t nth, size_t L, const size_t *lo, const size_t *hi, size_t *cols);
 
 // The choice of sliced mode and split_first (trainer and proxy alike) from the mode asked (auto
 // only where it may choose: DPT_GRAD_PRIVATE otherwise), dpt_split_first's answer, the bytes of

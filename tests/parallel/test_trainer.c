@@ -772,14 +772,16 @@ Test(trainer, narrow_split_first_matches_private_mode)
 // split_all: every hidden layer's forward pass and delta by output rows, with a barrier after each
 // (step_sliced.c), chosen where the batch gives each worker fewer than 64 rows; the output layer
 // by samples. Networks 96-96-48-3 and 96-48-48-48-3 (two forward parts between barriers) at T =
-// 2, 3 and 6, where every hidden layer splits evenly in units of 8 rows; the barrier strategy
-// and the OpenMP engine too (the dynamic one is not used with split_all).
+// 2, 3 and 6, where every hidden layer splits evenly in units of 8 rows, and at T = 5, where it
+// does not (the 48-row layers' 6 units go 2, 1, 1, 1, 1) but the batches give each worker fewer
+// than 16 rows; the barrier strategy and the OpenMP engine too (the dynamic one is not used with
+// split_all).
 Test(trainer, split_all_matches_private_mode)
 {
     struct dpt_dataset *ds = sum_data(203, 96);
-    const size_t net3[] = {96, 96, 48, 3}, net4[] = {96, 48, 48, 48, 3}, ts[] = {2, 3, 6};
-    split_matches_private(ds, net3, 3, ts, 3, true, true);
-    split_matches_private(ds, net4, 4, ts, 3, true, true);
+    const size_t net3[] = {96, 96, 48, 3}, net4[] = {96, 48, 48, 48, 3}, ts[] = {2, 3, 5, 6};
+    split_matches_private(ds, net3, 3, ts, 4, true, true);
+    split_matches_private(ds, net4, 4, ts, 4, true, true);
     // The OpenMP engine runs the same phases.
     struct setup s = {"", {96, 96, 48, 3}, 3, DPT_ACT_RELU, "adam:lr=0.01", 10};
     struct result ref = train_mode(&s, ds, 1, DPT_ENGINE_PTHREADS, false, 2, DPT_GRAD_PRIVATE);
@@ -792,9 +794,11 @@ Test(trainer, split_all_matches_private_mode)
 
 // dpt_split_all's choices: the reference networks at 16 threads (L's 16 rows per worker and M's 8
 // call for it; S has one hidden layer, split_first covers it); not where the batch leaves 64 rows
-// per worker or more unless forced; not where a hidden layer does not split evenly; never when
-// forced off. Where it says yes, dpt_split_rows_even gives every worker rows of every hidden
-// layer (whole 8-row units but the last) and every row of every layer one owner.
+// per worker or more unless forced; not where a hidden layer does not split evenly, unless the
+// batch leaves each worker fewer than 16 rows and every worker gets 8 rows of it (M at 24 and L at
+// 40 threads; not M at 65); never when forced off. Where it says yes, dpt_split_rows_even gives
+// every worker rows of every hidden layer (whole 8-row units but the last) and every row of every
+// layer one owner.
 Test(trainer, split_all_choices)
 {
     struct dpt_net_spec m = dpt_net_spec_default(), l = m, s = m, odd = m;
@@ -815,7 +819,11 @@ Test(trainer, split_all_choices)
     cr_expect_eq(dpt_split_all(&l, 2, 256, 1), 1, "forced");
     cr_expect_eq(dpt_split_all(&l, 16, 256, 0), 0, "forced off");
     cr_expect_eq(dpt_split_all(&s, 16, 32, 1), 0, "one hidden layer");
-    cr_expect_eq(dpt_split_all(&odd, 4, 32, -1), 0, "100 rows: 13 units over 4 workers");
+    cr_expect_eq(dpt_split_all(&odd, 4, 128, -1), 0, "100 rows: 13 units over 4 workers");
+    cr_expect_eq(dpt_split_all(&odd, 4, 32, -1), 1, "13 units over 4 workers of 8 rows");
+    cr_expect_eq(dpt_split_all(&m, 24, 128, -1), 1, "64 units over 24 workers of 6 rows");
+    cr_expect_eq(dpt_split_all(&l, 40, 256, -1), 1, "128 units over 40 workers of 7 rows");
+    cr_expect_eq(dpt_split_all(&m, 65, 128, 1), 0, "64 units over 65 workers");
     cr_expect_eq(dpt_split_all(&l, 1, 16, 1), 0, "one worker");
     const struct dpt_net_spec *nets[] = {&m, &l, &odd};
     for (size_t k = 0; k < 3; k++) {
@@ -849,9 +857,10 @@ Test(trainer, split_all_choices)
 // product would have packed, so training with them is bitwise training without them
 // (DPT_SHARE_PACK=0): 3 and 4 layers whose products are large enough to take them (checked: the
 // images exist and the packed GEMM would read them; the forward products at 128, 64 and 32
-// columns a worker, which take the packed GEMM with or without an image), at T = 4 and 8, for the
-// fused SGD step, adam and a schedule that needs the norm, over batches of 128 and a last one of
-// 64.
+// columns a worker, which take the packed GEMM with or without an image), at T = 4 and 8, and at
+// T = 12, where workers' widths differ (40 and 48 rows of 512; 16 and 24 of 256) and every one
+// reads the images made for the widest, for the fused SGD step, adam and a schedule that needs
+// the norm, over batches of 128 and a last one of 64.
 Test(trainer, split_all_shared_panels_change_no_bit)
 {
     if (!dpt_gemm_rows_available())
@@ -867,7 +876,7 @@ Test(trainer, split_all_shared_panels_change_no_bit)
               dpt_gemm_image_pays(1, 0, 64, 256, 128));
     for (size_t n = 0; n < 2; n++)
         for (size_t k = 0; k < 3; k++)
-            for (size_t T = 4; T <= 8; T += 4) {
+            for (size_t T = 4; T <= 12; T += 4) {
                 struct setup s = nets[n];
                 s.schedule = scheds[k];
                 struct result r[2];
