@@ -326,7 +326,9 @@ int dpt_gemm_rows_merge(int ta, int tb, size_t m_piece, size_t m_all, size_t n, 
 {
     struct dpt_gemm_blocking bl;
     const struct dpt_isa_kernels *kr = level_kernels(&bl);
-    // dpt_gemm_takes_packed grows with m: the smallest piece and the whole are the two ends.
+    // dpt_gemm_takes_packed grows with m: the smallest piece and the whole are the two ends. (A
+    // row-pointer gradient product of at most 32 rows may take the broadcast kernel instead, with
+    // the same bits: tn_rows_in_place.)
     return kr && pack_cur.buf && pack_cur.floats >= dpt_isa_pack_floats(&bl, kr->vl) &&
            m_piece >= 1 && m_piece <= m_all && dpt_gemm_takes_packed(ta, tb, m_piece, n, k) &&
            dpt_gemm_takes_packed(ta, tb, m_all, n, k);
@@ -539,7 +541,7 @@ void dpt_gemm_nt_rows(size_t m, size_t n, size_t k, float alpha, const float *co
 // reads B's rows where they lie, while the packed GEMM writes a copy of them as large as the
 // batch's inputs (400 KiB for M), which pushes the next step's inputs out of L2 (M at 16
 // threads: docs/benchmarks.md, "Layer 1's gradient rows read the inputs in place"). Not at 64
-// rows: S's at 2 threads ran 11% slower in real 2-thread runs whenever this host ran the two
+// rows: S's at 2 threads ran 8-15% slower in real 2-thread runs whenever this host ran the two
 // threads slowly, though faster alone. The depth must fit one k block as well: then the two
 // compute each entry as the same chain of fused multiply-adds with the same alpha and beta, so
 // the bits do not depend on which kernel ran (what dpt_gemm_rows_merge relies on).

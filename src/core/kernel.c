@@ -665,7 +665,8 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         dpt_gemm_nt_rows(m, j1 - j0, n_in, 1.0f, in_rows, w, n_in, 0.0f, z, n_out);
     else if (l > 1 && in == ws->a[l - 1] && ws->precision == DPT_PRECISION_FP32)
         // split_all's hidden layers: every worker multiplies the whole batch's activations, from
-        // their image where the workers filled one (as below, one step of the layers earlier).
+        // their image where the workers filled one (the fill below decides it, for the widest
+        // worker's product, when layer l - 1 is computed).
         dpt_gemm_shared(1, m, j1 - j0, n_in, 1.0f, in, n_in,
                         dpt_gemm_image_pays(0, 1, m, ws->cols[l], n_in) ? ws->ia[l - 1] : NULL, w,
                         n_in, 0.0f, z, n_out);
