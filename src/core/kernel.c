@@ -647,6 +647,35 @@ void dpt_batch_gather(const struct dpt_net *net, float *dst, const float *x, con
         memcpy(dst + i * n0, x + row_of(idx, i) * n0, n0 * sizeof(float));
 }
 
+// split_all's shared images of layer l (l = 1 .. L - 1) for a batch of m rows, where the workers
+// fill them: each is made for the widest worker's product (ws->cols) and filled by every worker
+// exactly when that product takes the packed GEMM, so the writers and the readers of an image ask
+// the same question here. a[l] as op(A) of layer l + 1's forward product, a[l] as op(B) of its
+// weight gradient, dl[l] as op(A) of layer l - 1's delta product; NULL where none is filled.
+static float *image_fwd(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                        size_t m)
+{
+    return ws->ia[l] && dpt_gemm_image_pays(0, 1, m, ws->cols[l + 1], net->spec.sizes[l])
+               ? ws->ia[l]
+               : NULL;
+}
+
+static float *image_grad(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                         size_t m)
+{
+    return ws->ib[l] && dpt_gemm_image_pays(1, 0, ws->cols[l + 1], net->spec.sizes[l], m)
+               ? ws->ib[l]
+               : NULL;
+}
+
+static float *image_delta(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
+                          size_t m)
+{
+    return ws->id[l] && dpt_gemm_image_pays(0, 0, m, ws->cols[l - 1], net->spec.sizes[l])
+               ? ws->id[l]
+               : NULL;
+}
+
 void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, size_t l,
                           const float *in, const float *const *in_rows, size_t m, size_t j0,
                           size_t j1)
@@ -667,18 +696,18 @@ void dpt_net_forward_cols(const struct dpt_net *net, struct dpt_workspace *ws, s
         // split_all's hidden layers: every worker multiplies the whole batch's activations, from
         // their image where the workers filled one (the fill below decides it, for the widest
         // worker's product, when layer l - 1 is computed).
-        dpt_gemm_shared(1, m, j1 - j0, n_in, 1.0f, in, n_in,
-                        dpt_gemm_image_pays(0, 1, m, ws->cols[l], n_in) ? ws->ia[l - 1] : NULL, w,
-                        n_in, 0.0f, z, n_out);
+        dpt_gemm_shared(1, m, j1 - j0, n_in, 1.0f, in, n_in, image_fwd(net, ws, l - 1, m), w, n_in,
+                        0.0f, z, n_out);
     else
         gemm(ws->precision, 0, 1, m, j1 - j0, n_in, 1.0f, in, n_in, w, n_in, 0.0f, z, n_out);
     bias_act(z, m, j1 - j0, n_out, net->params + net->b_off[l] + j0, spec->act[l - 1],
              spec->leaky_slope);
     // This worker's columns of the images of a[l] that layer l + 1's products will read.
-    if (ws->ia[l] && dpt_gemm_image_pays(0, 1, m, ws->cols[l + 1], n_out))
-        dpt_gemm_pack_a_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ia[l]);
-    if (ws->ib[l] && dpt_gemm_image_pays(1, 0, ws->cols[l + 1], n_out, m))
-        dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, j0, j1, ws->ib[l]);
+    float *ia = image_fwd(net, ws, l, m), *ib = image_grad(net, ws, l, m);
+    if (ia)
+        dpt_gemm_pack_a_image(m, n_out, ws->a[l], n_out, j0, j1, ia);
+    if (ib)
+        dpt_gemm_pack_b_image(m, n_out, ws->a[l], n_out, j0, j1, ib);
 }
 
 void dpt_net_deltas_pieces(const struct dpt_net *net, struct dpt_workspace *ws, size_t from,
@@ -749,8 +778,9 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
     if (j1 <= j0 || m == 0)
         return;
     // Delta_l[:, j0:j1] = Delta_(l+1) W_(l+1)[:, j0:j1], then times act'(A_l) row by row.
-    if (ws->id[l + 1] && dpt_gemm_image_pays(0, 0, m, ws->cols[l], n_next))
-        dpt_gemm_image(0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next, ws->id[l + 1],
+    const float *id = image_delta(net, ws, l + 1, m);
+    if (id)
+        dpt_gemm_image(0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next, id,
                        net->params + net->w_off[l + 1] + j0, n, NULL, 0.0f, ws->dl[l] + j0, n);
     else
         gemm(ws->precision, 0, 0, m, j1 - j0, n_next, 1.0f, ws->dl[l + 1], n_next,
@@ -759,8 +789,9 @@ void dpt_net_backward_cols(const struct dpt_net *net, struct dpt_workspace *ws, 
         mul_act_grad(ws->dl[l] + i * n + j0, ws->a[l] + i * n + j0, 1, j1 - j0, spec->act[l - 1],
                      spec->leaky_slope);
     // This worker's columns of the image of Delta_l that layer l - 1's delta product will read.
-    if (ws->id[l] && dpt_gemm_image_pays(0, 0, m, ws->cols[l - 1], n))
-        dpt_gemm_pack_a_image(m, n, ws->dl[l], n, j0, j1, ws->id[l]);
+    float *own = image_delta(net, ws, l, m);
+    if (own)
+        dpt_gemm_pack_a_image(m, n, ws->dl[l], n, j0, j1, own);
 }
 
 int dpt_net_layer_grad_merges(const struct dpt_net *net, const struct dpt_workspace *ws, size_t l,
@@ -786,9 +817,10 @@ void dpt_net_layer_grad(const struct dpt_net *net, const struct dpt_workspace *w
         dpt_gemm_tn_rows(j1 - j0, n_in, m, alpha, delta + j0, n_out, x_rows, beta, w, n_in);
     } else {
         const float *prev = l > 1 ? ws->a[l - 1] : x ? x : ws->x;
-        if (l > 1 && ws->ib[l - 1] && dpt_gemm_image_pays(1, 0, ws->cols[l], n_in, m))
-            dpt_gemm_image(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, NULL, prev, n_in,
-                           ws->ib[l - 1], beta, w, n_in);
+        const float *ib = l > 1 ? image_grad(net, ws, l - 1, m) : NULL;
+        if (ib)
+            dpt_gemm_image(1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, NULL, prev, n_in, ib,
+                           beta, w, n_in);
         else
             gemm(ws->precision, 1, 0, j1 - j0, n_in, m, alpha, delta + j0, n_out, prev, n_in, beta,
                  w, n_in);
