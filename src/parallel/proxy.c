@@ -485,7 +485,13 @@ static void image_range(void *c, const float *p, size_t floats)
 static int reads_image(const float *img, const struct dpt_workspace *ws, size_t l, size_t w, int ta,
                        int tb, size_t m, size_t n, size_t k)
 {
-    return img && w > 0 && w == ws->cols[l] && dpt_gemm_image_pays(ta, tb, m, n, k);
+    if (!img || w == 0)
+        return 0;
+    // Filled for the widest worker's product (ws->cols[l]), read by any whose own product packs.
+    const size_t c = ws->cols[l];
+    const int filled =
+        ta ? dpt_gemm_image_pays(ta, tb, c, n, k) : dpt_gemm_image_pays(ta, tb, m, c, k);
+    return filled && dpt_gemm_image_pays(ta, tb, m, n, k);
 }
 
 // The parts of an image the writer of columns [lo, hi) did not write.
