@@ -469,8 +469,8 @@ static void other_rows(const float *a, size_t w, size_t m, size_t r0, size_t r1,
 }
 
 // split_all's shared operand images (kernel.c, gemm_impl.h): what worker u reads of an image
-// instead of the operand, where the product reads it (kernel.c's rule: the image exists, the
-// worker's width is the one the images were made for, and the product takes the packed GEMM).
+// instead of the operand, where the product reads it (kernel.c's rule: the image exists, it is
+// filled for the widest worker's product, and this worker's product takes the packed GEMM).
 struct image_ctx {
     range_fn fn;
     void *ctx;
