@@ -44,10 +44,13 @@ static struct {
     int stop;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-// Start of the collective in progress on the main thread (CLOCK_MONOTONIC ns), 0 when none.
-// Relaxed: a lone timestamp that publishes no other data; the watchdog only compares it with the
-// clock, and a value a few microseconds stale changes nothing.
+// When the collective in progress on the main thread last made progress (CLOCK_MONOTONIC ns: its
+// start, or the end of its last exchange), 0 when none. Relaxed: a lone timestamp that publishes
+// no other data; the watchdog only compares it with the clock, and a value a few microseconds
+// stale changes nothing.
 static _Atomic int64_t busy_since_ns;
+// Its name, for the watchdog's message (a string literal; relaxed for the same reason).
+static _Atomic(const char *) busy_what;
 // The deadline in ns (0: disabled). Relaxed for the same reason.
 static _Atomic int64_t timeout_ns = (int64_t)(DPT_MPI_TIMEOUT_DEFAULT * 1e9);
 
@@ -81,11 +84,12 @@ static enum dpt_status mpi_fail(int rc, const char *call)
 // returns.
 static void watchdog_fire(double seconds)
 {
-    char line[200];
+    const char *what = atomic_load_explicit(&busy_what, memory_order_relaxed);
+    char line[240];
     int len = snprintf(line, sizeof line,
-                       "dptrain: error: rank %d: no progress from the other ranks for %g s (a rank "
-                       "died or hangs); aborting\n",
-                       g.rank, seconds);
+                       "dptrain: error: rank %d: no progress from the other ranks for %g s in %s "
+                       "(a rank died or hangs); aborting\n",
+                       g.rank, seconds, what ? what : "a collective");
     if (len > 0) {
         // write(2), not stdio: the main thread may hold stderr's lock forever.
         const size_t n = (size_t)len < sizeof line ? (size_t)len : sizeof line - 1;
@@ -175,8 +179,16 @@ static enum dpt_status begin(const char *what)
                          "%s: MPI collectives must run on the thread that called dpt_mpi_init "
                          "(MPI_THREAD_FUNNELED)",
                          what);
+    atomic_store_explicit(&busy_what, what, memory_order_relaxed);
     atomic_store_explicit(&busy_since_ns, now_ns(), memory_order_relaxed);
     return DPT_OK;
+}
+
+// A collective made of several exchanges (the all-reduce's pieces) calls this after each one: the
+// deadline bounds a wait for the other ranks, not the length of the whole collective.
+static void progress(void)
+{
+    atomic_store_explicit(&busy_since_ns, now_ns(), memory_order_relaxed);
 }
 
 static void end(void)
@@ -285,6 +297,7 @@ enum dpt_status dpt_mpi_finalize(void)
     enum dpt_status st = DPT_OK;
     if (g.we_init) {
         // MPI_Finalize synchronises with the other ranks: it runs under the watchdog too.
+        atomic_store_explicit(&busy_what, "MPI_Finalize", memory_order_relaxed);
         atomic_store_explicit(&busy_since_ns, now_ns(), memory_order_relaxed);
         const int rc = MPI_Finalize();
         end();
@@ -444,6 +457,7 @@ static enum dpt_status allreduce(struct dpt_comm *c, void *buf, size_t n, MPI_Da
             st = mpi_fail(rc, "MPI_Allgatherv");
             goto cleanup;
         }
+        progress();
     }
 cleanup:
     end();

@@ -1,7 +1,8 @@
 // The MPI comm's collectives against plain references, run under mpirun with 1, 2 and 3 ranks
 // (tests/mpi/run.cmake): all-reduce sums in rank order and gives the same bits on every rank (small
 // and large paths, several pieces), in-place all-gathers with uneven, empty and gapped blocks,
-// refusal of counts past INT_MAX, the agreement checks, the thread check and the timeout setter.
+// refusal of counts past INT_MAX, the agreement checks, the thread check, the timeout setter and
+// the watchdog's deadline per exchange.
 // Prints one line per failed check and exits 1 if any failed.
 #include <limits.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dptrain/dptrain.h"
 #include "dptrain/mpi.h"
@@ -153,6 +155,52 @@ static void check_agreement(struct dpt_comm *c)
     }
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// The watchdog's deadline bounds each exchange of a collective, not the whole: an all-reduce in
+// pieces of 2 floats, long enough to take 1.5 times a 1 s deadline (its length found by doubling,
+// every rank taking the slowest rank's time), must complete and sum right.
+static void check_deadline_per_exchange(struct dpt_comm *c)
+{
+    if (c->size == 1)
+        return;
+    const double keep = dpt_mpi_timeout(), deadline = 1.0;
+    dpt_mpi_comm_tune(c, 2, 0);
+    double took = 0.0;
+    size_t n = 5000;
+    for (int tries = 0; tries < 12 && took < 1.5 * deadline; tries++, n *= 2) {
+        float *f = malloc(n * sizeof *f);
+        if (!f)
+            break;
+        for (size_t i = 0; i < n; i++)
+            f[i] = (float)(c->rank + 1);
+        CHECK(dpt_mpi_set_timeout(deadline) == DPT_OK, "%s", dpt_last_error());
+        const double t0 = now_s();
+        const enum dpt_status st = c->allreduce_f32(c, f, n);
+        took = now_s() - t0;
+        CHECK(dpt_mpi_set_timeout(keep) == DPT_OK, "%s", dpt_last_error());
+        CHECK(st == DPT_OK, "n %zu: %s", n, dpt_last_error());
+        const float want = (float)(c->size * (c->size + 1) / 2);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += f[i] != want;
+        CHECK(bad == 0, "n %zu: %zu sums are wrong", n, bad);
+        free(f);
+        double each[8] = {0}; // every rank's time at its index, so that all see the slowest
+        each[c->rank] = took;
+        CHECK(c->allreduce_f64(c, each, (size_t)c->size) == DPT_OK, "%s", dpt_last_error());
+        for (int r = 0; r < c->size; r++)
+            took = each[r] > took ? each[r] : took;
+    }
+    CHECK(took >= 1.5 * deadline, "no all-reduce took 1.5 times the deadline (%g s)", took);
+    dpt_mpi_comm_tune(c, DPT_MPI_PIECE, 0);
+}
+
 struct thread_arg {
     struct dpt_comm *c;
     enum dpt_status st;
@@ -194,6 +242,7 @@ int main(int argc, char **argv)
     check_allreduce(c, 10, 3); // small path ignores the piece size
     check_allgather(c);
     check_agreement(c);
+    check_deadline_per_exchange(c);
 
     // A collective from a thread that did not initialise MPI is refused, not attempted.
     pthread_t th;
