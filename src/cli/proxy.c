@@ -84,7 +84,8 @@ static void csv_header(FILE *f, const struct cli_proxy_model *mi, int argc, char
     fprintf(f, "# versions: %s\n", dpt_build_info());
     fprintf(f, "# command: %s\n", cmd ? cmd : "");
     fprintf(f,
-            "# model: step = max(compute, memory) + barriers x (T + 1) x line (over N nodes of C "
+            "# model: step = max(compute, memory) + barriers x (T + 1) x line (on one node past 8 "
+            "threads, r + ceil(T / r) + 1 lines for runs of r = ceil(sqrt T); over N nodes of C "
             "cores: C + (N + 1) x NUMA factor lines); memory = cold "
             "bytes / %.4g GB/s per NUMA node; line %.4g ns (%s); %zu cores per NUMA node "
             "(0: one node); NUMA factor %.4g; core speed in the core_speed column; all-core "
@@ -447,7 +448,9 @@ int cli_proxy_run(const struct cli_proxy_work *works, size_t n_works, const size
         fprintf(stdout, "machine measured: %s; %s; kernels %s\n", cpu, desc, dpt_isa_name());
         fprintf(stdout,
                 "model: step = max(compute, memory) + barriers x (T + 1) x line transfer\n"
-                "  (over N NUMA nodes of C cores, the two-level barrier: C + (N + 1) x the NUMA "
+                "  (past 8 threads on one node, the barrier in runs of r = ceil(sqrt T): r + "
+                "ceil(T / r) + 1;\n"
+                "   over N NUMA nodes of C cores, the two-level barrier: C + (N + 1) x the NUMA "
                 "factor)\n"
                 "  memory bandwidth %.4g GB/s per NUMA node; line transfer %.4g ns (%s)\n",
                 mi.m.mem_bw * 1e-9, mi.m.line_s * 1e9, mi.line_source);

@@ -1021,12 +1021,16 @@ enum dpt_status dpt_proxy_predict(const struct dpt_proxy_model *m, size_t batch,
         // it serves the most bytes.
         const double on0 = (double)(T < per_node ? T : per_node) / (double)T;
         y->memory_s = (x->cold_shared_bytes + on0 * x->cold_private_bytes) / m->mem_bw;
-        // One node: T arrivals on one counter and the release. Several: the trainer's two-level
-        // barrier (dpt_topo_groups), each node's workers on their node's counter (in parallel
-        // across nodes), then one per node on the top counter, and the release, across nodes.
+        // One node: T arrivals on one counter and the release, or past DPT_BARRIER_FLAT_MAX the
+        // trainer's runs of neighbours (dpt_topo_groups): a run's arrivals on its counter (the
+        // runs in parallel), one per run on the top counter, the release. Several nodes: the
+        // same two levels with the nodes as the groups, the top counter and the release across
+        // nodes.
+        const size_t run = dpt_barrier_run(T), runs = (T + run - 1) / run;
         const double transfers = y->nodes > 1 ? (double)(T < per_node ? T : per_node) +
                                                     (double)(y->nodes + 1) * m->numa_factor
-                                              : (double)(T + 1);
+                                 : T > DPT_BARRIER_FLAT_MAX ? (double)(run + runs + 1)
+                                                            : (double)(T + 1);
         y->barrier_s = T > 1 ? (double)x->barriers * transfers * m->line_s : 0.0;
         const double raw = (y->compute_s > y->memory_s ? y->compute_s : y->memory_s) + y->barrier_s;
         double floor_s = raw;

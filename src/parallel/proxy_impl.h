@@ -11,9 +11,11 @@
 //   memory(T)  = bytes all T workers read cold per step / the memory bandwidth of the NUMA node
 //                that holds them
 //   barrier(T) = (T + 1) x one cache-line transfer between cores (T arrivals on one counter, one
-//                release), 0 at T = 1; over N NUMA nodes of C cores the trainer's two-level
-//                barrier: C local transfers (a node's workers on its counter) + (N + 1) remote
-//                ones (one per node on the top counter, the release), numa_factor times dearer
+//                release), 0 at T = 1; past DPT_BARRIER_FLAT_MAX threads on one node the
+//                trainer's runs of r = ceil(sqrt T) neighbours: r + ceil(T / r) + 1 transfers
+//                (barrier_impl.h); over N NUMA nodes of C cores the trainer's two-level barrier:
+//                C local transfers (a node's workers on its counter) + (N + 1) remote ones (one
+//                per node on the top counter, the release), numa_factor times dearer
 //
 // then the rule that a T-thread step takes at least T'/T of a T'-thread step when T is a multiple
 // of T' (T' = 1 included): each of the T' shards is then cut into T/T' shards of the T-thread

@@ -23,6 +23,7 @@
 #include <hwloc.h>
 
 #include "core/error_impl.h"
+#include "parallel/barrier_impl.h"
 #include "parallel/topo_impl.h"
 
 struct dpt_topo {
@@ -485,9 +486,11 @@ size_t dpt_topo_groups(const struct dpt_topo *topo, const int *pu, size_t nth, u
         if (!overflow && n_groups > 1 && n_groups < nth)
             return n_groups;
     }
+    // One cache domain: past DPT_BARRIER_FLAT_MAX workers, runs of neighbours (barrier_impl.h).
+    const size_t run = nth > DPT_BARRIER_FLAT_MAX ? dpt_barrier_run(nth) : nth > 0 ? nth : 1;
     for (size_t t = 0; t < nth; t++)
-        group_of[t] = 0;
-    return 1;
+        group_of[t] = (unsigned)(t / run);
+    return (nth + run - 1) / run;
 }
 
 size_t dpt_topo_n_cores(const struct dpt_topo *topo)

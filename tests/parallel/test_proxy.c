@@ -218,6 +218,26 @@ Test(proxy, model_terms_follow_the_formula)
     NEAR(y[3].step_s, raw8 > y[2].step_s * 4.0 / 8.0 ? raw8 : y[2].step_s * 4.0 / 8.0);
     for (size_t i = 1; i < 4; i++)
         cr_expect(y[i].efficiency <= y[i - 1].efficiency * (1 + eps));
+    // One node past 8 threads: the trainer's barrier in runs of ceil(sqrt T) neighbours, run +
+    // runs + 1 transfers (9 threads: 3 runs of 3; 10: runs of 4, 4, 2; 16: 4 of 4; 64: 8 of 8);
+    // up to 8, T + 1.
+    {
+        const size_t bt[] = {1, 8, 9, 10, 16, 64};
+        const double want[] = {0, 9, 7, 8, 9, 17};
+        struct dpt_proxy_meas bm[6];
+        memset(bm, 0, sizeof bm);
+        for (size_t i = 0; i < 6; i++) {
+            bm[i].threads = bt[i];
+            bm[i].phase1_s = bm[i].max_s = bm[i].mean_s = 1e-3;
+            bm[i].barriers = 2;
+        }
+        const struct dpt_proxy_model one = plain_model();
+        struct dpt_proxy_pred b[6];
+        cr_assert_eq(dpt_proxy_predict(&one, 100, bm, 6, b), DPT_OK, "%s", dpt_last_error());
+        for (size_t i = 0; i < 6; i++)
+            cr_expect(fabs(b[i].barrier_s - 2.0 * want[i] * 20e-9) <= 1e-12 * 2.0 * 17 * 20e-9,
+                      "T %zu: barrier %g s, expected %g transfers", bt[i], b[i].barrier_s, want[i]);
+    }
     // The envelope applies from T' to multiples of T' only: a slow T = 3 lifts T = 6, not T = 4.
     struct dpt_proxy_meas dip[4];
     memset(dip, 0, sizeof dip);

@@ -393,7 +393,8 @@ Test(topo, real_topology_restrict_to_one_pu)
 }
 
 // Barrier groups (issue 16): the innermost level that splits the workers, L3 before NUMA node
-// before package; one group (a flat barrier) where none does or a worker is unbound.
+// before package; where none does, one group (a flat barrier) up to 8 workers and runs of
+// ceil(sqrt T) neighbours past that; one group where a worker is unbound.
 static size_t groups_of(const char *desc, size_t nth, unsigned *group_of)
 {
     struct dpt_topo *topo = NULL;
@@ -412,8 +413,11 @@ Test(topo, barrier_groups_follow_numa_nodes_and_l3s)
     cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 64, g), 4);
     for (size_t t = 0; t < 64; t++)
         cr_expect_eq(g[t], t / 16, "worker %zu", t);
-    // 16 threads fill the first NUMA node: nothing to split.
-    cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 16, g), 1);
+    // 16 threads fill the first NUMA node: no level splits them, so runs of 4 neighbours (more
+    // than DPT_BARRIER_FLAT_MAX workers in one domain).
+    cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 16, g), 4);
+    for (size_t t = 0; t < 16; t++)
+        cr_expect_eq(g[t], t / 4, "worker %zu", t);
     // 24 threads: the first node's 16 and 8 of the second.
     cr_assert_eq(groups_of("pack:2 numa:2 core:16 pu:1", 24, g), 2);
     cr_expect_eq(g[15], 0);
@@ -422,10 +426,19 @@ Test(topo, barrier_groups_follow_numa_nodes_and_l3s)
     cr_assert_eq(groups_of("pack:2 numa:2 l3:2 core:4 pu:1", 32, g), 8);
     for (size_t t = 0; t < 32; t++)
         cr_expect_eq(g[t], t / 4, "worker %zu", t);
-    // One package, one L3: a flat barrier.
+    // One package, one L3: a flat barrier up to 8 workers, then runs of ceil(sqrt T) neighbours.
     cr_assert_eq(groups_of("pack:1 l3:1 core:8 pu:2", 8, g), 1);
     for (size_t t = 0; t < 8; t++)
         cr_expect_eq(g[t], 0);
+    cr_assert_eq(groups_of("pack:1 l3:1 core:64 pu:1", 9, g), 3);
+    for (size_t t = 0; t < 9; t++)
+        cr_expect_eq(g[t], t / 3, "worker %zu", t);
+    cr_assert_eq(groups_of("pack:1 l3:1 core:64 pu:1", 10, g), 3); // 4, 4, 2
+    cr_expect_eq(g[7], 1);
+    cr_expect_eq(g[8], 2);
+    cr_assert_eq(groups_of("pack:1 l3:1 core:64 pu:1", 64, g), 8);
+    for (size_t t = 0; t < 64; t++)
+        cr_expect_eq(g[t], t / 8, "worker %zu", t);
     // Unbound workers: flat.
     struct dpt_topo *topo = NULL;
     cr_assert_eq(dpt_topo_create_synthetic("pack:2 numa:2 core:16 pu:1", &topo), DPT_OK);
