@@ -53,6 +53,12 @@ DPT_API enum dpt_status dpt_topo_place(const struct dpt_topo *topo, enum dpt_pin
 // Writes at most len bytes (NUL included) into buf.
 DPT_API void dpt_topo_describe(const struct dpt_topo *topo, char *buf, size_t len);
 
+// The pthreads engine's barrier for nth workers placed under `pin`: 1 when it is flat (one
+// counter), else the number of groups of its two-level barrier (the L3 caches, NUMA nodes or
+// packages the workers span, or, past 8 workers in one of them, runs of ceil(sqrt(nth))
+// neighbouring workers). 0 when it cannot be told (out of memory; the error is set).
+DPT_API size_t dpt_topo_barrier_groups(const struct dpt_topo *topo, enum dpt_pin pin, size_t nth);
+
 // Binds the calling thread to PU os index `pu` (-1: no-op). A failure is returned, and callers
 // treat it as a warning.
 DPT_API enum dpt_status dpt_topo_bind_self(const struct dpt_topo *topo, int pu);

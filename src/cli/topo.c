@@ -84,6 +84,21 @@ int cli_topo(int argc, char **argv)
         }
         printf("\n");
     }
+    // The barrier the pthreads engine would use for each placement (dpt_trainer_barrier_groups).
+    printf("barrier of the pthreads engine:");
+    for (size_t p = 0; p < N_PINS; p++) {
+        const size_t g = dpt_topo_barrier_groups(topo, pins[p], nth);
+        if (g == 0) {
+            rc = cli_fail(DPT_ERR_NOMEM, "barrier groups");
+            goto cleanup;
+        }
+        printf("%s %s ", p ? "," : "", dpt_pin_name(pins[p]));
+        if (g == 1)
+            printf("flat");
+        else
+            printf("%zu groups", g);
+    }
+    printf("\n");
     const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
     printf("\nopenmp engine: OMP_PROC_BIND=%s OMP_PLACES=%s\n", bind ? bind : "(unset)",
            places ? places : "(unset)");

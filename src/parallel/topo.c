@@ -493,6 +493,22 @@ size_t dpt_topo_groups(const struct dpt_topo *topo, const int *pu, size_t nth, u
     return (nth + run - 1) / run;
 }
 
+size_t dpt_topo_barrier_groups(const struct dpt_topo *topo, enum dpt_pin pin, size_t nth)
+{
+    if (nth <= 1)
+        return 1;
+    int *pu = dpt_calloc(nth, sizeof *pu);
+    unsigned *group_of = dpt_calloc(nth, sizeof *group_of);
+    size_t n = 0;
+    if (!pu || !group_of)
+        dpt_error(DPT_ERR_NOMEM, "out of memory for the barrier groups of %zu workers", nth);
+    else if (dpt_topo_place(topo, pin, nth, pu) == DPT_OK)
+        n = dpt_topo_groups(topo, pu, nth, group_of);
+    dpt_free(pu);
+    dpt_free(group_of);
+    return n;
+}
+
 size_t dpt_topo_n_cores(const struct dpt_topo *topo)
 {
     return topo ? topo->n_cores : 0;

@@ -306,6 +306,21 @@ Test(cli, topo_shows_the_machine_and_each_placement, CLI_FIXTURE)
         cr_expect_eq(pus[i][0], compact[i], "compact worker %d", i);
         cr_expect_eq(pus[i][1], scatter[i], "scatter worker %d", i);
     }
+    // The barrier: two levels, one group per package, when bound; flat when not.
+    cr_expect(strstr(r.out, "\nbarrier of the pthreads engine: compact 2 groups, scatter 2 groups, "
+                            "none flat\n"),
+              "%s", r.out);
+    result_free(&r);
+    // One package of 16 cores: runs of 4 workers past 8; up to 8, flat.
+    r = expect_ok(run("topo", "--synthetic", "pack:1 core:16 pu:1", "--threads", "16", NULL));
+    cr_expect(strstr(r.out, "barrier of the pthreads engine: compact 4 groups, scatter 4 groups, "
+                            "none flat\n"),
+              "%s", r.out);
+    result_free(&r);
+    r = expect_ok(run("topo", "--synthetic", "pack:1 core:16 pu:1", "--threads", "8", NULL));
+    cr_expect(strstr(r.out, "barrier of the pthreads engine: compact flat, scatter flat, none "
+                            "flat\n"),
+              "%s", r.out);
     result_free(&r);
 
     // More workers than cores wrap around, with a note.
