@@ -993,7 +993,10 @@ int cli_bench(int argc, char **argv)
         {"schedule", "SPEC", "--proxy with --layers: update schedule (adam:lr=1e-3)", 0},
         {"steps", "N", "--proxy: timed steps per thread count and repeat, medians (20)", 0},
         {"mem-bw", "GB/s", "--proxy: memory bandwidth of one NUMA node (100)", 0},
-        {"barrier-ns", "NS", "--proxy: one cache-line transfer between cores (measured here)", 0},
+        {"barrier-ns", "NS",
+         "--proxy: one cache-line transfer between cores (default: measured here, which on a "
+         "virtual machine depends on where the host runs its CPUs: give it to compare runs)",
+         0},
         {"node-cores", "C", "--proxy: cores per NUMA node (default: all on one node)", 0},
         {"numa-factor", "F", "--proxy: a transfer between NUMA nodes in local ones (3)", 0},
         {"core-speed", "F", "--proxy: the target's cores are F times this one's (1)", 0},
