@@ -5,8 +5,8 @@
 # thread counts from one of its cores (and again with the FMA loop's all-core clock:
 # scripts/proxy_refit.py), L against the FMA peak in the same rounds (scripts/peak_bench.sh), the
 # AVX2 level, S with Adam oversubscribed (8 threads on 2 cores), the GEMM kernels against the BLAS,
-# the reference workloads with half the cores taken by spinning processes, and PyTorch where the
-# machine has it. The stages run most important first, each under what is left of a time budget,
+# the reference workloads with half the cores taken by spinning processes, S and M at every core
+# with the barrier in runs and flat (past 8 cores), and PyTorch where the machine has it. The stages run most important first, each under what is left of a time budget,
 # so a run cut short keeps what it measured.
 #
 #   scripts/device_check.sh [--dptrain BIN] [--out DIR] [--budget SECONDS] [--data DIR]
@@ -41,8 +41,8 @@ die() {
 # The summary: what the open issues ask, from the files above (those that exist).
 summarize() {
     files=()
-    for f in fma_peak.md bench.jsonl avx2.jsonl busy.jsonl torch.jsonl proxy.csv oversub_unset.csv \
-        oversub_Haswell.csv; do
+    for f in fma_peak.md bench.jsonl avx2.jsonl busy.jsonl barrier_runs.jsonl barrier_flat.jsonl \
+        torch.jsonl proxy.csv oversub_unset.csv oversub_Haswell.csv; do
         [[ -s $out/$f ]] && files+=("$out/$f")
     done
     files+=(/dev/null)
@@ -62,7 +62,7 @@ summarize() {
             split($0, f, "|"); t = f[4] + 0; g = f[5] + 0; if (g > zmm[t]) zmm[t] = g }
         FILENAME ~ /fma_peak.md$/ && $0 ~ /^\| AVX2 ymm \|/ {
             split($0, f, "|"); t = f[4] + 0; g = f[5] + 0; if (g > ymm[t]) ymm[t] = g }
-        FILENAME ~ /(bench|avx2|busy).jsonl$/ && jget($0, "type") == "result" {
+        FILENAME ~ /(bench|avx2|busy|barrier_runs|barrier_flat).jsonl$/ && jget($0, "type") == "result" {
             src = FILENAME; sub(/.*\//, "", src); sub(/\.jsonl$/, "", src)
             key = src SUBSEP jget($0, "workload") SUBSEP (jget($0, "threads") + 0)
             rate[key] = jget($0, "samples_per_s") + 0; gf[key] = jget($0, "gflops") + 0 }
@@ -108,6 +108,10 @@ summarize() {
             for (w = 1; w <= 3; w++) { W = substr("SML", w, 1); for (i = 1; i <= n; i++) { t = T[i]
                 if (trate[W, t] && rate["bench", W, t])
                     printf "- %s at %d thread%s: dptrain %.0f, PyTorch %.0f samples/s: %.2fx\n", W, t, t == 1 ? "" : "s", rate["bench", W, t], trate[W, t], rate["bench", W, t] / trate[W, t] } }
+            print ""
+            print "The barrier in runs of about sqrt(T) workers against flat (DPT_BARRIER_RUNS=0), every usable core:"
+            for (w = 1; w <= 2; w++) { W = w == 1 ? "S" : "M"; if (rate["barrier_runs", W, cores] && rate["barrier_flat", W, cores])
+                printf "- %s: runs %.0f, flat %.0f samples/s: %.3fx\n", W, rate["barrier_runs", W, cores], rate["barrier_flat", W, cores], rate["barrier_runs", W, cores] / rate["barrier_flat", W, cores] }
             print ""
             print "Half the cores taken by spinning processes: every usable core against 1 thread, same load:"
             for (w = 1; w <= 2; w++) { W = w == 1 ? "S" : "L"; if (rate["busy", W, 1] && rate["busy", W, cores])
@@ -304,6 +308,28 @@ if command -v taskset >/dev/null && ((cores >= 4)) && stage "S and L with half t
     kill "${spinners[@]}" 2>/dev/null
     wait "${spinners[@]}" 2>/dev/null
     spinners=()
+fi
+if ((cores > 8)) && stage "S and M at every core, the barrier in runs and flat" 60; then
+    # Past 8 workers in one cache domain the barrier counts arrivals in runs of about sqrt(T)
+    # workers (docs/architecture.md); DPT_BARRIER_RUNS=0 keeps it flat. Rounds alternate the two.
+    for ((k = 0; k < repeat; k++)); do
+        for v in runs flat; do
+            envs=()
+            [[ $v == flat ]] && envs=(DPT_BARRIER_RUNS=0)
+            env "${envs[@]}" timeout $((limit / (2 * repeat))) "$dptrain" bench --data "$data" \
+                --workload S,M --threads-list "$cores" --repeat 1 --samples "$samples" \
+                --max-seconds 10 --json >>"$out/barrier_$v.all.jsonl" 2>>"$out/barrier.log"
+        done
+    done
+    # The median round of each (the summary reads barrier_runs.jsonl and barrier_flat.jsonl).
+    for v in runs flat; do
+        [[ -s $out/barrier_$v.all.jsonl ]] || continue
+        for W in S M; do
+            grep '"type":"result"' "$out/barrier_$v.all.jsonl" | grep "\"workload\":\"$W\"" |
+                awk -F'"samples_per_s":' '{split($2, a, /[,}]/); print a[1] "\t" $0}' |
+                sort -g | cut -f2- | awk '{l[NR] = $0} END {if (NR) print l[int((NR + 1) / 2)]}'
+        done >"$out/barrier_$v.jsonl"
+    done
 fi
 py=""
 for p in "${PYTHON:-}" python3 /usr/bin/python3; do

@@ -3,6 +3,7 @@
 // top of topo.c, restriction of the usable PUs, wrap-around, descriptions, and binding on the
 // real machine (criterion runs each test in its own forked process, so binding there is local).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -439,6 +440,11 @@ Test(topo, barrier_groups_follow_numa_nodes_and_l3s)
     cr_assert_eq(groups_of("pack:1 l3:1 core:64 pu:1", 64, g), 8);
     for (size_t t = 0; t < 64; t++)
         cr_expect_eq(g[t], t / 8, "worker %zu", t);
+    // DPT_BARRIER_RUNS=0 keeps one domain flat, not the topology's groups.
+    setenv("DPT_BARRIER_RUNS", "0", 1);
+    cr_expect_eq(groups_of("pack:1 l3:1 core:64 pu:1", 64, g), 1);
+    cr_expect_eq(groups_of("pack:2 numa:2 core:16 pu:1", 64, g), 4);
+    unsetenv("DPT_BARRIER_RUNS");
     // Unbound workers: flat.
     struct dpt_topo *topo = NULL;
     cr_assert_eq(dpt_topo_create_synthetic("pack:2 numa:2 core:16 pu:1", &topo), DPT_OK);
