@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "barrier_impl.h"
 #include "core/error_impl.h"
@@ -150,6 +151,19 @@ void dpt_barrier_wait_as(struct dpt_barrier *b, unsigned t)
         pthread_cond_wait(&b->cv, &b->mu);
     atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_relaxed);
     pthread_mutex_unlock(&b->mu);
+}
+
+size_t dpt_barrier_run(size_t n)
+{
+    if (n <= DPT_BARRIER_FLAT_MAX) // flat, as one run
+        return n > 0 ? n : 1;
+    const char *env = getenv("DPT_BARRIER_RUNS");
+    if (env && strcmp(env, "0") == 0)
+        return n;
+    size_t c = 1;
+    while (c * c < n)
+        c++;
+    return c;
 }
 
 void dpt_barrier_arrive(struct dpt_barrier *b, unsigned t)

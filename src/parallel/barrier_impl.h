@@ -68,13 +68,9 @@ void dpt_barrier_arrive(struct dpt_barrier *b, unsigned t);
 // combining tree: the groups count their arrivals in parallel, so a round is run + groups + 1
 // transfers (16 threads: 4 + 4 + 1 = 9 instead of 17; 64: 17 instead of 65), at the price of one
 // more transfer for a lone last arriver.
+// DPT_BARRIER_RUNS=0 in the environment keeps such a domain flat (to measure one against the
+// other); dpt_barrier_run then returns n.
 #define DPT_BARRIER_FLAT_MAX 8u
-static inline size_t dpt_barrier_run(size_t n)
-{
-    size_t c = 1;
-    while (c * c < n)
-        c++;
-    return c;
-}
+size_t dpt_barrier_run(size_t n);
 
 #endif

@@ -1029,8 +1029,8 @@ enum dpt_status dpt_proxy_predict(const struct dpt_proxy_model *m, size_t batch,
         const size_t run = dpt_barrier_run(T), runs = (T + run - 1) / run;
         const double transfers = y->nodes > 1 ? (double)(T < per_node ? T : per_node) +
                                                     (double)(y->nodes + 1) * m->numa_factor
-                                 : T > DPT_BARRIER_FLAT_MAX ? (double)(run + runs + 1)
-                                                            : (double)(T + 1);
+                                 : runs > 1 ? (double)(run + runs + 1)
+                                            : (double)(T + 1);
         y->barrier_s = T > 1 ? (double)x->barriers * transfers * m->line_s : 0.0;
         const double raw = (y->compute_s > y->memory_s ? y->compute_s : y->memory_s) + y->barrier_s;
         double floor_s = raw;

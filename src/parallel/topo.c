@@ -486,13 +486,8 @@ size_t dpt_topo_groups(const struct dpt_topo *topo, const int *pu, size_t nth, u
         if (!overflow && n_groups > 1 && n_groups < nth)
             return n_groups;
     }
-    // One cache domain: past DPT_BARRIER_FLAT_MAX workers, runs of neighbours (barrier_impl.h),
-    // unless DPT_BARRIER_RUNS=0 keeps it flat (to measure one against the other).
-    const char *runs_env = getenv("DPT_BARRIER_RUNS");
-    const int runs = !(runs_env && strcmp(runs_env, "0") == 0);
-    const size_t run = runs && nth > DPT_BARRIER_FLAT_MAX ? dpt_barrier_run(nth)
-                       : nth > 0                          ? nth
-                                                          : 1;
+    // One cache domain: past DPT_BARRIER_FLAT_MAX workers, runs of neighbours (barrier_impl.h).
+    const size_t run = dpt_barrier_run(nth);
     for (size_t t = 0; t < nth; t++)
         group_of[t] = (unsigned)(t / run);
     return (nth + run - 1) / run;

@@ -19,9 +19,9 @@ bool dpt_topo_is_real(const struct dpt_topo *topo);
 // The barrier groups of nth workers bound to PUs pu[] (OS indexes): the innermost of L3 cache,
 // NUMA node and package at which the workers fall into more than one group (and fewer groups than
 // workers), numbered 0.. in order of first appearance, into group_of[nth]; where no level splits
-// them, runs of dpt_barrier_run(nth) consecutive workers when there are more than
-// DPT_BARRIER_FLAT_MAX (barrier_impl.h; not with DPT_BARRIER_RUNS=0 in the environment), else one
-// group. Returns the number of groups; 1 (all in group 0) also when a worker is unbound.
+// them, runs of dpt_barrier_run(nth) consecutive workers (barrier_impl.h: one run up to
+// DPT_BARRIER_FLAT_MAX workers or with DPT_BARRIER_RUNS=0 in the environment, then one group).
+// Returns the number of groups; 1 (all in group 0) also when a worker is unbound.
 size_t dpt_topo_groups(const struct dpt_topo *topo, const int *pu, size_t nth, unsigned *group_of);
 
 struct dpt_topo_binding;

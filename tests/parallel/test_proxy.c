@@ -4,6 +4,7 @@
 // counts the bytes each worker reads cold, refuses bad arguments and leaves nothing allocated.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error_impl.h"
@@ -237,6 +238,14 @@ Test(proxy, model_terms_follow_the_formula)
         for (size_t i = 0; i < 6; i++)
             cr_expect(fabs(b[i].barrier_s - 2.0 * want[i] * 20e-9) <= 1e-12 * 2.0 * 17 * 20e-9,
                       "T %zu: barrier %g s, expected %g transfers", bt[i], b[i].barrier_s, want[i]);
+        // DPT_BARRIER_RUNS=0 keeps the trainer's barrier flat, and the model with it: T + 1.
+        setenv("DPT_BARRIER_RUNS", "0", 1);
+        cr_assert_eq(dpt_proxy_predict(&one, 100, bm, 6, b), DPT_OK, "%s", dpt_last_error());
+        unsetenv("DPT_BARRIER_RUNS");
+        for (size_t i = 1; i < 6; i++)
+            cr_expect(fabs(b[i].barrier_s - 2.0 * (double)(bt[i] + 1) * 20e-9) <=
+                          1e-12 * 2.0 * 65 * 20e-9,
+                      "T %zu flat: barrier %g s", bt[i], b[i].barrier_s);
     }
     // The envelope applies from T' to multiples of T' only: a slow T = 3 lifts T = 6, not T = 4.
     struct dpt_proxy_meas dip[4];
