@@ -6,8 +6,9 @@
 # scripts/proxy_refit.py), L against the FMA peak in the same rounds (scripts/peak_bench.sh), the
 # AVX2 level, S with Adam oversubscribed (8 threads on 2 cores), the GEMM kernels against the BLAS,
 # the reference workloads with half the cores taken by spinning processes, S and M at every core
-# with the barrier in runs and flat (past 8 cores), and PyTorch where the machine has it. The stages run most important first, each under what is left of a time budget,
-# so a run cut short keeps what it measured.
+# with the barrier in runs and flat (past 8 cores), and PyTorch where the machine has it. The
+# stages run most important first, each under what is left of a time budget, so a run cut short
+# keeps what it measured.
 #
 #   scripts/device_check.sh [--dptrain BIN] [--out DIR] [--budget SECONDS] [--data DIR]
 #                           [--repeat R] [--samples N] [--no-torch]
@@ -167,7 +168,7 @@ while (($#)); do
         shift
         ;;
     -h | --help)
-        sed -n '2,32s/^# \{0,1\}//p' "$0"
+        awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
         exit 0
         ;;
     *) die "unknown option '$1' (see --help)" ;;
