@@ -312,7 +312,8 @@ if command -v taskset >/dev/null && ((cores >= 4)) && stage "S and L with half t
 fi
 if ((cores > 8)) && stage "S and M at every core, the barrier in runs and flat" 60; then
     # Past 8 workers in one cache domain the barrier counts arrivals in runs of about sqrt(T)
-    # workers (docs/architecture.md); DPT_BARRIER_RUNS=0 keeps it flat. Rounds alternate the two.
+    # workers, and the dynamic step (the default, run here) its phases' items in the same runs
+    # (docs/architecture.md); DPT_BARRIER_RUNS=0 keeps both flat. Rounds alternate the two.
     for ((k = 0; k < repeat; k++)); do
         for v in runs flat; do
             envs=()

@@ -1025,7 +1025,7 @@ enum dpt_status dpt_proxy_predict(const struct dpt_proxy_model *m, size_t batch,
         // trainer's runs of neighbours (dpt_topo_groups): a run's arrivals on its counter (the
         // runs in parallel), one per run on the top counter, the release. Several nodes: the
         // same two levels with the nodes as the groups, the top counter and the release across
-        // nodes.
+        // nodes. The dynamic step (the default) counts each phase's items in the same groups.
         const size_t run = dpt_barrier_run(T), runs = (T + run - 1) / run;
         const double transfers = y->nodes > 1 ? (double)(T < per_node ? T : per_node) +
                                                     (double)(y->nodes + 1) * m->numa_factor

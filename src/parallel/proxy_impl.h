@@ -15,7 +15,8 @@
 //                trainer's runs of r = ceil(sqrt T) neighbours: r + ceil(T / r) + 1 transfers
 //                (barrier_impl.h); over N NUMA nodes of C cores the trainer's two-level barrier:
 //                C local transfers (a node's workers on its counter) + (N + 1) remote ones (one
-//                per node on the top counter, the release), numa_factor times dearer
+//                per node on the top counter, the release), numa_factor times dearer; the
+//                dynamic step (the default) ends its phases on the same counts (step_dynamic.c)
 //
 // then the rule that a T-thread step takes at least T'/T of a T'-thread step when T is a multiple
 // of T' (T' = 1 included): each of the T' shards is then cut into T/T' shards of the T-thread

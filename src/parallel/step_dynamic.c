@@ -8,8 +8,10 @@
 // barriers, with the same cache locality), then any item nobody has claimed yet. A phase ends when
 // all its items are complete, counted in items, not in thread arrivals: a thread that was
 // descheduled before it claimed anything holds nobody up, and when it comes back it finds its
-// items done and catches up. Which thread runs an item never changes what the item computes, so
-// the results are bitwise those of the barrier version with the same thread count.
+// items done and catches up. The items are counted as the barrier counts arrivals: on one counter,
+// or in the barrier's groups (complete()), so a phase's end costs what a barrier round does. Which
+// thread runs an item never changes what the item computes, so the results are bitwise those of the
+// barrier version with the same thread count.
 //
 // A thread that another process keeps taking its core from (5 ms within 20 ms, or a quarter of a
 // longer window, by its CPU time, CLOCK_THREAD_CPUTIME_ID, against the wall time: it was
@@ -247,17 +249,19 @@ static void claim_away(struct dpt_trainer *tr, size_t t, unsigned long seq, cons
 // long as they are one block of the micro-batch each and all of them together no more than one),
 // and runs them as one piece of work: each product over all their rows once, where the kernels
 // give the same rows either way (dpt_net_deltas_pieces), so the weights are packed once instead
-// of once per shard. The results are bitwise those of the items run one by one. Returns the
-// number of items run.
-static size_t run_shards(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
-                         struct dpt_timing *tm)
+// of once per shard. The results are bitwise those of the items run one by one. The items run:
+// [*pa, *pb).
+static void run_shards(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
+                       struct dpt_timing *tm, size_t *pa, size_t *pb)
 {
     const size_t T = tr->nth, m = s->st.m;
     size_t a, b; // items [a, b)
     claim_away(tr, t, seq, s, tr->mb, &tr->dyn->merged, &a, &b);
+    *pa = a;
+    *pb = b;
     if (b - a == 1) {
         run_item(tr, SHARD, t, t + 1, s, tm);
-        return 1;
+        return;
     }
     const double t0 = dpt_trainer_now();
     size_t cut[MERGE_MAX + 1];
@@ -273,21 +277,48 @@ static size_t run_shards(struct dpt_trainer *tr, size_t t, unsigned long seq, st
         tr->slots[u].correct = st[u - a].correct;
     }
     tm->compute_s += dpt_trainer_now() - t0;
-    return b - a;
 }
 
 // Phase 2 with item t claimed: also claims the items next to it whose threads stand down and
 // runs them as one piece of work: each layer's gradient rows of all of them in one product where
 // the kernels give every row the same bits either way (dpt_trainer_sliced_grad), so the batch's
-// inputs and activations are packed once instead of once per item. Returns the number of items
-// run.
-static size_t run_rows(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
-                       struct dpt_timing *tm)
+// inputs and activations are packed once instead of once per item. The items run: [*pa, *pb).
+static void run_rows(struct dpt_trainer *tr, size_t t, unsigned long seq, struct step *s,
+                     struct dpt_timing *tm, size_t *pa, size_t *pb)
 {
-    size_t a, b;
-    claim_away(tr, t, seq, s, 0, &tr->dyn->merged_rows, &a, &b);
-    run_item(tr, ROWS, a, b, s, tm);
-    return b - a;
+    claim_away(tr, t, seq, s, 0, &tr->dyn->merged_rows, pa, pb);
+    run_item(tr, ROWS, *pa, *pb, s, tm);
+}
+
+// Counts items [a, b) of phase seq as complete and returns the value it brought d->done to (0
+// where it did not add to it). Where the barrier is flat, on d->done itself, in items: a phase's
+// T items queue for one cache line, T + 1 line transfers with the waiters' read. With the
+// barrier's groups (its runs of neighbours past 8 workers, or the L3s, NUMA nodes or packages the
+// workers span: tr->group_of), each item on its group's counter, and the item that completes its
+// group's share of the phase adds 1 to d->done: the groups count at once, so a phase costs what
+// a round of the barrier does (run + groups + 1 transfers; 9 instead of 17 at 16 threads). The
+// counters grow over the job ((seq + 1) times a group's items when its phase seq is complete):
+// no thread starts a phase before the one before it is complete, so a counter never holds two
+// phases' counts. The acq_rel chain (each item's add, its group's, the top's) carries every
+// item's results to whoever sees the phase complete, as in the barrier.
+static unsigned long complete(struct dpt_trainer *tr, size_t a, size_t b, unsigned long seq)
+{
+    struct dpt_dyn *d = tr->dyn;
+    if (tr->n_groups <= 1)
+        return atomic_fetch_add_explicit(&d->done, b - a, memory_order_acq_rel) + (b - a);
+    unsigned long n = 0;
+    for (size_t u = a; u < b;) { // a merged run may cross groups: each group's part at once
+        const unsigned g = tr->group_of[u];
+        size_t v = u + 1;
+        while (v < b && tr->group_of[v] == g)
+            v++;
+        const unsigned long want = (seq + 1) * d->gsize[g];
+        if (atomic_fetch_add_explicit(&d->gdone[g].seq, v - u, memory_order_acq_rel) + (v - u) ==
+            want)
+            n = atomic_fetch_add_explicit(&d->done, 1, memory_order_acq_rel) + 1;
+        u = v;
+    }
+    return n;
 }
 
 // Claims and runs the items of phase seq, own item first; then waits until all are complete.
@@ -299,22 +330,20 @@ static int run_phase(struct dpt_trainer *tr, size_t ith, enum phase ph, unsigned
 {
     struct dpt_dyn *d = tr->dyn;
     const size_t T = tr->nth;
-    const unsigned long target = (seq + 1) * T;
+    const unsigned long target = (seq + 1) * (tr->n_groups > 1 ? tr->n_groups : T);
     int finished = 0;
     for (size_t k = 0; k < T; k++) {
         const size_t t = (ith + k) % T;
         if (!claim(d, t, seq))
             continue;
-        size_t ran = 1;
+        size_t a = t, b = t + 1; // the items run
         if (ph == SHARD)
-            ran = run_shards(tr, t, seq, s, tm);
+            run_shards(tr, t, seq, s, tm, &a, &b);
         else if (ph == ROWS)
-            ran = run_rows(tr, t, seq, s, tm);
+            run_rows(tr, t, seq, s, tm, &a, &b);
         else
             run_item(tr, ph, t, t + 1, s, tm);
-        const unsigned long n =
-            atomic_fetch_add_explicit(&d->done, ran, memory_order_acq_rel) + ran;
-        if (n == target && last_of_step) {
+        if (complete(tr, a, b, seq) == target && last_of_step) {
             finish_step(tr, s, done_steps);
             finished = 1;
         }
@@ -332,6 +361,12 @@ static void dynamic_reset(struct dpt_trainer *tr)
 {
     struct dpt_dyn *d = tr->dyn;
     atomic_store_explicit(&d->done, 0, memory_order_relaxed);
+    for (size_t g = 0; g < tr->nth; g++) {
+        atomic_store_explicit(&d->gdone[g].seq, 0, memory_order_relaxed);
+        d->gsize[g] = 0;
+    }
+    for (size_t t = 0; tr->n_groups > 1 && t < tr->nth; t++)
+        d->gsize[tr->group_of[t]]++;
     atomic_store_explicit(&d->steps, 0, memory_order_relaxed);
     atomic_store_explicit(&d->active, (unsigned)tr->nth, memory_order_relaxed);
     for (size_t t = 0; t < tr->nth; t++) {

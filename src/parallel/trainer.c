@@ -873,7 +873,9 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
                 !(tr->dyn->claim = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->claim)) ||
                 !(tr->dyn->backoff = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->backoff)) ||
                 !(tr->dyn->away = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->away)) ||
-                !(tr->dyn->resume = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->resume))) {
+                !(tr->dyn->resume = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->resume)) ||
+                !(tr->dyn->gdone = dpt_alloc_aligned(tr->nth * sizeof *tr->dyn->gdone)) ||
+                !(tr->dyn->gsize = dpt_calloc(tr->nth, sizeof *tr->dyn->gsize))) {
                 st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
                 goto cleanup;
             }
@@ -930,8 +932,10 @@ enum dpt_status dpt_trainer_create(struct dpt_net *net, struct dpt_schedule *sch
     tr->team.engine = params->engine;
     tr->team.nth = tr->nth;
     if (params->engine == DPT_ENGINE_PTHREADS) {
-        // A two-level barrier where the workers span several L3s, NUMA nodes or packages: each
-        // group's arrivals stay within its cache, and only one thread per group crosses.
+        // A two-level barrier where the workers span several L3s, NUMA nodes or packages (or
+        // in runs of neighbours past 8 workers in one): each group's arrivals stay within its
+        // cache, and only one thread per group crosses. The dynamic step counts its phases'
+        // items in the same groups.
         tr->group_of = dpt_calloc(tr->nth, sizeof *tr->group_of);
         if (!tr->group_of) {
             st = dpt_error(DPT_ERR_NOMEM, "out of memory allocating the trainer's buffers");
@@ -1002,6 +1006,8 @@ void dpt_trainer_destroy(struct dpt_trainer *tr)
         dpt_free_aligned(tr->dyn->backoff);
         dpt_free_aligned(tr->dyn->away);
         dpt_free_aligned(tr->dyn->resume);
+        dpt_free_aligned(tr->dyn->gdone);
+        dpt_free(tr->dyn->gsize);
     }
     dpt_free_aligned(tr->dyn);
     dpt_free(tr->row_lo);

@@ -32,7 +32,9 @@ struct dpt_dyn_resume {
     alignas(64) double at; // seconds of dpt_trainer_now; 0: none
 };
 struct dpt_dyn {
-    alignas(64) atomic_ulong done;  // items completed in the running job
+    // Items completed in the running job; with the barrier's groups (tr->n_groups > 1), groups
+    // whose items of a phase all completed, summed over the job's phases (step_dynamic.c).
+    alignas(64) atomic_ulong done;
     alignas(64) atomic_ulong steps; // 2 x the steps completed in the running job, + 1 once a step
                                     // ended it (set by the step's last item)
     alignas(64) atomic_uint active; // threads taking items
@@ -49,6 +51,9 @@ struct dpt_dyn {
     struct dpt_dyn_resume *resume; // nth: where a job ended while thread t stood down, when its
                                    // back-off ends, so that it sits out the next job until then;
                                    // only its thread touches it, between jobs
+    struct dpt_dyn_claim *gdone;   // nth: items of barrier group g completed in the running job
+                                   // (groups only), each on its own line
+    unsigned long *gsize;          // nth: logical workers (items a phase) in group g
 };
 
 // Whether a thread that ran cpu_s seconds of a window of span_s seconds of wall time was kept off

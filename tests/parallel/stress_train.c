@@ -12,7 +12,10 @@
 // (forced) and 4: the same parameters twice, and the same as without the panels. The same network
 // with batches of 32 and split_all off runs the dynamic step at T = 2 with products large enough
 // to be merged (layer 2's gradient rows, 128 a worker): with a thread standing down, its items are
-// run with the other's, and the parameters are the barrier version's.
+// run with the other's, and the parameters are the barrier version's. At T = 12 (oversubscribed
+// here; runs of 4 workers in the barrier, and the dynamic step's items counted in the same runs),
+// two schedules: the dynamic step's parameters are the barrier version's, the flat count's
+// (DPT_BARRIER_RUNS=0) and, with a thread standing down, the same again.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +134,17 @@ int main(void)
             }
             bad |= same_with(ds, T, REPRO, sc, NULL, NULL, ref, got, &np);
             printf("%s T=%zu: %s\n", scheds[s], T, bad ? "FAIL" : "ok");
+            failures += bad;
+            passed += !bad;
+        }
+        if (s < 2) { // past 8 threads: the dynamic step counts its items in the barrier's runs
+            const size_t T = 12;
+            const char *sc = scheds[s];
+            int bad = train(ds, T, SLICED, sc, got, &np) != 0;
+            bad |= same_with(ds, T, SLICED, sc, "DPT_STEP", "barrier", got, again, &np);
+            bad |= same_with(ds, T, SLICED, sc, "DPT_BARRIER_RUNS", "0", got, again, &np);
+            bad |= same_with(ds, T, SLICED, sc, "DPT_TEST_STAND_DOWN", "1", got, again, &np);
+            printf("%s T=%zu: %s\n", sc, T, bad ? "FAIL" : "ok");
             failures += bad;
             passed += !bad;
         }

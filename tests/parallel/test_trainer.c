@@ -987,6 +987,83 @@ Test(trainer, a_stood_down_threads_shard_runs_with_another_bitwise)
     dpt_dataset_destroy(ds);
 }
 
+// Past 8 workers in one cache domain the barrier counts arrivals in runs of ceil(sqrt T)
+// neighbours (barrier_impl.h), and the dynamic step counts its phases' items in the same groups:
+// each item on its group's counter, a group's last item on the top one (step_dynamic.c,
+// complete()). At 9, 10 and 12 threads (runs of 3, of 4, 4 and 2, and of 4; oversubscribed on a
+// small machine, which only makes the threads' order rarer), over two epochs of a fused SGD step
+// and of a schedule that needs the norm (3 phases a step): after the last epoch's job every group
+// counter holds the job's phases times its workers and the top counter the phases times the
+// groups; the parameters and the last epoch's loss are bitwise the barrier version's, the flat
+// count's (DPT_BARRIER_RUNS=0: the top counter then holds phases times T) and, with the last
+// thread standing down at every check (its items run by the others, merged with their own where
+// the kernels allow, so a merged run may cross two groups), the same again.
+Test(trainer, the_dynamic_step_counts_items_in_the_barriers_groups)
+{
+    struct dpt_dataset *ds = sum_data(448, 64);
+    static const char *const scheds[] = {"fixed:lr=0.05", "clip(adam:lr=0.01),max_norm=0.5"};
+    static const size_t Ts[] = {9, 10, 12};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < 3; i++) {
+            const size_t T = Ts[i];
+            const struct setup s = {"", {64, 96, 3}, 2, DPT_ACT_RELU, scheds[k], 48};
+            // 0: the barrier version, 1: dynamic in groups, 2: dynamic flat, 3: dynamic in groups
+            // with a thread standing down
+            struct result r[4];
+            for (int v = 0; v < 4; v++) {
+                if (v == 0)
+                    cr_assert_eq(setenv("DPT_STEP", "barrier", 1), 0);
+                if (v == 2)
+                    cr_assert_eq(setenv("DPT_BARRIER_RUNS", "0", 1), 0);
+                if (v == 3)
+                    cr_assert_eq(setenv("DPT_TEST_STAND_DOWN", "1", 1), 0);
+                struct dpt_net *net;
+                struct dpt_schedule *sched;
+                struct dpt_trainer *tr = sliced_trainer(&s, T, 2, &net, &sched);
+                cr_assert_eq(tr->strategy, v ? &dpt_step_dynamic : &dpt_step_sliced);
+                const size_t groups = dpt_trainer_barrier_groups(tr);
+                cr_assert_eq(groups, v == 2 ? 1 : 3, "T=%zu: %zu barrier groups", T, groups);
+                cr_assert_eq(dpt_trainer_fit(tr, ds, NULL, NULL, &r[v].last), DPT_OK, "%s",
+                             dpt_last_error());
+                if (v) {
+                    const int norm = (tr->sched->flags & DPT_SCHEDULE_NEEDS_NORM) && !tr->fused;
+                    const unsigned long phases =
+                        (unsigned long)tr->split_first + tr->n_batches * (norm ? 3u : 2u);
+                    const unsigned long top = atomic_load(&tr->dyn->done);
+                    cr_expect_eq(top, phases * (v == 2 ? T : groups),
+                                 "T=%zu, %s, variant %d: the top counter %lu after %lu phases", T,
+                                 scheds[k], v, top, phases);
+                    size_t workers = 0;
+                    for (size_t g = 0; v != 2 && g < groups; g++) {
+                        const unsigned long n = atomic_load(&tr->dyn->gdone[g].seq);
+                        cr_expect_eq(n, phases * tr->dyn->gsize[g],
+                                     "T=%zu, variant %d: group %zu counted %lu items, not %lu x "
+                                     "%lu",
+                                     T, v, g, n, phases, tr->dyn->gsize[g]);
+                        workers += tr->dyn->gsize[g];
+                    }
+                    cr_expect_eq(workers, v == 2 ? 0 : T);
+                }
+                keep(&r[v], tr, sched, net);
+                unsetenv("DPT_STEP");
+                unsetenv("DPT_BARRIER_RUNS");
+                unsetenv("DPT_TEST_STAND_DOWN");
+            }
+            for (int v = 1; v < 4; v++) {
+                cr_expect(memcmp(r[0].params, r[v].params, r[0].n_params * sizeof(float)) == 0,
+                          "T=%zu, %s, variant %d: the parameters differ from the barrier "
+                          "version's (%g)",
+                          T, scheds[k], v, rel_diff(&r[v], &r[0]));
+                cr_expect(r[v].last.train_loss == r[0].last.train_loss,
+                          "T=%zu, %s, variant %d: the loss %.17g, not %.17g", T, scheds[k], v,
+                          r[v].last.train_loss, r[0].last.train_loss);
+            }
+            for (int v = 0; v < 4; v++)
+                free(r[v].params);
+        }
+    dpt_dataset_destroy(ds);
+}
+
 // dpt_split_first: the reference networks' choices (S: whole units at T = 2, pieces from T = 8
 // on, 2 or 3 rows each at 64; M: pieces too uneven from T = 16; L: whole units up to T = 16; the
 // default network 784-256-10: pieces from T = 8 on, 4 or 5 rows each at 64). Wherever it says
