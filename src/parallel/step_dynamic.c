@@ -343,9 +343,14 @@ static int run_phase(struct dpt_trainer *tr, size_t ith, enum phase ph, unsigned
             run_rows(tr, t, seq, s, tm, &a, &b);
         else
             run_item(tr, ph, t, t + 1, s, tm);
-        if (complete(tr, a, b, seq) == target && last_of_step) {
-            finish_step(tr, s, done_steps);
-            finished = 1;
+        if (complete(tr, a, b, seq) == target) {
+            // The phase's last item: nothing is left to claim, so the thread goes on without
+            // reading the other items' claims (the other threads wait for this one).
+            if (last_of_step) {
+                finish_step(tr, s, done_steps);
+                finished = 1;
+            }
+            break;
         }
     }
     const double w0 = dpt_trainer_now();
