@@ -110,7 +110,7 @@ summarize() {
                 if (trate[W, t] && rate["bench", W, t])
                     printf "- %s at %d thread%s: dptrain %.0f, PyTorch %.0f samples/s: %.2fx\n", W, t, t == 1 ? "" : "s", rate["bench", W, t], trate[W, t], rate["bench", W, t] / trate[W, t] } }
             print ""
-            print "The barrier in runs of about sqrt(T) workers against flat (DPT_BARRIER_RUNS=0), every usable core:"
+            print "Phase ends (the dynamic step) and barriers in runs of about sqrt(T) workers against flat (DPT_BARRIER_RUNS=0), every usable core:"
             for (w = 1; w <= 2; w++) { W = w == 1 ? "S" : "M"; if (rate["barrier_runs", W, cores] && rate["barrier_flat", W, cores])
                 printf "- %s: runs %.0f, flat %.0f samples/s: %.3fx\n", W, rate["barrier_runs", W, cores], rate["barrier_flat", W, cores], rate["barrier_runs", W, cores] / rate["barrier_flat", W, cores] }
             print ""
