@@ -851,6 +851,12 @@ static void fence(void)
 #endif
 }
 
+void dpt_proxy_evict(const void *p, size_t bytes)
+{
+    flush_range(NULL, p, bytes, -1);
+    fence();
+}
+
 // One step of T workers, serially: every worker's phase 1, then every worker's phase 2. The
 // representative of each kind is timed (t1, t2: per kind) after its cold ranges are flushed.
 static void one_step(struct dpt_proxy *px, struct run *r, double *t1, double *t2)

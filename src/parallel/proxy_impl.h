@@ -117,6 +117,11 @@ enum dpt_status dpt_proxy_predict(const struct dpt_proxy_model *m, size_t batch,
                                   const struct dpt_proxy_meas *meas, size_t n,
                                   struct dpt_proxy_pred *out);
 
+// Evicts [p, p + bytes) from every cache level (x86-64: CLFLUSH, arm64: DC CIVAC by the CPU's
+// line size), then a fence: the state another core's write leaves those lines in for this one.
+// The proxy's eviction; a no-op on other architectures. For benchmarks (tests/bench/split_bench).
+void dpt_proxy_evict(const void *p, size_t bytes);
+
 // Seconds per round of the project's barrier with 2 pinned workers on the first 2 usable cores
 // (the median of `batches` batches of `rounds` rounds). DPT_ERR_UNSUPPORTED with fewer than 2
 // usable cores.

@@ -29,12 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <emmintrin.h>
-#endif
-
 #include "bench_util.h"
 #include "core/gemm_impl.h"
+#include "parallel/proxy_impl.h"
 
 #define N0      784
 #define SAMPLES 60000
@@ -45,24 +42,6 @@ static double cpu_now(void)
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-// Evicts [p, p + bytes) from every cache level, as another core's write would leave it for this
-// one (the proxy's flush_range).
-static void evict(const void *p, size_t bytes)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    for (uintptr_t c = (uintptr_t)p & ~(uintptr_t)63; c < (uintptr_t)p + bytes; c += 64)
-        _mm_clflush((const void *)c);
-    _mm_mfence();
-#elif defined(__aarch64__) && defined(__GNUC__)
-    for (uintptr_t c = (uintptr_t)p & ~(uintptr_t)63; c < (uintptr_t)p + bytes; c += 64)
-        __asm__ __volatile__("dc civac, %0" : : "r"(c) : "memory");
-    __asm__ __volatile__("dsb ish" : : : "memory");
-#else
-    (void)p;
-    (void)bytes;
-#endif
 }
 
 static void prefetch(const void *p, size_t bytes)
@@ -98,11 +77,11 @@ static void step(struct bench *b, enum variant v, size_t s, double *p1, double *
     for (size_t i = 0; i < m; i++)
         far[i] = b->x + (rnd() % SAMPLES) * N0;
     // What the other workers wrote since worker 0 last read it.
-    evict(b->delta, m * n1 * sizeof(float));
+    dpt_proxy_evict(b->delta, m * n1 * sizeof(float));
     if (v == ROWS)
-        evict(b->a1, m * n1 * sizeof(float));
+        dpt_proxy_evict(b->a1, m * n1 * sizeof(float));
     else
-        evict(b->part + m * n1, (T - 1) * m * n1 * sizeof(float));
+        dpt_proxy_evict(b->part + m * n1, (T - 1) * m * n1 * sizeof(float));
     const double t0 = cpu_now();
     if (v == ROWS) {
         for (size_t r = 0; r < own; r++)
